@@ -1,0 +1,55 @@
+# care: the two commands are `make run` (the service on embedded defaults) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+REDIS_URL ?= redis://127.0.0.1:6379
+
+.PHONY: setup assets run test lint typecheck pytest eval bench redis clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# CPU torch first, pinned: any other spec may pull a multi-GB CUDA build.
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+assets: setup
+	$(BIN)/care data fetch
+	$(BIN)/care models pull
+
+redis:
+	@$(BIN)/python -c "import redis,sys; redis.Redis.from_url('$(REDIS_URL)', socket_connect_timeout=1).ping()" 2>/dev/null \
+	  || redis-server --daemonize yes --port 6379 --save "" --appendonly no
+	@for i in $$(seq 1 50); do redis-cli -p 6379 ping >/dev/null 2>&1 && exit 0; sleep 0.1; done; echo "redis did not start" >&2; exit 1
+
+run: assets
+	$(BIN)/care train --if-missing
+	$(BIN)/care serve
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check . || true
+
+typecheck: setup
+	$(BIN)/mypy
+
+pytest: assets redis
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+eval: assets
+	$(BIN)/care train --if-missing
+	$(BIN)/care eval --users 100
+
+bench: assets redis
+	$(BIN)/care bench features
+
+clean:
+	rm -rf $(VENV) build *.egg-info
