@@ -1,0 +1,1 @@
+"""Re-rankers: identity, rules and the LLM, behind one Protocol."""
