@@ -86,7 +86,8 @@ def load_atomic(folder: Path, name: str = "ml-100k") -> Dataset:
     for n, (i, title, year, cls) in _rows(item_path, "\t", 4, "utf-8", header=True):
         item_ids.append(_num(item_path, n, "item id", i, int))
         titles.append(title.strip())
-        years.append(_num(item_path, n, "release year", year, int) if year.strip() else 0)
+        # the shipped file spells a missing year as a word ("unkonwn"); treat any word as unknown
+        years.append(0 if not year.strip() or year.strip().isalpha() else _num(item_path, n, "release year", year, int))
         gs = tuple(cls.split()) if cls.strip() else ("unknown",)
         bad = [g for g in gs if g not in GENRES]
         if bad:

@@ -1,0 +1,1 @@
+"""Offline evaluation harness: replays the split through the serving pipeline and compares arms."""

@@ -1,0 +1,1 @@
+"""care's REST service and command line."""

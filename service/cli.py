@@ -1,0 +1,152 @@
+"""The `care` command line; each command imports its heavy dependencies only when it runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="care: a recommendation cascade with an LLM re-ranker.", no_args_is_help=True)
+data_app = typer.Typer(help="Datasets.", no_args_is_help=True)
+models_app = typer.Typer(help="Model files (LLM GGUF).", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks that print latency numbers.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(models_app, name="models")
+app.add_typer(bench_app, name="bench")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=2)
+
+
+@data_app.command("fetch")
+def data_fetch() -> None:
+    """Fetch MovieLens-100k into $CARE_HOME (verified against a pinned sha256)."""
+    from cascade.assets import AssetError
+    from cascade.data.fetch import fetch_ml100k
+
+    try:
+        path = fetch_ml100k(log=lambda m: typer.echo(m, err=True))
+    except AssetError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(str(path))
+
+
+@data_app.command("info")
+def data_info(
+    source: Annotated[Path | None, typer.Option(help="A folder in GroupLens (u.data) or atomic layout.")] = None,
+) -> None:
+    """Load a dataset, validate it, and print its sizes and split sizes."""
+    from cascade.data.fetch import load_default
+    from cascade.data.loaders import DataFormatError
+    from cascade.data.split import split_by_user
+
+    try:
+        ds = load_default(source)
+    except (DataFormatError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from exc
+    sp = split_by_user(ds.interactions)
+    typer.echo(
+        f"users={len(ds.users.user_ids)} items={len(ds.catalog)} interactions={len(ds.interactions)} "
+        f"train={len(sp.train)} val={len(sp.val)} test={len(sp.test)}"
+    )
+
+
+@models_app.command("pull")
+def models_pull() -> None:
+    """Fetch the embedded LLM (SmolLM2-135M-Instruct Q4_1 GGUF) into $CARE_HOME, verified."""
+    from cascade.assets import AssetError
+    from cascade.rerank.llm.models import pull_smollm2
+
+    try:
+        path = pull_smollm2(log=lambda m: typer.echo(m, err=True))
+    except AssetError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(str(path))
+
+
+@bench_app.command("features")
+def bench_features(
+    redis_url: Annotated[str, typer.Option(help="Redis for the Redis backend.")] = "redis://127.0.0.1:6379/15",
+    n: Annotated[int, typer.Option(help="Timed fetches per backend.")] = 2000,
+) -> None:
+    """p50/p99 of fetching 1 user + 500 items from each online-store backend."""
+    from cascade.bench.features import run
+
+    run(redis_url=redis_url, n=n)
+
+
+@bench_app.command("cascade")
+def bench_cascade(
+    n: Annotated[int, typer.Option(help="Timed requests.")] = 1000,
+    synthetic: Annotated[int, typer.Option(help="Also time retrieval on a synthetic catalog of this size (0 = skip).")] = 1_000_000,
+) -> None:
+    """Per-stage p50/p99 of the cascade without the LLM, against the raw FAISS + XGBoost floor."""
+    from cascade.bench.cascade import run
+
+    run(n=n, synthetic=synthetic)
+
+
+@bench_app.command("llm")
+def bench_llm(
+    n: Annotated[int, typer.Option(help="Requests per strategy and backend.")] = 10,
+    base_url: Annotated[str | None, typer.Option(help="Also bench an OpenAI-compatible server at this URL.")] = None,
+) -> None:
+    """Per strategy and backend: p50/p95 latency, tokens, validity before repair, cache hits."""
+    from cascade.bench.llm import run
+
+    run(n=n, base_url=base_url)
+
+
+@bench_app.command("service")
+def bench_service(
+    requests: Annotated[int, typer.Option(help="Requests per arm.")] = 2000,
+    concurrency: Annotated[int, typer.Option(help="Concurrent connections.")] = 8,
+) -> None:
+    """Throughput and p50/p99 of /recommend over loopback HTTP, rules arm and LLM arm."""
+    from service.bench import run
+
+    run(requests=requests, concurrency=concurrency)
+
+
+@app.command("train")
+def train(
+    out: Annotated[Path | None, typer.Option(help="Artifacts folder (default $CARE_ARTIFACTS).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for every random choice.")] = 7,
+    if_missing: Annotated[bool, typer.Option("--if-missing", help="Do nothing if artifacts exist.")] = False,
+    source: Annotated[Path | None, typer.Option(help="Dataset folder (default MovieLens-100k).")] = None,
+) -> None:
+    """Data -> features -> two-tower -> FAISS index -> XGBoost ranker, with a manifest.json."""
+    from cascade.train import train_cli
+
+    train_cli(out=out, seed=seed, if_missing=if_missing, source=source)
+
+
+@app.command("recommend")
+def recommend(
+    user_id: Annotated[int, typer.Argument(help="User id (unknown ids take the cold-start path).")],
+    k: Annotated[int, typer.Option(min=1, max=100)] = 10,
+    playlist_title: Annotated[str | None, typer.Option(help="Playlist or collection title.")] = None,
+    arm: Annotated[str | None, typer.Option(help="Force an experiment arm.")] = None,
+) -> None:
+    """Print a recommendation from the trained artifacts, with titles."""
+    from cascade.recommend_cli import recommend_cli
+
+    recommend_cli(user_id=user_id, k=k, playlist_title=playlist_title, arm=arm)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+) -> None:
+    """Start the REST service (uvicorn, one worker)."""
+    from service.main import serve as run_server
+
+    run_server(host=host, port=port)
+
+
+if __name__ == "__main__":
+    app()
