@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -63,3 +64,23 @@ class RerankOutput:
     reranker: str
     fallback_reason: str | None = None
     stats: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UserView:
+    """Everything the cascade knows about a user at request time (batch + real-time)."""
+
+    user_id: int
+    known: bool  # False: cold start (no batch record); documented defaults apply
+    age: int | None = None
+    gender: str | None = None
+    occupation: str | None = None
+    history: tuple[int, ...] = ()  # batch history, oldest first
+    session_items: tuple[int, ...] = ()  # real-time, newest first
+    seen: frozenset[int] = frozenset()  # never recommended again (history + played/rated in session)
+
+
+class Retriever(Protocol):
+    """User -> about 500 candidates from the whole catalog, seen items excluded."""
+
+    def retrieve(self, user: UserView, n: int) -> Candidates: ...
