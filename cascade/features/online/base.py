@@ -1,0 +1,62 @@
+"""The online-store interface every backend implements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from cascade.features.registry import ITEM_BATCH, defaults
+from cascade.features.session import Event, SessionState
+
+F32 = npt.NDArray[np.float32]
+I64 = npt.NDArray[np.int64]
+
+
+class StoreUnavailable(RuntimeError):
+    """The online store did not answer in time; callers degrade on this."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One user's batch record and session, plus batch features of the asked items."""
+
+    user_features: F32 | None  # None: unknown user (cold start)
+    history: I64
+    session: SessionState
+    items: F32  # (n, len(ITEM_BATCH)); defaults where missing
+    items_missing: npt.NDArray[np.bool_]
+
+
+ITEM_DEFAULTS: F32 = np.asarray(defaults(ITEM_BATCH), dtype=np.float32)
+
+
+class OnlineStore(Protocol):
+    """Batch features per user and item, and real-time session state per user."""
+
+    name: str
+
+    def write_users(self, user_ids: Sequence[int], features: F32, histories: Sequence[I64]) -> None: ...
+
+    def write_items(self, item_ids: Sequence[int], features: F32) -> None: ...
+
+    def fetch(self, user_id: int, item_ids: I64) -> Fetched:
+        """User record, session and item features in one round trip."""
+        ...
+
+    def fetch_items(self, item_ids: I64) -> tuple[F32, npt.NDArray[np.bool_]]:
+        """Item features (defaults where missing) and the missing mask, in one round trip."""
+        ...
+
+    def record_event(self, event: Event, genre_code: int, consuming: bool) -> None:
+        """Apply one event to the user's session, durably, before returning."""
+        ...
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable if the store cannot be reached."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,38 @@
+"""Backend configs (pydantic, extra keys rejected) and the registry that builds a store from one."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cascade.features.online.base import OnlineStore
+from cascade.features.online.memory import MemoryStore
+from cascade.features.online.redis_store import RedisStore
+
+
+class MemoryStoreConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["memory"] = "memory"
+    session_ttl_s: float = 86_400.0
+
+
+class RedisStoreConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["redis"] = "redis"
+    url: str = "redis://127.0.0.1:6379/0"
+    prefix: str = "care:"
+    socket_timeout_s: float = Field(0.25, gt=0, le=10)
+    connect_timeout_s: float = Field(0.25, gt=0, le=10)
+    session_ttl_s: int = Field(86_400, gt=0)
+
+
+StoreConfig = Annotated[MemoryStoreConfig | RedisStoreConfig, Field(discriminator="type")]
+
+
+def create_store(config: MemoryStoreConfig | RedisStoreConfig) -> OnlineStore:
+    if isinstance(config, RedisStoreConfig):
+        return RedisStore(
+            config.url, config.prefix, config.socket_timeout_s, config.connect_timeout_s, config.session_ttl_s
+        )
+    return MemoryStore(config.session_ttl_s)

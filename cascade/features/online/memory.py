@@ -1,0 +1,87 @@
+"""In-process online store: the embedded default."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+import numpy.typing as npt
+
+from cascade.features.online.base import F32, I64, ITEM_DEFAULTS, Fetched
+from cascade.features.session import RECENT_MAX, Event, SessionState
+
+
+class MemoryStore:
+    """Dicts for users and sessions; one dense matrix for item features."""
+
+    name = "memory"
+
+    def __init__(self, session_ttl_s: float = 86_400.0) -> None:
+        self._users: dict[int, tuple[F32, I64]] = {}
+        self._item_row: dict[int, int] = {}
+        self._items: F32 = np.empty((0, len(ITEM_DEFAULTS)), dtype=np.float32)
+        self._sessions: dict[int, tuple[float, SessionState]] = {}
+        self._ttl = session_ttl_s
+        self._lock = threading.Lock()
+
+    def write_users(self, user_ids: Sequence[int], features: F32, histories: Sequence[I64]) -> None:
+        for u, f, h in zip(user_ids, features, histories, strict=True):
+            self._users[int(u)] = (np.array(f, dtype=np.float32), np.asarray(h, dtype=np.int64))
+
+    def write_items(self, item_ids: Sequence[int], features: F32) -> None:
+        with self._lock:
+            new = [int(i) for i in item_ids if int(i) not in self._item_row]
+            if new:
+                start = len(self._items)
+                self._items = np.vstack([self._items, np.tile(ITEM_DEFAULTS, (len(new), 1))])
+                for k, i in enumerate(new):
+                    self._item_row[i] = start + k
+            rows = np.fromiter((self._item_row[int(i)] for i in item_ids), dtype=np.int64, count=len(item_ids))
+            self._items[rows] = features
+
+    def fetch_items(self, item_ids: I64) -> tuple[F32, npt.NDArray[np.bool_]]:
+        get = self._item_row.get
+        rows = np.fromiter((get(i, -1) for i in item_ids.tolist()), dtype=np.int64, count=len(item_ids))
+        missing = rows < 0
+        items = self._items[np.where(missing, 0, rows)] if len(self._items) else np.tile(ITEM_DEFAULTS, (len(rows), 1))
+        if missing.any():
+            items[missing] = ITEM_DEFAULTS
+        return items, missing
+
+    def fetch(self, user_id: int, item_ids: I64) -> Fetched:
+        record = self._users.get(user_id)
+        items, missing = self.fetch_items(item_ids)
+        return Fetched(
+            user_features=None if record is None else record[0],
+            history=np.empty(0, dtype=np.int64) if record is None else record[1],
+            session=self._session(user_id),
+            items=items,
+            items_missing=missing,
+        )
+
+    def _session(self, user_id: int) -> SessionState:
+        entry = self._sessions.get(user_id)
+        if entry is None or time.monotonic() - entry[0] > self._ttl:
+            return SessionState()
+        return entry[1]
+
+    def record_event(self, event: Event, genre_code: int, consuming: bool) -> None:
+        with self._lock:
+            s = self._session(event.user_id)
+            counts = dict(s.counts)
+            counts[event.type] = counts.get(event.type, 0) + 1
+            recent = (event.item_id, *s.recent)[:RECENT_MAX]
+            consumed = s.consumed | {event.item_id} if consuming else s.consumed
+            new = replace(
+                s, recent=recent, counts=counts, last_genre=genre_code, last_ts=event.timestamp, consumed=consumed
+            )
+            self._sessions[event.user_id] = (time.monotonic(), new)
+
+    def ping(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,75 @@
+"""The feature store facade: materializes batch features, ingests events, serves user views and items."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from cascade.data.dataset import Catalog
+from cascade.features.batch import BatchFeatures
+from cascade.features.online.base import F32, I64, Fetched, OnlineStore
+from cascade.features.registry import CONSUMING_EVENTS, USER_BATCH, index
+from cascade.features.session import Event
+from cascade.types import UserView
+
+_AGE, _GENDER, _OCC = (index(USER_BATCH, n) for n in ("user_age", "user_gender_m", "user_occupation"))
+
+
+class UnknownItemError(ValueError):
+    """An event or request names an item the catalog does not have."""
+
+
+class FeatureStore:
+    """One place that knows the catalog, the online store and the feature definitions."""
+
+    def __init__(self, online: OnlineStore, catalog: Catalog, occupations: Sequence[str]) -> None:
+        self.online = online
+        self.catalog = catalog
+        self.occupations = list(occupations)
+
+    def materialize(self, batch: BatchFeatures, user_ids: I64, as_of: int) -> None:
+        """Compute every user and item batch feature as of `as_of` and write them online."""
+        items = self.catalog.item_ids
+        self.online.write_items(items.tolist(), batch.items(items, np.full(len(items), as_of)))
+        feats = batch.users_block(user_ids, np.full(len(user_ids), as_of))
+        histories = [batch.history(int(u), as_of) for u in user_ids]
+        self.online.write_users(user_ids.tolist(), feats, histories)
+
+    def primary_genre(self, item_id: int) -> int:
+        return self.catalog.genre_names.index(self.catalog.genres[self.catalog.row(item_id)][0])
+
+    def ingest(self, events: Sequence[Event]) -> None:
+        """Validate every event first, then apply them in order; nothing is applied if one is bad."""
+        for e in events:
+            if e.item_id not in self.catalog:
+                raise UnknownItemError(f"unknown item id {e.item_id}")
+        for e in events:
+            self.online.record_event(e, self.primary_genre(e.item_id), e.type in CONSUMING_EVENTS)
+
+    def fetch_user(self, user_id: int, session_items: Sequence[int] = ()) -> tuple[UserView, Fetched]:
+        """The user's view (batch + session, request session items first) in one round trip."""
+        fetched = self.online.fetch(user_id, np.empty(0, dtype=np.int64))
+        return self.view(user_id, fetched, session_items), fetched
+
+    def view(self, user_id: int, fetched: Fetched, session_items: Sequence[int] = ()) -> UserView:
+        extra = tuple(i for i in session_items if i in self.catalog)
+        session = tuple(dict.fromkeys((*extra, *fetched.session.recent)))
+        seen = frozenset(fetched.history.tolist()) | fetched.session.consumed
+        f = fetched.user_features
+        if f is None:
+            return UserView(user_id, known=False, session_items=session, seen=seen)
+        occ = int(f[_OCC])
+        return UserView(
+            user_id,
+            known=True,
+            age=int(f[_AGE]) or None,
+            gender="M" if f[_GENDER] == 1.0 else "F" if f[_GENDER] == 0.0 else None,
+            occupation=self.occupations[occ] if 0 <= occ < len(self.occupations) else None,
+            history=tuple(fetched.history.tolist()),
+            session_items=session,
+            seen=seen,
+        )
+
+    def items(self, item_ids: I64) -> F32:
+        return self.online.fetch_items(item_ids)[0]

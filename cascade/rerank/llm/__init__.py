@@ -1,0 +1,1 @@
+"""The LLM re-ranker: backends, prompt templates, repair, deadline and fallback."""
