@@ -16,6 +16,13 @@ from cascade.types import UserView
 _AGE, _GENDER, _OCC = (index(USER_BATCH, n) for n in ("user_age", "user_gender_m", "user_occupation"))
 
 
+def demographics(f: F32, occupations: Sequence[str]) -> tuple[int | None, str | None, str | None]:
+    """Age, gender and occupation decoded from a USER_BATCH vector."""
+    occ = int(f[_OCC])
+    gender = "M" if f[_GENDER] == 1.0 else "F" if f[_GENDER] == 0.0 else None
+    return int(f[_AGE]) or None, gender, occupations[occ] if 0 <= occ < len(occupations) else None
+
+
 class UnknownItemError(ValueError):
     """An event or request names an item the catalog does not have."""
 
@@ -59,13 +66,13 @@ class FeatureStore:
         f = fetched.user_features
         if f is None:
             return UserView(user_id, known=False, session_items=session, seen=seen)
-        occ = int(f[_OCC])
+        age, gender, occupation = demographics(f, self.occupations)
         return UserView(
             user_id,
             known=True,
-            age=int(f[_AGE]) or None,
-            gender="M" if f[_GENDER] == 1.0 else "F" if f[_GENDER] == 0.0 else None,
-            occupation=self.occupations[occ] if 0 <= occ < len(self.occupations) else None,
+            age=age,
+            gender=gender,
+            occupation=occupation,
             history=tuple(fetched.history.tolist()),
             session_items=session,
             seen=seen,

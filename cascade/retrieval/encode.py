@@ -67,8 +67,9 @@ def _lookup(known: IntArray, ids: IntArray) -> IntArray:
 
 @dataclass(frozen=True)
 class ItemContent:
-    """Content inputs of the item tower for a list of items, row-aligned."""
+    """Inputs of the item tower for a list of items, row-aligned."""
 
+    id_index: IntArray  # (n,) id-embedding row, 0 for items without one
     genres: FloatArray  # (n, n_genres) multi-hot
     year: IntArray  # (n,) year bucket
     text: FloatArray  # (n, 384) MiniLM title embedding
@@ -88,7 +89,8 @@ def genre_multi_hot(genres: Sequence[Sequence[str]], names: Sequence[str]) -> Fl
     return m
 
 
-def catalog_content(catalog: Catalog, text: FloatArray) -> ItemContent:
-    """Content of every catalog row, with precomputed text embeddings in catalog order."""
+def catalog_content(catalog: Catalog, text: FloatArray, vocab: Vocab) -> ItemContent:
+    """Tower inputs of every catalog row, with precomputed text embeddings in catalog order."""
     years = np.fromiter((year_bucket(int(y)) for y in catalog.years), dtype=np.int64, count=len(catalog))
-    return ItemContent(catalog.genre_matrix(), years, text.astype(np.float32))
+    genres = genre_multi_hot(catalog.genres, catalog.genre_names)
+    return ItemContent(vocab.item_index(catalog.item_ids), genres, years, text.astype(np.float32))

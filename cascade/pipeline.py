@@ -1,0 +1,167 @@
+"""The one place that chains the stages; the service and the eval harness both call it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from cascade.data.dataset import Catalog
+from cascade.features.assembly import assemble, context_features
+from cascade.features.source import FeatureSource, UserFeatures
+from cascade.rerank.base import Reranker
+from cascade.types import Candidates, Context, ItemText, RerankInput, Retriever
+
+F32 = npt.NDArray[np.float32]
+N_RETRIEVE = 500
+N_RANK = 50
+N_RECENT = 10
+
+
+class Ranker(Protocol):
+    """Scores assembled feature rows (higher is better)."""
+
+    version: str
+
+    def score(self, features: F32) -> F32: ...
+
+
+@dataclass(frozen=True)
+class Arm:
+    """A resolved experiment arm: which re-ranker runs, with what time budget."""
+
+    name: str
+    reranker: Reranker
+    timeout_ms: float | None = None  # None: no deadline
+    prompt_version: str | None = None
+
+
+@dataclass
+class Ranked:
+    """The cascade's output before re-ranking."""
+
+    user: UserFeatures
+    retrieved: Candidates
+    ranked: Candidates
+    degraded: bool
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Recommendation:
+    items: list[tuple[ItemText, float]]
+    arm: str
+    reranker_used: str
+    fallback_reason: str | None
+    degraded: bool
+    timings_ms: dict[str, float]
+    ranker_order: list[int]
+    stats: dict[str, float] = field(default_factory=dict)
+    prompt_version: str | None = None
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = (time.perf_counter() - t0) * 1000.0
+
+
+class Pipeline:
+    """features -> retrieval -> assembly -> ranking -> re-ranking."""
+
+    def __init__(
+        self,
+        features: FeatureSource,
+        retriever: Retriever,
+        ranker: Ranker,
+        catalog: Catalog,
+        n_retrieve: int = N_RETRIEVE,
+        n_rank: int = N_RANK,
+    ) -> None:
+        self.features, self.retriever, self.ranker, self.catalog = features, retriever, ranker, catalog
+        self.n_retrieve, self.n_rank = n_retrieve, n_rank
+        self._genres = catalog.genre_matrix()
+
+    def item_text(self, item_id: int) -> ItemText:
+        r = self.catalog.row(item_id)
+        return ItemText(item_id, self.catalog.titles[r], int(self.catalog.years[r]), self.catalog.genres[r])
+
+    def rank(self, user_id: int, context: Context, n_rank: int | None = None) -> Ranked:
+        """The classic cascade: the ranker's top `n_rank` (default 50) for this user and context."""
+        timings: dict[str, float] = {}
+        now = context.timestamp if context.timestamp is not None else time.time()
+        with _timed(timings, "features_user"):
+            user = self.features.user(user_id, context.session_items, now)
+        with _timed(timings, "retrieval"):
+            retrieved = self.retriever.retrieve(user.view, self.n_retrieve)
+        with _timed(timings, "features_items"):
+            items, items_degraded = self.features.items(user_id, retrieved.item_ids, now)
+        with _timed(timings, "assembly"):
+            x = self.assemble(user, retrieved, items, context, now)
+        with _timed(timings, "ranking"):
+            scores = self.ranker.score(x)
+            top = np.argsort(-scores, kind="stable")[: n_rank or self.n_rank]
+            ranked = Candidates(retrieved.item_ids[top], scores[top].astype(np.float32))
+        return Ranked(user, retrieved, ranked, user.degraded or items_degraded, timings)
+
+    def assemble(self, user: UserFeatures, retrieved: Candidates, items: F32, context: Context, now: float) -> F32:
+        recent = [i for i in user.view.session_items if i in self.catalog]
+        if recent:
+            g = self._genres[self.catalog.rows(np.asarray(recent, dtype=np.int64))].sum(axis=0)
+            session_genres = (g / max(float(g.sum()), 1.0)).astype(np.float32)
+        else:
+            session_genres = np.zeros(self._genres.shape[1], dtype=np.float32)
+        rank = np.arange(len(retrieved), dtype=np.float32)
+        return assemble(
+            user.batch,
+            user.session.features(now),
+            session_genres,
+            items,
+            retrieved.scores,
+            rank,
+            context_features(now, context.device),
+        )
+
+    async def recommend(self, user_id: int, k: int, context: Context, arm: Arm) -> Recommendation:
+        """The whole request: cascade, then the arm's re-ranker within the arm's deadline."""
+        start = time.monotonic()
+        ranked = self.rank(user_id, context)
+        timings = ranked.timings_ms
+        cands = tuple(self.item_text(int(i)) for i in ranked.ranked.item_ids)
+        history = ranked.user.view.session_items or tuple(reversed(ranked.user.view.history))
+        recent = tuple(self.item_text(i) for i in history[:N_RECENT] if i in self.catalog)
+        deadline = None if arm.timeout_ms is None else start + arm.timeout_ms / 1000.0
+        inp = RerankInput(
+            user_id, context, cands, tuple(float(s) for s in ranked.ranked.scores), recent, k, deadline
+        )
+        with _timed(timings, "rerank"):
+            out = await arm.reranker.rerank(inp)
+        score = {int(i): float(s) for i, s in zip(ranked.ranked.item_ids, ranked.ranked.scores, strict=True)}
+        allowed = set(score)
+        chosen = [i for i in dict.fromkeys(out.item_ids) if i in allowed][:k]
+        if len(chosen) < k:  # a re-ranker returned too few: top up in ranker order
+            chosen += [i for i in score if i not in set(chosen)][: k - len(chosen)]
+        timings["total"] = (time.monotonic() - start) * 1000.0
+        return Recommendation(
+            items=[(self.item_text(i), score[i]) for i in chosen],
+            arm=arm.name,
+            reranker_used=out.reranker,
+            fallback_reason=out.fallback_reason,
+            degraded=ranked.degraded,
+            timings_ms=timings,
+            ranker_order=[int(i) for i in ranked.ranked.item_ids],
+            stats=out.stats,
+            prompt_version=arm.prompt_version,
+        )
+
+    def recommend_sync(self, user_id: int, k: int, context: Context, arm: Arm) -> Recommendation:
+        return asyncio.run(self.recommend(user_id, k, context, arm))
