@@ -12,6 +12,7 @@ import numpy as np
 from cascade.data.dataset import GENRES, Catalog, Dataset, Interactions, Users
 
 T = TypeVar("T")
+_YEAR_IN_TITLE = re.compile(r"\s*\((\d{4})\)\s*$")
 
 
 class DataFormatError(ValueError):
@@ -85,9 +86,11 @@ def load_atomic(folder: Path, name: str = "ml-100k") -> Dataset:
     item_ids, titles, years, genres = [], [], [], []
     for n, (i, title, year, cls) in _rows(item_path, "\t", 4, "utf-8", header=True):
         item_ids.append(_num(item_path, n, "item id", i, int))
-        titles.append(title.strip())
+        m = _YEAR_IN_TITLE.search(title)
+        titles.append(_YEAR_IN_TITLE.sub("", title).strip())
         # the shipped file spells a missing year as a word ("unkonwn"); treat any word as unknown
-        years.append(0 if not year.strip() or year.strip().isalpha() else _num(item_path, n, "release year", year, int))
+        word = not year.strip() or year.strip().isalpha()
+        years.append((int(m.group(1)) if m else 0) if word else _num(item_path, n, "release year", year, int))
         gs = tuple(cls.split()) if cls.strip() else ("unknown",)
         bad = [g for g in gs if g not in GENRES]
         if bad:
@@ -110,9 +113,6 @@ def _users(path: Path, sep: str, header: bool, encoding: str = "utf-8") -> Users
         genders.append(gender)
         occs.append(occ)
     return Users(np.asarray(ids, dtype=np.int64), np.asarray(ages, dtype=np.int64), genders, occs)
-
-
-_YEAR_IN_TITLE = re.compile(r"\s*\((\d{4})\)\s*$")
 
 
 def load_grouplens(folder: Path) -> Dataset:
