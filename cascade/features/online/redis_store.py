@@ -16,6 +16,22 @@ from cascade.features.registry import EVENT_TYPES
 from cascade.features.session import RECENT_MAX, Event, SessionState
 
 T = TypeVar("T")
+_ITEMS_BODY = """
+local items = {}
+for i = FIRST, #ARGV do items[#items + 1] = redis.call('HGET', p .. 'i:' .. ARGV[i], 'f') end
+"""
+_FETCH_LUA = (
+    """
+local p, u = ARGV[1], ARGV[2]
+local user = redis.call('HMGET', p .. 'u:' .. u, 'f', 'h')
+local sess = redis.call('HGETALL', p .. 's:' .. u)
+local recent = redis.call('LRANGE', p .. 'r:' .. u, 0, RECENT - 1)
+local consumed = redis.call('SMEMBERS', p .. 'c:' .. u)
+"""
+    + _ITEMS_BODY.replace("FIRST", "3")
+    + "return {user, sess, recent, consumed, items}"
+).replace("RECENT", str(RECENT_MAX))
+_ITEMS_LUA = "local p = ARGV[1]\n" + _ITEMS_BODY.replace("FIRST", "2") + "return items"
 _ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
@@ -41,6 +57,10 @@ class RedisStore:
             retry_on_timeout=False,
             health_check_interval=0,
         )
+        # one command per fetch: the server loops over the item hashes (keys are built server-side,
+        # so in Redis Cluster the user's and items' keys must share a hash slot; see deploy/README.md)
+        self._fetch_script = self._r.register_script(_FETCH_LUA)
+        self._items_script = self._r.register_script(_ITEMS_LUA)
 
     def _call(self, fn: Callable[[], T]) -> T:
         try:
@@ -70,30 +90,22 @@ class RedisStore:
         self._call(run)
 
     def fetch(self, user_id: int, item_ids: I64) -> Fetched:
-        p = self.prefix
-        pipe = self._r.pipeline(transaction=False)
-        pipe.hmget(f"{p}u:{user_id}", ["f", "h"])
-        pipe.hgetall(f"{p}s:{user_id}")
-        pipe.lrange(f"{p}r:{user_id}", 0, RECENT_MAX - 1)
-        pipe.smembers(f"{p}c:{user_id}")
-        for i in item_ids.tolist():
-            pipe.hget(f"{p}i:{i}", "f")
-        replies: list[Any] = self._call(pipe.execute)
-        (f, h), sess, recent, consumed = replies[:4]
-        items, missing = _decode_items(replies[4:])
+        args = [self.prefix, user_id, *item_ids.tolist()]
+        reply: list[Any] = self._call(lambda: self._fetch_script(args=args))
+        (f, h), sess, recent, consumed, raw = reply
+        items, missing = _decode_items(raw)
+        pairs = dict(zip(sess[::2], sess[1::2], strict=True))
         return Fetched(
             user_features=None if f is None else np.frombuffer(f, dtype=np.float32).copy(),
             history=np.frombuffer(h, dtype=np.int64).copy() if h is not None else np.empty(0, dtype=np.int64),
-            session=_session(sess, recent, consumed),
+            session=_session(pairs, recent, set(consumed)),
             items=items,
             items_missing=missing,
         )
 
     def fetch_items(self, item_ids: I64) -> tuple[F32, npt.NDArray[np.bool_]]:
-        pipe = self._r.pipeline(transaction=False)
-        for i in item_ids.tolist():
-            pipe.hget(f"{self.prefix}i:{i}", "f")
-        return _decode_items(self._call(pipe.execute))
+        args = [self.prefix, *item_ids.tolist()]
+        return _decode_items(self._call(lambda: self._items_script(args=args)))
 
     def record_event(self, event: Event, genre_code: int, consuming: bool) -> None:
         p, u = self.prefix, event.user_id

@@ -1,0 +1,92 @@
+"""One contract suite, run against every online-store backend (in-process and a real Redis)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from cascade.features.online import MemoryStoreConfig, OnlineStore, RedisStoreConfig, create_store
+from cascade.features.online.base import ITEM_DEFAULTS
+from cascade.features.online.redis_store import RedisStore
+from cascade.features.registry import ITEM_BATCH, USER_BATCH
+from cascade.features.session import Event
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request: pytest.FixtureRequest) -> Iterator[OnlineStore]:
+    if request.param == "memory":
+        s = create_store(MemoryStoreConfig())
+        yield s
+        return
+    s = create_store(RedisStoreConfig(url=REDIS_URL, prefix=f"care-test-{uuid.uuid4().hex[:8]}:"))
+    assert isinstance(s, RedisStore)
+    try:
+        yield s
+    finally:
+        s.delete_prefix()
+        s.close()
+
+
+def _vec(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).random((n, len(ITEM_BATCH))).astype(np.float32)
+
+
+def test_items_round_trip_and_missing_defaults(store: OnlineStore) -> None:
+    feats = _vec(3, 0)
+    store.write_items([10, 11, 12], feats)
+    items, missing = store.fetch_items(np.asarray([12, 99, 10], dtype=np.int64))
+    np.testing.assert_array_equal(items[0], feats[2])
+    np.testing.assert_array_equal(items[1], ITEM_DEFAULTS)
+    np.testing.assert_array_equal(items[2], feats[0])
+    assert missing.tolist() == [False, True, False]
+
+
+def test_overwrite_item(store: OnlineStore) -> None:
+    store.write_items([10], _vec(1, 0))
+    store.write_items([10], _vec(1, 1))
+    items, _ = store.fetch_items(np.asarray([10], dtype=np.int64))
+    np.testing.assert_array_equal(items[0], _vec(1, 1)[0])
+
+
+def test_user_and_items_in_one_fetch(store: OnlineStore) -> None:
+    uf = np.arange(len(USER_BATCH), dtype=np.float32)
+    store.write_users([5], uf[None, :], [np.asarray([3, 1, 2], dtype=np.int64)])
+    store.write_items(list(range(1, 501)), _vec(500, 2))
+    got = store.fetch(5, np.arange(1, 501, dtype=np.int64))
+    assert got.user_features is not None
+    np.testing.assert_array_equal(got.user_features, uf)
+    assert got.history.tolist() == [3, 1, 2]
+    assert got.items.shape == (500, len(ITEM_BATCH)) and not got.items_missing.any()
+
+
+def test_unknown_user_is_cold(store: OnlineStore) -> None:
+    got = store.fetch(123456, np.empty(0, dtype=np.int64))
+    assert got.user_features is None and len(got.history) == 0
+    assert got.session.recent == () and got.session.counts == {}
+
+
+def test_events_update_the_session(store: OnlineStore) -> None:
+    store.record_event(Event(7, 100, "view", 1000.0), genre_code=3, consuming=False)
+    store.record_event(Event(7, 101, "play", 1005.0), genre_code=5, consuming=True)
+    store.record_event(Event(7, 102, "play", 1010.0), genre_code=8, consuming=True)
+    s = store.fetch(7, np.empty(0, dtype=np.int64)).session
+    assert s.recent == (102, 101, 100)
+    assert s.counts == {"view": 1, "play": 2}
+    assert s.last_genre == 8 and s.last_ts == 1010.0
+    assert s.consumed == frozenset({101, 102})
+    f = s.features(now=1020.0)
+    assert f[0] == pytest.approx(np.log1p(3)) and f[-2] == pytest.approx(np.log1p(10.0))
+
+
+def test_sessions_are_per_user(store: OnlineStore) -> None:
+    store.record_event(Event(1, 100, "like", 1.0), genre_code=1, consuming=True)
+    assert store.fetch(2, np.empty(0, dtype=np.int64)).session.recent == ()
+
+
+def test_ping(store: OnlineStore) -> None:
+    store.ping()
