@@ -101,17 +101,24 @@ class Pipeline:
         now = context.timestamp if context.timestamp is not None else time.time()
         with _timed(timings, "features_user"):
             user = self.features.user(user_id, context.session_items, now)
-        with _timed(timings, "retrieval"):
-            retrieved = self.retriever.retrieve(user.view, self.n_retrieve)
-        with _timed(timings, "features_items"):
-            items, items_degraded = self.features.items(user_id, retrieved.item_ids, now)
-        with _timed(timings, "assembly"):
-            x = self.assemble(user, retrieved, items, context, now)
+        retrieved, x, items_degraded = self.candidate_features(user, context, now, timings)
         with _timed(timings, "ranking"):
             scores = self.ranker.score(x)
             top = np.argsort(-scores, kind="stable")[: n_rank or self.n_rank]
             ranked = Candidates(retrieved.item_ids[top], scores[top].astype(np.float32))
         return Ranked(user, retrieved, ranked, user.degraded or items_degraded, timings)
+
+    def candidate_features(
+        self, user: UserFeatures, context: Context, now: float, timings: dict[str, float]
+    ) -> tuple[Candidates, F32, bool]:
+        """Retrieve candidates and assemble their ranker features (training rows come from here too)."""
+        with _timed(timings, "retrieval"):
+            retrieved = self.retriever.retrieve(user.view, self.n_retrieve)
+        with _timed(timings, "features_items"):
+            items, degraded = self.features.items(user.view.user_id, retrieved.item_ids, now)
+        with _timed(timings, "assembly"):
+            x = self.assemble(user, retrieved, items, context, now)
+        return retrieved, x, degraded
 
     def assemble(self, user: UserFeatures, retrieved: Candidates, items: F32, context: Context, now: float) -> F32:
         recent = [i for i in user.view.session_items if i in self.catalog]

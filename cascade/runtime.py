@@ -2,17 +2,54 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from cascade.data.dataset import Dataset
-from cascade.data.split import Split
-from cascade.features.batch import BatchFeatures
-from cascade.features.online.base import OnlineStore
+import numpy as np
+
+from cascade import paths
+from cascade.data.dataset import Catalog, Dataset, Interactions
+from cascade.data.fetch import load_default
+from cascade.data.split import Split, split_by_user
+from cascade.features.batch import BatchFeatures, cold_item_features
+from cascade.features.online.base import I64, OnlineStore
+from cascade.features.source import OnlineFeatures, PointInTimeFeatures
 from cascade.features.store import FeatureStore
 from cascade.pipeline import Pipeline
 from cascade.ranking.xgb import XGBRanker
+from cascade.retrieval.retriever import TwoTowerRetriever
+
+RETRIEVER_DIR = "retriever"
+RANKER_FILE = "ranker.ubj"
+MANIFEST = "manifest.json"
+
+
+def per_user(inter: Interactions) -> tuple[dict[int, I64], dict[int, I64]]:
+    """Items and timestamps per user, oldest first (ties by item id)."""
+    order = np.lexsort((inter.item, inter.ts, inter.user))
+    users, items, ts = inter.user[order], inter.item[order], inter.ts[order]
+    cuts = np.flatnonzero(np.diff(users)) + 1
+    starts = np.r_[0, cuts]
+    by_items = {int(users[s]): part for s, part in zip(starts, np.split(items, cuts), strict=True) if len(part)}
+    by_ts = {int(users[s]): part for s, part in zip(starts, np.split(ts, cuts), strict=True) if len(part)}
+    return by_items, by_ts
+
+
+def window_start(inter: Interactions) -> dict[int, int]:
+    """Each user's first timestamp in a window."""
+    out: dict[int, int] = {}
+    for u, t in zip(inter.user.tolist(), inter.ts.tolist(), strict=True):
+        if u not in out or t < out[u]:
+            out[u] = t
+    return out
+
+
+def point_in_time(split: Split, batch: BatchFeatures, catalog: Catalog, window: str) -> PointInTimeFeatures:
+    """Features of each user as of the start of their `window` ("val" or "test")."""
+    items, ts = per_user(split.history_before(window))
+    return PointInTimeFeatures(batch, catalog, items, window_start(split.window(window)), ts)
 
 
 @dataclass
@@ -21,29 +58,53 @@ class Runtime:
 
     dataset: Dataset
     split: Split
-    retriever: Any  # cascade.retrieval.retriever.TwoTowerRetriever
+    retriever: TwoTowerRetriever
     ranker: XGBRanker
     batch: BatchFeatures
     manifest: dict[str, Any] = field(default_factory=dict)
     artifacts: Path = Path()
 
+    @property
+    def as_of_end(self) -> int:
+        return int(self.dataset.interactions.ts.max()) + 1
+
     def feature_store(self, online: OnlineStore, materialize: bool = True) -> FeatureStore:
         """A feature store over `online`; materializes batch features as of the end of the data."""
-        raise NotImplementedError
+        fs = FeatureStore(online, self.dataset.catalog, self.batch.occupations)
+        if materialize:
+            fs.materialize(self.batch, self.dataset.users.user_ids, self.as_of_end)
+        return fs
 
     def online_pipeline(self, store: FeatureStore) -> Pipeline:
         """The serving pipeline over the online store."""
-        raise NotImplementedError
+        return Pipeline(OnlineFeatures(store), self.retriever, self.ranker, self.dataset.catalog)
 
     def offline_pipeline(self, window: Literal["val", "test"]) -> Pipeline:
         """Point-in-time pipeline: each user's features and history as of the start of `window`."""
-        raise NotImplementedError
+        source = point_in_time(self.split, self.batch, self.dataset.catalog, window)
+        return Pipeline(source, self.retriever, self.ranker, self.dataset.catalog)
 
     def add_item(self, store: FeatureStore, item_id: int, title: str, year: int, genres: tuple[str, ...]) -> None:
         """Cold start: catalog, item features and the retrieval index learn a new item at once."""
-        raise NotImplementedError
+        catalog = self.dataset.catalog
+        row = catalog.add(item_id, title, year, genres)
+        genre_row = catalog.genre_matrix()[row]
+        store.online.write_items([item_id], cold_item_features(year, genre_row)[None, :])
+        self.retriever.add_item(item_id, title, year, genres)
 
 
 def load_runtime(artifacts: Path | None = None) -> Runtime:
     """Load from `artifacts` (default $CARE_ARTIFACTS); raises FileNotFoundError if not trained."""
-    raise NotImplementedError
+    folder = artifacts or paths.artifacts_dir()
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"{folder}: no trained artifacts (run `care train`)")
+    manifest = json.loads(manifest_path.read_text())
+    source = manifest.get("data", {}).get("source_arg")
+    ds = load_default(Path(source) if source else None)
+    if ds.fingerprint() != manifest["data"]["fingerprint"]:
+        raise ValueError(f"{folder}: artifacts were trained on other data (fingerprint mismatch)")
+    retriever = TwoTowerRetriever.load(folder / RETRIEVER_DIR, ds.catalog)
+    ranker = XGBRanker.load(folder / RANKER_FILE)
+    batch = BatchFeatures(ds.interactions, ds.catalog, ds.users)
+    return Runtime(ds, split_by_user(ds.interactions), retriever, ranker, batch, manifest, folder)

@@ -39,6 +39,14 @@ class EventIndex:
         return (hi - lo).astype(np.int64)
 
 
+def cold_item_features(year: int, genre_row: F32) -> F32:
+    """Batch features of an item nobody has interacted with yet."""
+    out = np.asarray(defaults(ITEM_BATCH), dtype=np.float32)
+    out[6] = year
+    out[7:] = genre_row
+    return out
+
+
 def occupation_vocab(users: Users) -> list[str]:
     """Occupation codes used by the user_occupation feature."""
     return sorted(set(users.occupation))

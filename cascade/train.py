@@ -1,0 +1,216 @@
+"""`care train`: data -> features -> two-tower -> index -> ranker -> metrics, with a manifest."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import platform
+import random
+import shutil
+import time
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cascade import paths
+from cascade.data.dataset import Dataset
+from cascade.data.fetch import load_default
+from cascade.data.split import Split, split_by_user
+from cascade.features.batch import BatchFeatures
+from cascade.features.registry import RANKER_FEATURES, names
+from cascade.metrics import accuracy
+from cascade.pipeline import Pipeline
+from cascade.ranking.xgb import XGBRanker
+from cascade.rerank.rules import RulesReranker
+from cascade.retrieval.retriever import TwoTowerRetriever
+from cascade.runtime import MANIFEST, RANKER_FILE, RETRIEVER_DIR, Runtime, per_user, point_in_time
+from cascade.types import Context, RerankInput
+
+F32 = npt.NDArray[np.float32]
+K = 10
+
+
+class _Unfitted:
+    """Stands in for the ranker while its own training rows are built (only features are read)."""
+
+    version = "unfitted"
+
+    def score(self, features: F32) -> F32:
+        raise RuntimeError("the ranker is not trained yet")
+
+
+def progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=False
+    )
+
+
+def _users(p: Progress, label: str, users: list[int]) -> Iterator[int]:
+    task = p.add_task(label, total=len(users))
+    for u in users:
+        yield u
+        p.advance(task)
+
+
+def ranker_rows(pipeline: Pipeline, split: Split, window: str, users: list[int], p: Progress) -> tuple[
+    F32, F32, npt.NDArray[np.int64]
+]:
+    """One group per user: the retrieved candidates' features, labelled by the window's items."""
+    relevant, _ = per_user(split.window(window))
+    xs, ys, groups = [], [], []
+    for u in _users(p, f"ranker rows ({window})", users):
+        uf = pipeline.features.user(u, (), 0.0)
+        now = float(_as_of(pipeline, u))
+        retrieved, x, _ = pipeline.candidate_features(uf, Context(timestamp=now), now, {})
+        y = np.isin(retrieved.item_ids, relevant.get(u, np.empty(0, np.int64))).astype(np.float32)
+        if y.sum() == 0:
+            continue  # no positive retrieved: the group carries no ranking signal
+        xs.append(x)
+        ys.append(y)
+        groups.append(len(y))
+    return np.vstack(xs), np.concatenate(ys), np.asarray(groups, dtype=np.int64)
+
+
+def _as_of(pipeline: Pipeline, user_id: int) -> int:
+    as_of: dict[int, int] = getattr(pipeline.features, "as_of", {})
+    return as_of.get(user_id, 0)
+
+
+def evaluate_test(runtime: Runtime, users: list[int], p: Progress) -> dict[str, dict[str, float]]:
+    """Test-window metrics of popularity, two-tower alone, + XGBoost, + rules, and retrieval recall@500."""
+    pipeline = runtime.offline_pipeline("test")
+    relevant, _ = per_user(runtime.split.test)
+    history = runtime.split.history_before("test")
+    popularity = np.bincount(history.item, minlength=int(runtime.dataset.catalog.item_ids.max()) + 1)
+    pop_order = np.argsort(-popularity, kind="stable")
+    rules = RulesReranker(catalog=runtime.dataset.catalog)
+    sums: dict[str, dict[str, float]] = {a: {} for a in ("popularity", "two_tower", "two_tower+xgb", "+rules")}
+    recall500 = 0.0
+    for u in _users(p, "test-window metrics", users):
+        rel = set(relevant[u].tolist())
+        now = float(_as_of(pipeline, u))
+        ranked = pipeline.rank(u, Context(timestamp=now))
+        seen = ranked.user.view.seen
+        pop = [int(i) for i in pop_order[: K + len(seen) + 1] if int(i) not in seen and i > 0][:K]
+        cands = tuple(pipeline.item_text(int(i)) for i in ranked.ranked.item_ids)
+        inp = RerankInput(u, Context(), cands, tuple(ranked.ranked.scores.tolist()), (), K)
+        lists = {
+            "popularity": pop,
+            "two_tower": ranked.retrieved.item_ids[:K].tolist(),
+            "two_tower+xgb": ranked.ranked.item_ids[:K].tolist(),
+            "+rules": asyncio.run(rules.rerank(inp)).item_ids[:K],
+        }
+        for arm, items in lists.items():
+            for name, v in accuracy(items, rel, K).items():
+                sums[arm][name] = sums[arm].get(name, 0.0) + v
+        recall500 += len(rel & set(ranked.retrieved.item_ids.tolist())) / len(rel)
+    out = {arm: {k: v / len(users) for k, v in m.items()} for arm, m in sums.items()}
+    out["retrieval"] = {"recall@500": recall500 / len(users)}
+    return out
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("torch", "faiss-cpu", "xgboost", "numpy", "transformers"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "absent"
+    return out
+
+
+def train(out: Path, seed: int = 7, source: Path | None = None, max_users: int | None = None) -> dict[str, Any]:
+    """Train every stage into `out` (written atomically) and return the manifest."""
+    random.seed(seed)
+    np.random.seed(seed)
+    t_start = time.time()
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    ds: Dataset = load_default(source)
+    split = split_by_user(ds.interactions)
+    timings: dict[str, float] = {}
+    with progress() as p:
+        t0 = time.time()
+        retriever = TwoTowerRetriever.train(ds, split.train, seed=seed)
+        timings["two_tower_s"] = time.time() - t0
+        retriever.save(tmp / RETRIEVER_DIR)
+        batch = BatchFeatures(ds.interactions, ds.catalog, ds.users)
+        users = sorted(int(u) for u in np.unique(split.val.user))
+        rng = np.random.default_rng(seed)
+        if max_users is not None and max_users < len(users):
+            users = sorted(rng.choice(users, max_users, replace=False).tolist())
+        t0 = time.time()
+        val_pipeline = Pipeline(point_in_time(split, batch, ds.catalog, "val"), retriever, _Unfitted(), ds.catalog)
+        rows = ranker_rows(val_pipeline, split, "val", users, p)
+        timings["ranker_rows_s"] = time.time() - t0
+        ranker, fit = _fit_ranker(rows, seed)
+        ranker.save(tmp / RANKER_FILE)
+        runtime = Runtime(ds, split, retriever, ranker, batch, artifacts=tmp)
+        t0 = time.time()
+        test_users = sorted(int(u) for u in np.unique(split.test.user))
+        if max_users is not None and max_users < len(test_users):
+            test_users = sorted(rng.choice(test_users, max_users, replace=False).tolist())
+        metrics = evaluate_test(runtime, test_users, p)
+        timings["evaluate_s"] = time.time() - t0
+    manifest: dict[str, Any] = {
+        "version": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
+        "data": {
+            "fingerprint": ds.fingerprint(),
+            "source": ds.source,
+            "source_arg": str(source) if source else None,
+            "users": len(ds.users.user_ids),
+            "items": len(ds.catalog),
+            "interactions": len(ds.interactions),
+            "split": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
+        },
+        "seed": seed,
+        "config": {
+            "two_tower": retriever.config_dict(),
+            "ranker_features": names(RANKER_FEATURES),
+            "n_retrieve": 500,
+            "n_rank": 50,
+            "max_users": max_users,
+        },
+        "ranker": {"version": ranker.version, **fit, "rows": int(len(rows[1])), "groups": int(len(rows[2]))},
+        "metrics": {"window": "test", "k": K, "users": len(test_users), **metrics},
+        "feature_importance_top10": dict(list(ranker.importance().items())[:10]),
+        "timings": {**timings, "total_s": time.time() - t_start},
+        "versions": _versions(),
+    }
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return manifest
+
+
+def _fit_ranker(rows: tuple[F32, F32, npt.NDArray[np.int64]], seed: int) -> tuple[XGBRanker, dict[str, float]]:
+    """Hold out 15% of the groups for early stopping."""
+    x, y, groups = rows
+    starts = np.r_[0, np.cumsum(groups)[:-1]]
+    rng = np.random.default_rng(seed)
+    valid = rng.random(len(groups)) < 0.15
+    idx = [np.arange(s, s + g) for s, g in zip(starts, groups, strict=True)]
+    tr = np.concatenate([i for i, v in zip(idx, valid, strict=True) if not v])
+    va = np.concatenate([i for i, v in zip(idx, valid, strict=True) if v])
+    return XGBRanker.train((x[tr], y[tr], groups[~valid]), (x[va], y[va], groups[valid]), seed=seed)
+
+
+def train_cli(out: Path | None, seed: int, if_missing: bool, source: Path | None) -> None:
+    target = out or paths.artifacts_dir()
+    if if_missing and (target / MANIFEST).is_file():
+        typer.echo(f"artifacts present at {target}; skipping training")
+        return
+    manifest = train(target, seed=seed, source=source)
+    m = manifest["metrics"]
+    typer.echo(f"artifacts written to {target}")
+    for arm in ("popularity", "two_tower", "two_tower+xgb", "+rules"):
+        typer.echo(f"  {arm:14s} " + "  ".join(f"{k}={v:.4f}" for k, v in m[arm].items()))
+    typer.echo(f"  retrieval recall@500={m['retrieval']['recall@500']:.4f}")
