@@ -43,7 +43,9 @@ def apply() -> None:
         _patched = True
 
 
-def load_llama(path: Path, *, n_ctx: int = 512, n_threads: int = 2, vocab_only: bool = False) -> llama_cpp.Llama:
+def load_llama(
+    path: Path, *, n_ctx: int = 512, n_threads: int = 2, vocab_only: bool = False
+) -> llama_cpp.Llama:
     """A Llama for `path` with the safe CPU settings (flash attention on, quiet)."""
     apply()
     return llama_cpp.Llama(

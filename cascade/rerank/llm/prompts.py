@@ -97,9 +97,13 @@ class PromptTemplate:
         cands = inp.candidates[: s.max_candidates]
         labels = labels_for(s.labels, len(cands))
         ctx = {
-            "candidates": [self._item(c, s.title_chars) | {"label": lab} for lab, c in zip(labels, cands, strict=True)],
+            "candidates": [
+                self._item(c, s.title_chars) | {"label": lab} for lab, c in zip(labels, cands, strict=True)
+            ],
             "recent": [self._item(r, s.title_chars) for r in inp.recent[: s.max_recent]],
-            "playlist": clean_text(inp.context.playlist_title, s.playlist_chars) if inp.context.playlist_title else None,
+            "playlist": clean_text(inp.context.playlist_title, s.playlist_chars)
+            if inp.context.playlist_title
+            else None,
             "k": min(inp.k, len(cands)),
             "n": len(cands),
         }
@@ -125,7 +129,9 @@ def _worst_case_input(spec: PromptFile) -> RerankInput:
     cands = tuple(ItemText(i, title, 1999, item.genres) for i in range(spec.max_candidates))
     return RerankInput(
         user_id=0,
-        context=Context(playlist_title=("Songs and films for a very long rainy weekend " * 4)[: spec.playlist_chars]),
+        context=Context(
+            playlist_title=("Songs and films for a very long rainy weekend " * 4)[: spec.playlist_chars]
+        ),
         candidates=cands,
         scores=tuple(0.0 for _ in cands),
         recent=tuple(item for _ in range(spec.max_recent)),
@@ -143,7 +149,9 @@ def load_prompt(path: Path, tokenizer: Tokenizer) -> PromptTemplate:
         raw = yaml.safe_load(source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise _fail(path, f"invalid YAML: {getattr(exc, 'problem', exc)}", mark.line + 1 if mark else None) from exc
+        raise _fail(
+            path, f"invalid YAML: {getattr(exc, 'problem', exc)}", mark.line + 1 if mark else None
+        ) from exc
     if not isinstance(raw, dict):
         raise _fail(path, "top level must be a mapping")
     try:
@@ -158,7 +166,10 @@ def load_prompt(path: Path, tokenizer: Tokenizer) -> PromptTemplate:
         raise _fail(path, f"user template: {exc.message}", exc.lineno) from exc
     used = jinja2.meta.find_undeclared_variables(ast)
     if unknown := used - ALLOWED_VARIABLES:
-        raise _fail(path, f"user template uses unknown variables {sorted(unknown)}; allowed: {sorted(ALLOWED_VARIABLES)}")
+        raise _fail(
+            path,
+            f"user template uses unknown variables {sorted(unknown)}; allowed: {sorted(ALLOWED_VARIABLES)}",
+        )
     if missing := REQUIRED_VARIABLES - used:
         raise _fail(path, f"user template must use {sorted(missing)}")
     try:
@@ -173,7 +184,9 @@ def load_prompt(path: Path, tokenizer: Tokenizer) -> PromptTemplate:
     chat = tpl.render(_worst_case_input(spec))
     n_tokens = len(tokenizer.encode_chat(chat.system, chat.user))
     if n_tokens > spec.token_budget:
-        raise _fail(path, f"worst-case prompt is {n_tokens} tokens, over the token_budget of {spec.token_budget}")
+        raise _fail(
+            path, f"worst-case prompt is {n_tokens} tokens, over the token_budget of {spec.token_budget}"
+        )
     return tpl
 
 

@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +36,7 @@ class LocalServer:
         self.n_threads = n_threads
         self.start_timeout_s = start_timeout_s
         self._proc: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.TemporaryFile(prefix="care-llama-server-")  # noqa: SIM115 - lives with the server
 
     @property
     def base_url(self) -> str:
@@ -49,11 +51,12 @@ class LocalServer:
             "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads),
             "--n_threads_batch", str(self.n_threads), "--flash_attn", "true", "--verbose", "false",
         ]  # fmt: skip
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ))
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._log, env=dict(os.environ))
         end = time.monotonic() + self.start_timeout_s
         while time.monotonic() < end:
             if self._proc.poll() is not None:
-                err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
+                self._log.seek(0)
+                err = self._log.read().decode(errors="replace")
                 raise RuntimeError(f"llama.cpp server exited with {self._proc.returncode}: {err[-2000:]}")
             try:
                 if httpx.get(f"{self.base_url}/models", timeout=1.0).status_code == 200:
@@ -74,14 +77,14 @@ class LocalServer:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
-        if self._proc.stderr:
-            self._proc.stderr.close()
         self._proc = None
 
     def __enter__(self) -> LocalServer:
         return self.start()
 
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 
@@ -92,7 +95,7 @@ def main() -> None:
     llamacpp_compat.apply()
     from llama_cpp.server.__main__ import main as server_main
 
-    server_main()
+    server_main()  # type: ignore[no-untyped-call]
 
 
 if __name__ == "__main__":

@@ -74,7 +74,13 @@ class LlamaTokenizer:
     def encode_chat(self, system: str, user: str) -> list[int]:
         """The full chat prompt with the generation prompt appended."""
         head, middle, tail = self.chat.parts
-        return [*self._special(head), *self.encode(system), *self._special(middle), *self.encode(user), *self._special(tail)]
+        return [
+            *self._special(head),
+            *self.encode(system),
+            *self._special(middle),
+            *self.encode(user),
+            *self._special(tail),
+        ]
 
     def decode(self, ids: list[int]) -> str:
         """Text of token ids."""
