@@ -80,7 +80,7 @@ def ease_scorer(m: Matrix, lam: float) -> Scorer:
 def knn_weights(x: F64, neighbors: int) -> F64:
     norms = np.sqrt(x.sum(axis=0))
     norms[norms == 0] = 1.0
-    s = (x.T @ x) / norms[:, None] / norms[None, :]
+    s: F64 = (x.T @ x) / norms[:, None] / norms[None, :]
     np.fill_diagonal(s, 0.0)
     if neighbors < s.shape[0]:
         cut = np.argpartition(-s, neighbors, axis=1)[:, neighbors:]
@@ -124,7 +124,9 @@ def run_baselines(
     knn_neighbors: Sequence[int] = KNN_NEIGHBORS,
 ) -> dict[str, BaselineResult]:
     """Tune on the validation window, report on the test window, for `users` (default: all test users)."""
-    all_users = sorted(set(split.train.user.tolist()) | set(split.val.user.tolist()) | set(split.test.user.tolist()))
+    all_users = sorted(
+        set(split.train.user.tolist()) | set(split.val.user.tolist()) | set(split.test.user.tolist())
+    )
     scored = sorted(users) if users is not None else sorted(set(split.test.user.tolist()))
     val_m = Matrix(split.history_before("val"), catalog, all_users)
     test_m = Matrix(split.history_before("test"), catalog, all_users)
@@ -144,7 +146,9 @@ def run_baselines(
     if "item_knn" in include:
         tuned.append(("item_knn", "neighbors", knn_neighbors, lambda m, v: knn_scorer(m, int(v))))
     for name, param, grid, make in tuned:
-        tuning = {f"{v:g}": _mean_ndcg(top_k(val_m, make(val_m, float(v)), val_users, k), val_truth, k) for v in grid}
+        tuning = {}
+        for v in grid:
+            tuning[f"{v:g}"] = _mean_ndcg(top_k(val_m, make(val_m, float(v)), val_users, k), val_truth, k)
         best = max(grid, key=lambda v: (tuning[f"{v:g}"], -float(v)))
         finish(name, {param: float(best)}, make(test_m, float(best)), tuning)
     return results

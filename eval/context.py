@@ -16,7 +16,7 @@ The rule, deterministic and documented (README "Evaluation"):
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from cascade.data.dataset import GENRES, Catalog
 
@@ -82,6 +82,6 @@ def context_title(history: Sequence[int], catalog: Catalog, n_last: int = N_LAST
     return f"{decade_label(decade)} {noun}" if decade is not None else noun
 
 
-def context_titles(histories: dict[int, Sequence[int]], catalog: Catalog) -> dict[int, str | None]:
+def context_titles(histories: Mapping[int, Sequence[int]], catalog: Catalog) -> dict[int, str | None]:
     """context_title for every user."""
     return {u: context_title(h, catalog) for u, h in sorted(histories.items())}

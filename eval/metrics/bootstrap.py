@@ -11,6 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
+
+Values = Sequence[float] | npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -25,9 +28,9 @@ class Interval:
 
 
 def paired_bootstrap_ci(
-    a: Sequence[float], b: Sequence[float], n_boot: int = 2000, seed: int = 0, level: float = 0.95
+    a: Values, b: Values, n_boot: int = 2000, seed: int = 0, level: float = 0.95
 ) -> Interval:
-    """CI of mean(a - b) over users; a[i] and b[i] belong to the same user. nan values are dropped pairwise."""
+    """CI of mean(a - b) over users (a[i], b[i]: the same user); nan pairs are dropped."""
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if x.shape != y.shape:
         raise ValueError(f"paired samples differ in length: {x.shape} vs {y.shape}")
