@@ -39,12 +39,30 @@ class GuardSettings:
     """Knobs of the guard."""
 
     timeout_s: float = 0.15  # budget when the input carries no deadline (the arm's timeout)
-    max_concurrency: int = 1  # LLM calls in flight (background ones included)
+    max_concurrency: int = 1  # LLM calls in flight (background ones included), unless slots are shared
     failure_threshold: int = 5
     reset_after_s: float = 30.0
     max_attempts: int = 2  # tenacity: first try + retries of retryable backend errors
     cache_ttl_s: float = 900.0
     cache_timeout_s: float = 0.02
+
+
+class Slots:
+    """A non-blocking bound on calls in flight, shared by every guard in front of one backend."""
+
+    def __init__(self, limit: int = 1):
+        self.limit = limit
+        self.in_use = 0
+
+    def try_acquire(self) -> bool:
+        """Take a slot if one is free; never waits."""
+        if self.in_use >= self.limit:
+            return False
+        self.in_use += 1
+        return True
+
+    def release(self) -> None:
+        self.in_use -= 1
 
 
 class _BudgetStop(tenacity.stop.stop_base):
@@ -72,6 +90,7 @@ class GuardedReranker:
         cache: ResultCache,
         settings: GuardSettings | None = None,
         breaker: CircuitBreaker | None = None,
+        slots: Slots | None = None,
     ):
         self.primary = primary
         self.fallback = fallback
@@ -80,12 +99,8 @@ class GuardedReranker:
         self.breaker = breaker or CircuitBreaker(self.settings.failure_threshold, self.settings.reset_after_s)
         self.name = primary.name
         self.typical_call_s = 0.0  # EWMA of successful call durations
-        self._inflight = 0
+        self.slots = slots or Slots(self.settings.max_concurrency)
         self._background: set[asyncio.Task[RerankOutput]] = set()
-
-    @property
-    def inflight(self) -> int:
-        return self._inflight
 
     async def drain(self) -> None:
         """Wait for calls still running in the background (tests, shutdown)."""
@@ -101,11 +116,11 @@ class GuardedReranker:
             return RerankOutput(cached.item_ids, self.name, None, {**cached.stats, "cache_hit": 1.0})
         if time.monotonic() >= deadline:
             return await self._fallback(inp, "timeout")
-        if self._inflight >= self.settings.max_concurrency:
+        if not self.slots.try_acquire():
             return await self._fallback(inp, "overloaded")
         if not self.breaker.allow():
+            self.slots.release()
             return await self._fallback(inp, "circuit_open")
-        self._inflight += 1
         task = asyncio.create_task(self._call(inp, key, deadline))
         self._background.add(task)
         task.add_done_callback(self._forget)
@@ -151,7 +166,7 @@ class GuardedReranker:
             self.breaker.record_failure()
             raise
         finally:
-            self._inflight -= 1
+            self.slots.release()
         try:
             await asyncio.wait_for(
                 self.cache.put(key, CachedRanking(out.item_ids, out.stats), self.settings.cache_ttl_s), 1.0
