@@ -40,7 +40,6 @@ class Experiment(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     salt: str = Field(min_length=1)
-    description: str = ""
     arms: tuple[Arm, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -76,17 +75,15 @@ class ExperimentsFile(BaseModel):
     """The schema of prompts/experiments.yaml."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    default: str
     experiments: dict[str, Experiment] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _default_exists(self) -> ExperimentsFile:
-        if self.default not in self.experiments:
-            raise ValueError(f"default experiment {self.default!r} is not defined")
-        return self
+    @property
+    def default(self) -> str:
+        """The first experiment in the file."""
+        return next(iter(self.experiments))
 
     def get(self, name: str | None = None) -> Experiment:
-        """An experiment by name (the default when None); ValueError if unknown."""
+        """An experiment by name (the first one when None); ValueError if unknown."""
         key = name or self.default
         if key not in self.experiments:
             raise ValueError(f"unknown experiment {key!r}; experiments are {sorted(self.experiments)}")

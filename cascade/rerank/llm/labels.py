@@ -5,12 +5,13 @@ from __future__ import annotations
 import string
 from typing import Literal
 
-LabelScheme = Literal["upper", "letters", "digits"]
+LabelScheme = Literal["upper", "letters", "digits", "numbers"]
 
 _SCHEMES: dict[str, tuple[str, ...]] = {
     "upper": tuple(string.ascii_uppercase),
     "letters": tuple(string.ascii_uppercase + string.ascii_lowercase),
     "digits": tuple(string.digits),
+    "numbers": tuple(str(i) for i in range(1, 53)),  # rank_llm style; "10" and up are two tokens in many BPEs
 }
 
 

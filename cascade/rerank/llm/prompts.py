@@ -181,7 +181,10 @@ def load_prompt(path: Path, tokenizer: Tokenizer) -> PromptTemplate:
             if tokenizer.single_token(form) is None:
                 raise _fail(path, f"label {form!r} is not a single token in the model's tokenizer")
     tpl = PromptTemplate(spec, path.stem, source, env.from_string(spec.user))
-    chat = tpl.render(_worst_case_input(spec))
+    try:
+        chat = tpl.render(_worst_case_input(spec))
+    except jinja2.TemplateError as exc:
+        raise _fail(path, f"user template does not render: {exc}", getattr(exc, "lineno", None)) from exc
     n_tokens = len(tokenizer.encode_chat(chat.system, chat.user))
     if n_tokens > spec.token_budget:
         raise _fail(
