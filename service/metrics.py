@@ -1,0 +1,105 @@
+"""Prometheus metrics, in a registry per app (several apps in one test process stay separate).
+
+/metrics also exports the process-wide default registry, where the LLM stage keeps its own counters
+(care_llm_fallbacks_total, care_llm_cache_total, care_llm_repairs_total, care_llm_call_seconds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS_S = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.0, 2.0, 5.0)
+STAGE_BUCKETS_MS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0)
+
+# RerankOutput.stats keys counted as events (summed), by metric name.
+_CACHE_HIT_KEYS = ("cache_hit",)
+_REPAIR_KEYS = ("repairs_unknown", "repairs_duplicate", "repairs_missing")
+
+
+class Metrics:
+    """Every metric the service exports."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "care_http_requests",
+            "HTTP requests by route, method and status.",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "care_http_request_duration_seconds",
+            "HTTP request latency by route.",
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=r,
+        )
+        self.inflight = Gauge("care_inflight_requests", "Requests in flight (guarded routes).", registry=r)
+        self.rejected = Counter(
+            "care_rejected", "Requests rejected before handling, by reason.", ["reason"], registry=r
+        )
+        self.stage = Histogram(
+            "care_stage_duration_ms",
+            "Pipeline stage latency (ms).",
+            ["stage"],
+            buckets=STAGE_BUCKETS_MS,
+            registry=r,
+        )
+        self.arms = Counter(
+            "care_arm_assignments",
+            "Recommendations by experiment arm.",
+            ["experiment", "arm", "forced"],
+            registry=r,
+        )
+        self.reranker = Counter(
+            "care_reranker_used", "Recommendations by re-ranker that answered.", ["reranker"], registry=r
+        )
+        self.fallbacks = Counter(
+            "care_rerank_fallbacks", "Responses whose re-ranker fell back, by reason.", ["reason"], registry=r
+        )
+        self.cache_hits = Counter(
+            "care_rerank_cache_hits", "Responses served from the LLM result cache.", registry=r
+        )
+        self.repairs = Counter(
+            "care_rerank_repairs", "Repairs applied to LLM answers (all kinds).", registry=r
+        )
+        self.degraded = Counter(
+            "care_degraded_responses", "Recommendations served from defaults.", registry=r
+        )
+        self.events = Counter("care_events_stored", "Events stored, by type.", ["type"], registry=r)
+        self.reloads = Counter(
+            "care_config_reloads", "Experiments/prompts reloads, by result.", ["result"], registry=r
+        )
+        self.ready = Gauge(
+            "care_ready", "1 when artifacts are loaded and the online store answers.", registry=r
+        )
+
+    def observe_recommendation(
+        self,
+        *,
+        experiment: str | None,
+        arm: str,
+        forced: bool,
+        reranker: str,
+        fallback_reason: str | None,
+        degraded: bool,
+        timings_ms: Mapping[str, float],
+        stats: Mapping[str, float],
+    ) -> None:
+        self.arms.labels(experiment or "", arm, "true" if forced else "false").inc()
+        self.reranker.labels(reranker).inc()
+        if fallback_reason:
+            self.fallbacks.labels(fallback_reason).inc()
+        if degraded:
+            self.degraded.inc()
+        for stage, ms in timings_ms.items():
+            self.stage.labels(stage).observe(ms)
+        hits = sum(float(stats.get(k, 0.0)) for k in _CACHE_HIT_KEYS)
+        if hits > 0:
+            self.cache_hits.inc(hits)
+        repairs = sum(float(stats.get(k, 0.0)) for k in _REPAIR_KEYS)
+        if repairs > 0:
+            self.repairs.inc(repairs)

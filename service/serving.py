@@ -1,0 +1,336 @@
+"""The service's handlers: built once in the lifespan, kept on app.state, called by the routers."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from cascade.features.online import OnlineStore, StoreUnavailable, create_store
+from cascade.features.session import Event
+from cascade.features.store import FeatureStore, UnknownItemError
+from cascade.pipeline import Arm, Pipeline, Recommendation
+from cascade.runtime import Runtime, load_runtime
+from cascade.types import Context
+from service.arms import (
+    ArmChoice,
+    ArmSet,
+    ExperimentsError,
+    LLMBuilder,
+    RerankerFactory,
+    build_arms,
+    watched_files,
+)
+from service.metrics import Metrics
+from service.protocol import (
+    EventIn,
+    EventsAccepted,
+    Health,
+    Item,
+    NewItem,
+    RecommendRequest,
+    RecommendResponse,
+    ScoredItem,
+)
+from service.settings import Settings
+
+log = logging.getLogger("care.service")
+T = TypeVar("T")
+
+
+class NotReady(Exception):
+    """Artifacts are not loaded yet (or failed to load): 503."""
+
+
+class StoreDown(Exception):
+    """The online store did not answer: 503 for writes."""
+
+
+class UnknownArm(Exception):
+    """A forced arm that no experiment defines: 422."""
+
+
+class UnknownItem(Exception):
+    """A request names an item the catalog lacks: 422 (events) or 404 (GET)."""
+
+    def __init__(self, item_id: int, index: int | None = None) -> None:
+        super().__init__(f"unknown item id {item_id}")
+        self.item_id, self.index = item_id, index
+
+
+class ItemExists(Exception):
+    """POST /items for an id the catalog has: 409."""
+
+
+@dataclass
+class Loaded:
+    """What exists once the artifacts are loaded."""
+
+    runtime: Runtime
+    online: OnlineStore
+    store: FeatureStore
+    pipeline: Pipeline
+    model_version: str
+    ranker_version: str
+    materialized: bool
+
+
+def _model_version(runtime: Runtime) -> str:
+    m = runtime.manifest
+    for key in ("model_version", "version", "created_at"):
+        if isinstance(m.get(key), str):
+            return str(m[key])
+    return (
+        hashlib.sha256(json.dumps(m, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        if m
+        else "unknown"
+    )
+
+
+_thread_loops = threading.local()
+
+
+def _run_in_thread_loop(coro_fn: Callable[[], Any]) -> Any:
+    """Runs a coroutine on this worker thread's own event loop (kept across calls)."""
+    loop = getattr(_thread_loops, "loop", None)
+    if loop is None:
+        loop = asyncio.new_event_loop()
+        _thread_loops.loop = loop
+    return loop.run_until_complete(coro_fn())
+
+
+@dataclass
+class CareService:
+    """Loads the runtime, owns the online store and the arms, and answers every route."""
+
+    settings: Settings
+    metrics: Metrics = field(default_factory=Metrics)
+    loaded: Loaded | None = None
+    load_error: str | None = None
+    arms: ArmSet | None = None
+    inflight: int = 0
+    llm_factory: Callable[[Settings, Runtime], LLMBuilder | None] | None = None
+    _factory: RerankerFactory | None = None
+    _mtimes: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _ready_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    async def load(self) -> None:
+        """Load artifacts, connect the online store, build the arms (in a worker thread)."""
+        try:
+            self.loaded = await asyncio.to_thread(self._load_sync)
+            await self.reload(force=True)
+        except Exception as exc:  # any failure to load leaves the service alive and not ready
+            self.load_error = f"{type(exc).__name__}: {exc}"
+            log.exception("loading the runtime failed")
+            return
+        self._ready_event.set()
+
+    def _load_sync(self) -> Loaded:
+        runtime = load_runtime(self.settings.artifacts)
+        online = create_store(self.settings.store_config())
+        try:
+            store, materialized = runtime.feature_store(online, materialize=True), True
+        except StoreUnavailable:
+            log.warning("online store unreachable at start; serving degraded until it answers")
+            store, materialized = runtime.feature_store(online, materialize=False), False
+        pipeline = runtime.online_pipeline(store)
+        from cascade.rerank.rules import RulesReranker
+
+        rules = RulesReranker(catalog=runtime.dataset.catalog)
+        llm = self.llm_factory(self.settings, runtime) if self.llm_factory is not None else None
+        self._factory = RerankerFactory(rules=rules, llm=llm)
+        return Loaded(
+            runtime, online, store, pipeline, _model_version(runtime), runtime.ranker.version, materialized
+        )
+
+    async def close(self) -> None:
+        if self.loaded is not None:
+            await asyncio.to_thread(self.loaded.online.close)
+
+    async def reload(self, *, force: bool = False) -> bool:
+        """Rebuild the arms if the watched files changed (or `force`); swap atomically; True if swapped."""
+        if self._factory is None:
+            return False
+        s = self.settings
+        async with self._reload_lock:
+            mtimes = watched_files(s.experiments_file, s.prompts_dir)
+            if not force and mtimes == self._mtimes:
+                return False
+            self._mtimes = mtimes
+            try:
+                arms = await asyncio.to_thread(
+                    build_arms, s.experiments_file, s.prompts_dir, self._factory, s.default_timeout_ms
+                )
+            except ExperimentsError as exc:
+                self.metrics.reloads.labels("error").inc()
+                log.error("reload failed, keeping arms %s: %s", self.arms.version if self.arms else None, exc)
+                if self.arms is None:
+                    raise
+                return False
+            self.arms = arms  # one reference swap: running requests keep the ArmSet they read
+            self.metrics.reloads.labels("ok").inc()
+            log.info("arms %s from %s: %s", arms.version, arms.source, ", ".join(arms.names()))
+            return True
+
+    async def watch(self) -> None:
+        """Background task: poll the watched files; retry materializing the store while it was down."""
+        await self._ready_event.wait()
+        while True:
+            await asyncio.sleep(self.settings.reload_interval_s)
+            try:
+                await self.reload()
+                await self._materialize_if_needed()
+            except Exception:  # the watcher must outlive any one failure
+                log.exception("watcher iteration failed")
+
+    async def _materialize_if_needed(self) -> None:
+        ld = self.loaded
+        if ld is None or ld.materialized:
+            return
+        try:
+            await asyncio.to_thread(self._materialize, ld)
+        except StoreUnavailable:
+            return
+        ld.materialized = True
+        log.info("online store reachable: batch features materialized")
+
+    @staticmethod
+    def _materialize(ld: Loaded) -> None:
+        ld.online.ping()
+        ld.runtime.feature_store(ld.online, materialize=True)
+
+    # ---- health ----------------------------------------------------------------------------
+    async def readiness(self) -> Health:
+        checks: dict[str, Any] = {"artifacts": self.loaded is not None}
+        if self.load_error:
+            checks["error"] = self.load_error
+        ld = self.loaded
+        if ld is None:
+            self.metrics.ready.set(0)
+            return Health(status="unavailable", checks=checks)
+        try:
+            await asyncio.to_thread(ld.online.ping)
+            checks["online_store"] = ld.online.name
+        except StoreUnavailable as exc:
+            checks["online_store"] = f"unavailable: {exc}"
+        if checks.get("online_store") == ld.online.name and not ld.materialized:
+            await self._materialize_if_needed()
+        checks["materialized"] = ld.materialized
+        checks["arms"] = self.arms.version if self.arms else None
+        ok = checks.get("online_store") == ld.online.name and ld.materialized
+        self.metrics.ready.set(1 if ok else 0)
+        return Health(status="ok" if ok else "unavailable", checks=checks)
+
+    def _require(self) -> tuple[Loaded, ArmSet]:
+        if self.loaded is None or self.arms is None:
+            raise NotReady(self.load_error or "artifacts are loading")
+        return self.loaded, self.arms
+
+    # ---- /recommend ------------------------------------------------------------------------
+    def choose(self, req: RecommendRequest, arms: ArmSet) -> ArmChoice:
+        if req.arm is not None:
+            choice = arms.forced(req.arm)
+            if choice is None:
+                raise UnknownArm(f"unknown arm {req.arm!r}; known arms: {arms.names()}")
+            return choice
+        return arms.assign(req.user_id)
+
+    async def recommend(self, req: RecommendRequest, request_id: str) -> RecommendResponse:
+        ld, arms = self._require()
+        choice = self.choose(req, arms)
+        arm, overload = choice.arm, False
+        if arm.name in arms.llm_arms and self.inflight > self.settings.llm_inflight:
+            # The no-LLM fast path under load: the rules answer, the response says why.
+            arm, overload = Arm(arm.name, arms.fast.reranker, None, arm.prompt_version), True
+        c = req.context
+        ctx = Context(c.playlist_title, c.device, c.timestamp, tuple(c.session_items))
+        rec = await self._run(ld.pipeline, req.user_id, req.k, ctx, arm, llm=arm.name in arms.llm_arms)
+        if overload and rec.fallback_reason is None:
+            rec.fallback_reason = "overload"
+        self.metrics.observe_recommendation(
+            experiment=choice.experiment,
+            arm=rec.arm,
+            forced=choice.forced,
+            reranker=rec.reranker_used,
+            fallback_reason=rec.fallback_reason,
+            degraded=rec.degraded,
+            timings_ms=rec.timings_ms,
+            stats=rec.stats,
+        )
+        return RecommendResponse(
+            items=[
+                ScoredItem(item_id=it.item_id, title=it.title, year=it.year, genres=list(it.genres), score=s)
+                for it, s in rec.items
+            ],
+            arm=rec.arm,
+            experiment=choice.experiment,
+            reranker_used=rec.reranker_used,
+            fallback_reason=rec.fallback_reason,
+            degraded=rec.degraded,
+            timings_ms={k: round(v, 3) for k, v in rec.timings_ms.items()},
+            model_version=ld.model_version,
+            ranker_version=ld.ranker_version,
+            prompt_version=rec.prompt_version,
+            request_id=request_id,
+        )
+
+    async def _run(
+        self, pipeline: Pipeline, user_id: int, k: int, ctx: Context, arm: Arm, *, llm: bool
+    ) -> Recommendation:
+        if self.settings.cascade_execution == "thread" and not llm:
+            # CPU-bound cascade and a loop-free re-ranker: a worker thread with its own loop.
+            result: Recommendation = await asyncio.to_thread(
+                _run_in_thread_loop, lambda: pipeline.recommend(user_id, k, ctx, arm)
+            )
+            return result
+        return await pipeline.recommend(user_id, k, ctx, arm)
+
+    # ---- /events ---------------------------------------------------------------------------
+    async def ingest(self, events: Sequence[EventIn]) -> EventsAccepted:
+        ld, _ = self._require()
+        for i, e in enumerate(events):
+            if e.item_id not in ld.pipeline.catalog:
+                raise UnknownItem(e.item_id, i)
+        now = time.time()
+        evs = [
+            Event(e.user_id, e.item_id, e.type, e.timestamp if e.timestamp is not None else now)
+            for e in events
+        ]
+        try:
+            await asyncio.to_thread(ld.store.ingest, evs)
+        except StoreUnavailable as exc:
+            raise StoreDown(str(exc) or "online store unavailable") from exc
+        except UnknownItemError as exc:  # an item removed between the check and the write
+            raise UnknownItem(-1) from exc
+        for ev in evs:
+            self.metrics.events.labels(ev.type).inc()
+        return EventsAccepted(stored=len(evs))
+
+    # ---- /items ----------------------------------------------------------------------------
+    def item(self, item_id: int) -> Item:
+        ld, _ = self._require()
+        if item_id not in ld.pipeline.catalog:
+            raise UnknownItem(item_id)
+        it = ld.pipeline.item_text(item_id)
+        return Item(item_id=it.item_id, title=it.title, year=it.year, genres=list(it.genres))
+
+    async def add_item(self, new: NewItem) -> Item:
+        ld, _ = self._require()
+        if new.item_id in ld.pipeline.catalog:
+            raise ItemExists(f"item {new.item_id} already exists")
+        try:
+            await asyncio.to_thread(ld.online.ping)  # fail before touching the catalog
+            # In the loop thread on purpose: the catalog and index change between requests, never during one.
+            ld.runtime.add_item(ld.store, new.item_id, new.title, new.year, tuple(new.genres))
+        except StoreUnavailable as exc:
+            raise StoreDown(str(exc) or "online store unavailable") from exc
+        return self.item(new.item_id)
