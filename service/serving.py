@@ -126,8 +126,9 @@ class CareService:
     async def load(self) -> None:
         """Load artifacts, connect the online store, build the arms (in a worker thread)."""
         try:
-            self.loaded = await asyncio.to_thread(self._load_sync)
+            loaded = await asyncio.to_thread(self._load_sync)
             await self.reload(force=True)
+            self.loaded = loaded  # requests see a runtime only once its arms exist
         except Exception as exc:  # any failure to load leaves the service alive and not ready
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.exception("loading the runtime failed")
