@@ -10,14 +10,16 @@ from cascade.rerank.llm.tokenizer import Tokenizer
 
 
 def label_token_ids(labels: tuple[str, ...], tokenizer: Tokenizer) -> dict[int, str]:
-    """Token id -> label, for both forms of each label (bare and space-prefixed)."""
+    """Token id -> label: the bare form (must be one token) and the space-prefixed form where it is one."""
     out: dict[int, str] = {}
     for label in labels:
-        for form in label_variants(label):
-            tid = tokenizer.single_token(form)
-            if tid is None:
-                raise ValueError(f"label {form!r} is not a single token")
-            out[tid] = label
+        bare, spaced = label_variants(label)
+        tid = tokenizer.single_token(bare)
+        if tid is None:
+            raise ValueError(f"label {bare!r} is not a single token")
+        out[tid] = label
+        if (sid := tokenizer.single_token(spaced)) is not None:
+            out[sid] = label
     return out
 
 

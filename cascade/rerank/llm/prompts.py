@@ -14,7 +14,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from cascade.rerank.llm.labels import LabelScheme, label_variants, labels_for
+from cascade.rerank.llm.labels import LabelScheme, labels_for
 from cascade.rerank.llm.sanitize import clean_text
 from cascade.rerank.llm.tokenizer import Tokenizer
 from cascade.types import ItemText, RerankInput
@@ -177,9 +177,8 @@ def load_prompt(path: Path, tokenizer: Tokenizer) -> PromptTemplate:
     except ValueError as exc:
         raise _fail(path, str(exc)) from exc
     for label in labels:
-        for form in label_variants(label):
-            if tokenizer.single_token(form) is None:
-                raise _fail(path, f"label {form!r} is not a single token in the model's tokenizer")
+        if tokenizer.single_token(label) is None:
+            raise _fail(path, f"label {label!r} is not a single token in the model's tokenizer")
     tpl = PromptTemplate(spec, path.stem, source, env.from_string(spec.user))
     try:
         chat = tpl.render(_worst_case_input(spec))

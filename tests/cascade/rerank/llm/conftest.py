@@ -1,0 +1,103 @@
+"""Session fixtures for the LLM tests: the real GGUF, one in-process model, one real llama.cpp server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from cascade.rerank.llm.inproc_backend import LlamaCppBackend
+from cascade.rerank.llm.models import pull_smollm2
+from cascade.rerank.llm.prompts import PromptTemplate, load_prompt, prompt_path
+from cascade.rerank.llm.server import LocalServer
+from cascade.types import Context, ItemText, RerankInput
+
+REDIS_URL = "redis://127.0.0.1:6379/14"
+
+MOVIES: tuple[tuple[str, int, tuple[str, ...]], ...] = (
+    ("Toy Story", 1995, ("Animation", "Children's", "Comedy")),
+    ("GoldenEye", 1995, ("Action", "Adventure", "Thriller")),
+    ("Heat", 1995, ("Action", "Crime", "Thriller")),
+    ("Fargo", 1996, ("Crime", "Drama", "Thriller")),
+    ("Babe", 1995, ("Children's", "Comedy", "Drama")),
+    ("Se7en", 1995, ("Crime", "Thriller")),
+    ("Clueless", 1995, ("Comedy", "Romance")),
+    ("Braveheart", 1995, ("Action", "Drama", "War")),
+    ("Apollo 13", 1995, ("Action", "Drama", "Thriller")),
+    ("Casablanca", 1942, ("Drama", "Romance", "War")),
+    ("Star Wars", 1977, ("Action", "Adventure", "Sci-Fi")),
+    ("Pulp Fiction", 1994, ("Crime", "Drama")),
+    ("The Lion King", 1994, ("Animation", "Children's", "Musical")),
+    ("Alien", 1979, ("Action", "Horror", "Sci-Fi")),
+    ("Groundhog Day", 1993, ("Comedy", "Romance")),
+    ("Vertigo", 1958, ("Mystery", "Thriller")),
+    ("Twister", 1996, ("Action", "Adventure", "Thriller")),
+    ("Scream", 1996, ("Horror", "Thriller")),
+    ("Sabrina", 1995, ("Comedy", "Romance")),
+    ("Jumanji", 1995, ("Adventure", "Children's", "Fantasy")),
+)
+
+
+def items(n: int = 10, offset: int = 0) -> tuple[ItemText, ...]:
+    """`n` real MovieLens titles as ItemTexts with ids 100+i."""
+    return tuple(ItemText(100 + i, *MOVIES[i % len(MOVIES)]) for i in range(offset, offset + n))
+
+
+def make_input(
+    n: int = 10, *, k: int = 5, user_id: int = 1, playlist: str | None = "Friday night", deadline: float | None = None
+) -> RerankInput:
+    """A RerankInput over the first `n` test movies, with two recent items."""
+    cands = items(n)
+    return RerankInput(
+        user_id=user_id,
+        context=Context(playlist_title=playlist),
+        candidates=cands,
+        scores=tuple(float(n - i) for i in range(n)),
+        recent=items(2, offset=n % len(MOVIES)),
+        k=k,
+        deadline=deadline,
+    )
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def gguf() -> Path:
+    return pull_smollm2()
+
+
+@pytest.fixture(scope="session")
+def inproc(gguf: Path) -> Iterator[LlamaCppBackend]:
+    backend = LlamaCppBackend(gguf, n_ctx=3072, n_threads=2)
+    yield backend
+    backend._executor.shutdown(wait=True)
+    backend._close()
+
+
+@pytest.fixture(scope="session")
+def llama_server(gguf: Path) -> Iterator[LocalServer]:
+    with LocalServer(gguf, n_ctx=2048) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def prompts(inproc: LlamaCppBackend) -> dict[str, PromptTemplate]:
+    names = ("listwise", "single_pass", "single_pass_nocontext")
+    return {n: load_prompt(prompt_path(n), inproc.tokenizer) for n in names}
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    prefix = f"care-test:{uuid.uuid4().hex}:"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=prefix + "*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
