@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: setup assets run test lint typecheck pytest eval bench redis clean
+.PHONY: setup assets run test lint typecheck pytest eval bench redis clean deploy-tools deploy-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,7 +39,13 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-pytest: assets redis
+deploy-tools:
+	bash deploy/check-tools.sh
+
+deploy-check: setup deploy-tools
+	$(BIN)/pytest -q tests/deploy
+
+pytest: assets redis deploy-tools
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
@@ -52,4 +58,4 @@ bench: assets redis
 	$(BIN)/care bench features
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) deploy/.venv build *.egg-info
