@@ -1,0 +1,58 @@
+"""Entry point behind `care eval` (service/cli.py parses the flags and calls eval_cli)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from eval.arms import LLMOptions
+from eval.harness import ContextMode, EvalConfig
+
+CONTEXTS: dict[str, tuple[ContextMode, ...]] = {
+    "both": ("with", "without"),
+    "with": ("with",),
+    "without": ("without",),
+}
+
+
+def eval_cli(
+    users: int | None = None,
+    llm_users: int | None = None,
+    seed: int = 0,
+    arms: list[str] | None = None,
+    context: Literal["both", "with", "without"] = "both",
+    deadline: bool = False,
+    base_url: str | None = None,
+    model: str = "default",
+    dialect: Literal["vllm", "llamacpp"] = "llamacpp",
+    name: str | None = None,
+    out: Path | None = None,
+    cache_dir: Path | None = None,
+    artifacts: Path | None = None,
+    baselines: bool = True,
+    n_boot: int = 2000,
+    progress: bool = True,
+) -> Path:
+    """Run the offline evaluation and write the report folder; returns its path (printed by the CLI)."""
+    from eval.runner import default_out, evaluate
+
+    if context not in CONTEXTS:
+        raise ValueError(f"context must be one of {sorted(CONTEXTS)}, not {context!r}")
+    folder = out or default_out(name)
+    cfg = EvalConfig(
+        users=users,
+        llm_users=llm_users,
+        seed=seed,
+        arms=list(arms) if arms else None,
+        contexts=CONTEXTS[context],
+        deadline=deadline,
+        llm=LLMOptions(base_url=base_url, model=model, dialect=dialect),
+        n_boot=n_boot,
+        baselines=baselines,
+        out=folder,
+        cache_dir=cache_dir,
+        artifacts=artifacts,
+        progress=progress,
+    )
+    report = evaluate(cfg)
+    return report
