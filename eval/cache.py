@@ -46,7 +46,14 @@ class ResultCache:
         row = {"key": key, **row}
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            torn = (
+                self.path.is_file()
+                and self.path.stat().st_size > 0
+                and not self.path.read_bytes().endswith(b"\n")
+            )
             self._fh = self.path.open("a", encoding="utf-8")
+            if torn:  # end the torn line so the new row starts on its own
+                self._fh.write("\n")
         self._fh.write(json.dumps(row, sort_keys=True) + "\n")
         self._fh.flush()
         self.rows[key] = row
