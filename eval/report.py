@@ -48,6 +48,9 @@ def plot_tradeoff(path: Path, systems: Mapping[str, Mapping[str, float]], title:
     fig, ax = plt.subplots(figsize=(7, 5))
     for name, m in systems.items():
         x, y = m.get("ild_genre"), m.get("ndcg@10")
+        twin = systems.get(name.replace("[no-context]", ""), {})
+        if name.endswith("[no-context]") and (twin.get("ild_genre"), twin.get("ndcg@10")) == (x, y):
+            continue  # the context changed nothing for this arm: one point
         if x is None or y is None or math.isnan(x) or math.isnan(y):
             continue
         marker = "s" if name.startswith("baseline:") else ("^" if "[no-context]" in name else "o")
@@ -126,7 +129,8 @@ def markdown(report: Mapping[str, Any]) -> str:
             [name] + [_f(m.get(c)) for c in (*ACCURACY_COLS, *BEYOND_COLS)] for name, m in systems.items()
         ]
         lines += [_table(["system", *ACCURACY_COLS, *BEYOND_COLS], rows), ""]
-    lines += ["## Difference to the rules arm (paired bootstrap 95% CI)", ""]
+    lines += ["## Difference to the rules arm (paired bootstrap 95% CI)", "",
+              "No-context runs are compared with rules[no-context].", ""]  # fmt: skip
     for set_name, comps in report["comparisons_vs_rules"].items():
         lines += [f"Users: {set_name}. Cells: mean difference [lo, hi]; **bold** = CI excludes 0.", ""]
         metrics = ("ndcg@10", "recall@10", "mrr@10", "ild_genre", "ild_embedding", "novelty")
@@ -167,7 +171,8 @@ def markdown(report: Mapping[str, Any]) -> str:
     lines += [_table(["arm", *stages], rows), ""]
     lines += ["## Baselines", ""]
     for name, b in report["baselines"].items():
-        lines.append(f"- {name}: params {b['params']}, validation NDCG@10 by value {b['tuning'] or '–'}")
+        tuning = ", ".join(f"{v}: {_f(x)}" for v, x in b["tuning"].items()) or "–"
+        lines.append(f"- {name}: chosen {b['params'] or '–'}; validation NDCG@10 by value: {tuning}")
     lines += ["", "## Plots", "", "![trade-off](tradeoff.png)", "", "![CI](ci_bars.png)", "",
               "![latency](latency.png)", ""]  # fmt: skip
     lines += ["## Files", "", "- report.json: every number, config, versions, seeds",

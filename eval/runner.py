@@ -11,11 +11,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cascade.runtime import Runtime, load_runtime, window_start
 from eval import report as rep
 from eval.arms import ArmFactory
 from eval.baselines import run_baselines, window_truth
@@ -25,6 +24,9 @@ from eval.metrics.latency import stage_percentiles
 from eval.metrics.llm import Call, llm_behaviour
 from eval.scoring import COMPARED, ItemInfo, Vectors, aggregate, compare, list_metrics
 from eval.trec import write_qrels, write_run
+
+if TYPE_CHECKING:
+    from cascade.runtime import Runtime
 
 BOOTSTRAP_SEED = 12345
 REFERENCE = "rules"
@@ -60,6 +62,15 @@ def item_vectors(runtime: Runtime) -> Vectors | None:
     return {int(i): arr[r] for r, i in enumerate(np.asarray(ids)[: arr.shape[0]])}
 
 
+def _first_ts(window: Any) -> tuple[list[int], list[list[int]]]:
+    """Users of a window and, per user, the timestamps sorted (first = the window's start)."""
+    by: dict[int, list[int]] = {}
+    for u, t in zip(window.user.tolist(), window.ts.tolist(), strict=True):
+        by.setdefault(int(u), []).append(int(t))
+    users = sorted(by)
+    return users, [sorted(by[u]) for u in users]
+
+
 def default_out(name: str | None, root: Path = Path("reports")) -> Path:
     return root / (name or datetime.now(UTC).strftime("%Y%m%d-%H%M%S"))
 
@@ -67,7 +78,11 @@ def default_out(name: str | None, root: Path = Path("reports")) -> Path:
 def evaluate(cfg: EvalConfig, runtime: Runtime | None = None, factory: ArmFactory | None = None) -> Path:
     """Run the whole evaluation; returns the report folder."""
     t_start = time.perf_counter()
-    rt = runtime or load_runtime(cfg.artifacts)
+    if runtime is None:
+        from cascade.runtime import load_runtime
+
+        runtime = load_runtime(cfg.artifacts)
+    rt = runtime
     out = cfg.out or default_out(None)
     cache_dir = cfg.cache_dir or out.parent / "cache"
     out.mkdir(parents=True, exist_ok=True)
@@ -78,7 +93,7 @@ def evaluate(cfg: EvalConfig, runtime: Runtime | None = None, factory: ArmFactor
     llm_users = users[: cfg.llm_users] if cfg.llm_users is not None else users
     history = split.history_before("test")
     titles = context_titles({u: list(h) for u, h in history.by_user().items()}, catalog)
-    starts = window_start(split.test)
+    starts = {int(u): int(t[0]) for u, t in zip(*_first_ts(split.test), strict=True)}
     truth = window_truth(split.test)
     info = ItemInfo.build(catalog, [int(i) for i in history.item], item_vectors(rt))
 
@@ -125,11 +140,14 @@ def evaluate(cfg: EvalConfig, runtime: Runtime | None = None, factory: ArmFactor
         present = [s for s in per_user if all(u in per_user[s] for u in who)]
         systems[set_name] = {s: aggregate(lists[s], per_user[s], who, info, k) for s in present}
         if REFERENCE in per_user and all(u in per_user[REFERENCE] for u in who):
-            comparisons[set_name] = {
-                s: compare(per_user[s], per_user[REFERENCE], who, cfg.n_boot, BOOTSTRAP_SEED)
-                for s in present
-                if s != REFERENCE
-            }
+            comparisons[set_name] = {}
+            for s in present:
+                # a no-context run is compared with rules under the same (absent) context
+                ref = f"{REFERENCE}[no-context]" if s.endswith("[no-context]") else REFERENCE
+                if s in (REFERENCE, f"{REFERENCE}[no-context]") or ref not in per_user:
+                    continue
+                comp = compare(per_user[s], per_user[ref], who, cfg.n_boot, BOOTSTRAP_SEED)
+                comparisons[set_name][s] = comp
 
     context_effect: dict[str, Any] = {}
     by_arm: dict[str, dict[str, ArmResult]] = {}
