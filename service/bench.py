@@ -38,7 +38,8 @@ class ArmResult:
         reasons = ", ".join(f"{k}:{v}" for k, v in self.reasons.most_common()) or "-"
         return (
             f"{self.label:28s} {self.n / self.wall_s:8.1f} {np.percentile(c, 50):8.2f} "
-            f"{np.percentile(c, 99):8.2f} {np.percentile(s, 50):8.2f} {outside:8.1%} {self.errors:6d}  {reasons}"
+            f"{np.percentile(c, 99):8.2f} {np.percentile(s, 50):8.2f} {outside:8.1%} "
+            f"{self.errors:6d}  {reasons}"
         )
 
 

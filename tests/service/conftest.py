@@ -1,0 +1,131 @@
+"""Fixtures: trained artifacts (the default ones, or trained once into a temp dir), the app, servers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from cascade.paths import artifacts_dir
+from cascade.rerank.llm.prompts import PROMPTS_DIR
+from service.app import create_app
+from service.process import ServerProcess, free_port
+from service.settings import Settings
+
+# Arms for tests: the LLM arm talks HTTP to a closed loopback port, so it always takes the rules
+# fallback fast and deterministically (the real llama.cpp peer is tested with the LLM stage).
+EXPERIMENTS = """\
+experiments:
+  main:
+    salt: test-salt
+    arms:
+      - {name: rules, weight: 50, reranker: rules, timeout_ms: 20}
+      - {name: none, weight: 50, reranker: none}
+      - {name: llm, weight: 0, reranker: llm, prompt: single_pass, timeout_ms: 100}
+"""
+API_KEY = "test-key-0123456789"
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """$CARE_ARTIFACTS (default $CARE_HOME/artifacts/current) when trained, else trained once here."""
+    default = artifacts_dir()
+    if (default / "manifest.json").is_file():
+        return default
+    from cascade.train import train
+
+    out = tmp_path_factory.mktemp("artifacts") / "current"
+    train(out, seed=7)
+    return out
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    """A prompts folder of this test's own: the repo's prompt files plus the test experiments."""
+    d = tmp_path / "prompts"
+    shutil.copytree(PROMPTS_DIR, d)
+    (d / "experiments.yaml").write_text(EXPERIMENTS)
+    return d
+
+
+def settings_for(artifacts: Path, config_dir: Path, **kw: object) -> Settings:
+    base: dict[str, object] = {
+        "artifacts": artifacts,
+        "experiments_file": config_dir / "experiments.yaml",
+        "prompts_dir": config_dir,
+        "llm_backend": "http",
+        "llm_base_url": f"http://127.0.0.1:{free_port()}/v1",
+        "redis_url": None,
+    }
+    base.update(kw)
+    return Settings(**base)  # type: ignore[arg-type]
+
+
+def wait_ready(client: TestClient, tries: int = 1200) -> None:
+    for _ in range(tries):
+        r = client.get("/readyz")
+        if r.status_code == 200:
+            return
+        if "error" in r.json()["checks"]:
+            raise AssertionError(f"loading failed: {r.json()}")
+        time.sleep(0.1)
+    raise AssertionError(f"not ready: {client.get('/readyz').json()}")
+
+
+MakeClient = Callable[..., TestClient]
+
+
+@pytest.fixture
+def make_client(artifacts: Path, config_dir: Path) -> Iterator[MakeClient]:
+    """Builds a TestClient over the real app (lifespan on), ready, with settings overrides."""
+    clients: list[TestClient] = []
+
+    def make(ready: bool = True, **kw: object) -> TestClient:
+        art = Path(str(kw.pop("artifacts"))) if "artifacts" in kw else artifacts
+        app: FastAPI = create_app(settings_for(art, config_dir, **kw))
+        client = TestClient(app, raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        if ready:
+            wait_ready(client)
+        return client
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: MakeClient) -> TestClient:
+    return make_client()
+
+
+def server_env(artifacts: Path, config_dir: Path, **kw: str) -> dict[str, str]:
+    env = {
+        "CARE_ARTIFACTS": str(artifacts),
+        "CARE_EXPERIMENTS_FILE": str(config_dir / "experiments.yaml"),
+        "CARE_PROMPTS_DIR": str(config_dir),
+        "CARE_LLM_BACKEND": "http",
+        "CARE_LLM_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+        "CARE_REDIS_URL": "",
+    }
+    env.update(kw)
+    return env
+
+
+@pytest.fixture(scope="session")
+def shared_server(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One memory-backed `care serve` subprocess with an API key, shared by read-mostly tests."""
+    d = tmp_path_factory.mktemp("shared") / "prompts"
+    shutil.copytree(PROMPTS_DIR, d)
+    (d / "experiments.yaml").write_text(EXPERIMENTS)
+    env = server_env(artifacts, d, CARE_API_KEY=API_KEY)
+    env.pop("CARE_SETTINGS_FILE", None)
+    with ServerProcess({**os.environ, **env}) as server:
+        yield server
