@@ -41,6 +41,15 @@ class ArmSpec:
     prompt: str | None = None
     timeout_ms: float | None = None  # the serving deadline from the config
 
+    @property
+    def reads_context(self) -> bool:
+        """Whether the playlist title can change this arm's answer (an LLM prompt that uses it)."""
+        if self.reranker != "llm" or not self.prompt:
+            return False
+        path = PROMPTS_DIR / f"{self.prompt}.yaml"
+        user = (yaml.safe_load(path.read_text()) or {}).get("user", "") if path.is_file() else ""
+        return "playlist" in str(user)
+
     def files(self) -> list[Path]:
         out = [RULES_CONFIG] if self.reranker in ("rules", "llm") else []
         if self.prompt:

@@ -185,6 +185,9 @@ async def run_arms(
         plan = []
         for spec in specs:
             for mode in cfg.contexts:
+                repeat = spec.reranker == "llm" and not spec.reads_context and "with" in cfg.contexts
+                if mode == "without" and repeat:
+                    continue  # the prompt never shows the title: the "without" run would repeat "with"
                 who = llm_users if spec.reranker == "llm" else users
                 rk = RunKey(spec, mode)
                 plan.append((rk, who, prog.add_task(rk.label, total=len(who))))
