@@ -23,7 +23,7 @@ from cascade.rerank.llm.backend import BackendError, ListResult, ScoreResult
 from cascade.rerank.llm.prompts import ChatPrompt
 
 Dialect = Literal["vllm", "llamacpp"]
-_QUOTED = re.compile(r([A-Za-z0-9]{1,3}))
+_QUOTED = re.compile(r'"([A-Za-z0-9]{1,3})"')
 
 
 class HTTPBackendConfig(BaseModel):

@@ -47,7 +47,12 @@ def items(n: int = 10, offset: int = 0) -> tuple[ItemText, ...]:
 
 
 def make_input(
-    n: int = 10, *, k: int = 5, user_id: int = 1, playlist: str | None = "Friday night", deadline: float | None = None
+    n: int = 10,
+    *,
+    k: int = 5,
+    user_id: int = 1,
+    playlist: str | None = "Friday night",
+    deadline: float | None = None,
 ) -> RerankInput:
     """A RerankInput over the first `n` test movies, with two recent items."""
     cands = items(n)

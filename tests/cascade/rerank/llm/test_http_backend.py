@@ -49,7 +49,9 @@ async def test_llamacpp_server_rejects_the_vllm_dialect(
 async def test_single_pass_over_http_caps_at_20_and_floors_the_rest(
     llama_server: LocalServer, prompts: dict[str, PromptTemplate]
 ) -> None:
-    backend = OpenAIHTTPBackend(HTTPBackendConfig(base_url=llama_server.base_url, top_logprobs=50, read_timeout_s=180))
+    backend = OpenAIHTTPBackend(
+        HTTPBackendConfig(base_url=llama_server.base_url, top_logprobs=50, read_timeout_s=180)
+    )
     try:
         scored = await backend.score(prompts["single_pass_nocontext"].render(make_input(20)))
     finally:

@@ -1,0 +1,176 @@
+"""Deadline, fallback, background completion into the cache, overload, circuit breaker, retries."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from cascade.rerank.llm.backend import BackendError, ListResult, ScoreResult
+from cascade.rerank.llm.cache import MemoryCache, RedisCache, ResultCache
+from cascade.rerank.llm.guard import GuardedReranker, GuardSettings
+from cascade.rerank.llm.http_backend import HTTPBackendConfig, OpenAIHTTPBackend
+from cascade.rerank.llm.inproc_backend import LlamaCppBackend
+from cascade.rerank.llm.prompts import ChatPrompt, PromptTemplate
+from cascade.rerank.llm.reranker import LLMReranker
+from cascade.rerank.llm.server import free_port
+from cascade.types import RerankInput, RerankOutput
+
+from .conftest import REDIS_URL, make_input
+
+pytestmark = pytest.mark.anyio
+SLACK_S = 0.05  # generous for a loaded 2-core box; `care bench llm` measures the real overshoot
+
+
+class Reverse:
+    """A deterministic fallback whose order is easy to recognise."""
+
+    name = "reverse"
+
+    async def rerank(self, inp: RerankInput) -> RerankOutput:
+        return RerankOutput([c.item_id for c in reversed(inp.candidates)], reranker=self.name)
+
+
+class Flaky:
+    """Fails with a BackendError `failures` times, then answers label A first."""
+
+    name = "flaky"
+
+    def __init__(self, failures: int, retryable: bool):
+        self.failures = failures
+        self.retryable = retryable
+        self.calls = 0
+
+    async def score(self, prompt: ChatPrompt) -> ScoreResult:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise BackendError("flaky", retryable=self.retryable)
+        return ScoreResult({"A": -0.1}, prompt_tokens=5)
+
+    async def rank(self, prompt: ChatPrompt) -> ListResult:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        return None
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def cache(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[ResultCache]:
+    if request.param == "memory":
+        yield MemoryCache()
+        return
+    client: aioredis.Redis[bytes] = aioredis.Redis.from_url(REDIS_URL)
+    yield RedisCache(client, prefix=redis_prefix)
+    await client.aclose()  # type: ignore[attr-defined]
+
+
+async def test_timeout_falls_back_then_background_result_is_a_cache_hit(
+    inproc: LlamaCppBackend, prompts: dict[str, PromptTemplate], cache: ResultCache
+) -> None:
+    guard = GuardedReranker(LLMReranker(inproc, prompts["single_pass"]), Reverse(), cache)
+    inp = make_input(8, user_id=hash(cache) % 10_000)
+    deadline = time.monotonic() + 0.05
+    first = await guard.rerank(RerankInput(**{**inp.__dict__, "deadline": deadline}))
+    assert time.monotonic() <= deadline + SLACK_S
+    assert first.fallback_reason == "timeout" and first.reranker == "reverse"
+    assert first.item_ids == [c.item_id for c in reversed(inp.candidates)]
+    await guard.drain()  # the timed-out call finishes in the background and fills the cache
+    second = await guard.rerank(RerankInput(**{**inp.__dict__, "deadline": time.monotonic() + 0.05}))
+    assert second.fallback_reason is None and second.reranker == "llm"
+    assert second.stats["cache_hit"] == 1.0 and second.stats["valid_before_repair"] == 1.0
+    assert sorted(second.item_ids) == sorted(c.item_id for c in inp.candidates)
+
+
+async def test_default_budget_is_the_arm_timeout(
+    inproc: LlamaCppBackend, prompts: dict[str, PromptTemplate]
+) -> None:
+    guard = GuardedReranker(
+        LLMReranker(inproc, prompts["single_pass"]), Reverse(), MemoryCache(), GuardSettings(timeout_s=0.03)
+    )
+    start = time.monotonic()
+    out = await guard.rerank(make_input(8, user_id=77))  # no deadline on the input
+    assert out.fallback_reason == "timeout" and time.monotonic() - start <= 0.03 + SLACK_S
+    await guard.drain()
+
+
+async def test_concurrency_bound_falls_back_at_once(
+    inproc: LlamaCppBackend, prompts: dict[str, PromptTemplate]
+) -> None:
+    guard = GuardedReranker(LLMReranker(inproc, prompts["single_pass"]), Reverse(), MemoryCache())
+    slow = asyncio.create_task(guard.rerank(make_input(8, user_id=5, deadline=time.monotonic() + 60)))
+    await asyncio.sleep(0)  # let it take the only slot
+    start = time.monotonic()
+    out = await guard.rerank(make_input(8, user_id=6, deadline=time.monotonic() + 60))
+    assert out.fallback_reason == "overloaded" and time.monotonic() - start < 0.05
+    assert (await slow).fallback_reason is None
+    assert guard.slots.in_use == 0
+
+
+async def test_circuit_opens_after_real_connection_errors(prompts: dict[str, PromptTemplate]) -> None:
+    backend = OpenAIHTTPBackend(HTTPBackendConfig(base_url=f"http://127.0.0.1:{free_port()}/v1"))
+    settings = GuardSettings(failure_threshold=3, reset_after_s=0.2, max_attempts=1)
+    guard = GuardedReranker(LLMReranker(backend, prompts["single_pass"]), Reverse(), MemoryCache(), settings)
+    try:
+        reasons = [
+            (await guard.rerank(make_input(5, deadline=time.monotonic() + 2))).fallback_reason
+            for _ in range(4)
+        ]
+        assert reasons == ["error", "error", "error", "circuit_open"]
+        await asyncio.sleep(0.25)  # half-open: one probe goes through, fails, and reopens the circuit
+        probe = await guard.rerank(make_input(5, deadline=time.monotonic() + 2))
+        after = await guard.rerank(make_input(5, deadline=time.monotonic() + 2))
+        assert (probe.fallback_reason, after.fallback_reason) == ("error", "circuit_open")
+    finally:
+        await backend.aclose()
+
+
+class NoLabels(Flaky):
+    """Answers, but with no candidate label among its log-probabilities."""
+
+    async def score(self, prompt: ChatPrompt) -> ScoreResult:
+        return ScoreResult({}, prompt_tokens=5)
+
+
+async def test_invalid_output_falls_back(prompts: dict[str, PromptTemplate]) -> None:
+    guard = GuardedReranker(LLMReranker(NoLabels(0, False), prompts["single_pass"]), Reverse(), MemoryCache())
+    out = await guard.rerank(make_input(5, deadline=time.monotonic() + 2))
+    assert out.fallback_reason == "invalid_output" and out.reranker == "reverse"
+
+
+async def test_retries_only_retryable_errors_within_budget(prompts: dict[str, PromptTemplate]) -> None:
+    settings = GuardSettings(max_attempts=3)
+    flaky = Flaky(1, retryable=True)
+    guard = GuardedReranker(LLMReranker(flaky, prompts["single_pass"]), Reverse(), MemoryCache(), settings)
+    out = await guard.rerank(make_input(5, deadline=time.monotonic() + 2))
+    assert out.fallback_reason is None and out.stats["retries"] == 1.0 and flaky.calls == 2
+    fatal = Flaky(1, retryable=False)
+    guard = GuardedReranker(LLMReranker(fatal, prompts["single_pass"]), Reverse(), MemoryCache(), settings)
+    out = await guard.rerank(make_input(5, deadline=time.monotonic() + 2))
+    assert out.fallback_reason == "error" and fatal.calls == 1
+
+
+async def test_no_retry_when_the_budget_is_shorter_than_a_typical_call(
+    prompts: dict[str, PromptTemplate],
+) -> None:
+    flaky = Flaky(1, retryable=True)
+    guard = GuardedReranker(
+        LLMReranker(flaky, prompts["single_pass"]), Reverse(), MemoryCache(), GuardSettings(max_attempts=3)
+    )
+    guard.typical_call_s = 5.0
+    out = await guard.rerank(make_input(5, deadline=time.monotonic() + 1))
+    assert out.fallback_reason == "error" and flaky.calls == 1
+
+
+async def test_unreachable_redis_is_a_miss_within_the_deadline(
+    inproc: LlamaCppBackend, prompts: dict[str, PromptTemplate]
+) -> None:
+    cache = RedisCache.from_url(f"redis://127.0.0.1:{free_port()}/14", timeout_s=0.01)
+    guard = GuardedReranker(LLMReranker(inproc, prompts["single_pass"]), Reverse(), cache)
+    deadline = time.monotonic() + 0.05
+    out = await guard.rerank(make_input(8, user_id=99, deadline=deadline))
+    assert out.fallback_reason == "timeout" and time.monotonic() <= deadline + SLACK_S
+    await guard.drain()
+    await cache.client.aclose()  # type: ignore[attr-defined]
