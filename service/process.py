@@ -26,7 +26,10 @@ def free_port() -> int:
 class ServerProcess:
     """`python -m service serve` on 127.0.0.1:<free port>, with CARE_* settings from `env`."""
 
-    def __init__(self, env: Mapping[str, str] | None = None, *, start_timeout_s: float = 180.0) -> None:
+    def __init__(
+        self, env: Mapping[str, str] | None = None, *, start_timeout_s: float = 180.0, wait_ready: bool = True
+    ) -> None:
+        self.wait_ready = wait_ready
         self.port = free_port()
         self.env = {**os.environ, **(env or {})}
         self.start_timeout_s = start_timeout_s
@@ -44,11 +47,11 @@ class ServerProcess:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def start(self, *, wait_ready: bool = True) -> ServerProcess:
+    def start(self) -> ServerProcess:
         """Start, then wait until /livez answers (and /readyz says 200 when `wait_ready`)."""
         cmd = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=self.env)
-        path = "/readyz" if wait_ready else "/livez"
+        path = "/readyz" if self.wait_ready else "/livez"
         end = time.monotonic() + self.start_timeout_s
         while time.monotonic() < end:
             if self.proc.poll() is not None:

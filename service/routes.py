@@ -76,7 +76,8 @@ COMMON: dict[int | str, dict[str, Any]] = {
     429: _err("Too many requests in flight; retry after the Retry-After seconds."),
     **NOT_READY,
 }
-WRITE: dict[int | str, dict[str, Any]] = {401: _err("Missing or wrong API key."), **COMMON}
+BODY: dict[int | str, dict[str, Any]] = {400: _err("The body could not be decoded."), **COMMON}
+WRITE: dict[int | str, dict[str, Any]] = {401: _err("Missing or wrong API key."), **BODY}
 
 
 def _not_ready(exc: NotReady | StoreDown) -> HTTPException:
@@ -87,7 +88,7 @@ def _field_error(loc: tuple[str | int, ...], msg: str, kind: str) -> RequestVali
     return RequestValidationError([{"loc": loc, "msg": msg, "type": kind}])
 
 
-@router.post("/recommend", responses=COMMON, tags=["recommend"])
+@router.post("/recommend", responses=BODY, tags=["recommend"])
 async def recommend(
     req: RecommendRequest, svc: Service, rid: RequestId, response: Response
 ) -> RecommendResponse:

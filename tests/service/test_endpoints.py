@@ -91,7 +91,12 @@ def test_played_item_is_not_recommended_next(client: TestClient) -> None:
 
 def test_event_batch_is_all_or_nothing(client: TestClient) -> None:
     top = _rec(client, user_id=9, k=5, arm="none")["items"][0]["item_id"]  # type: ignore[index]
-    batch = {"events": [{"user_id": 9, "item_id": top, "type": "play"}, {"user_id": 9, "item_id": 99_999, "type": "view"}]}
+    batch = {
+        "events": [
+            {"user_id": 9, "item_id": top, "type": "play"},
+            {"user_id": 9, "item_id": 99_999, "type": "view"},
+        ]
+    }
     r = client.post("/events", json=batch)
     assert r.status_code == 422
     err = r.json()["detail"][0]
