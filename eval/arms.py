@@ -21,7 +21,7 @@ from typing import Any, Literal
 import yaml
 
 from cascade.pipeline import Arm
-from cascade.rerank.base import IdentityReranker, Reranker
+from cascade.rerank.base import Reranker
 from cascade.rerank.rules import DEFAULT_CONFIG as RULES_CONFIG
 from cascade.rerank.rules import RulesReranker
 
@@ -85,21 +85,24 @@ class LLMOptions:
 
 
 def config_arms(path: Path = EXPERIMENTS_FILE) -> list[ArmSpec]:
-    """Every distinct arm of every experiment in the file, in file order, plus none and rules."""
-    raw = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    """Every distinct arm of every experiment in the file (validated by cascade.experiments), in file
+    order, with none and rules first."""
+    from cascade.experiments import load_experiments
+
+    doc = load_experiments(path, PROMPTS_DIR)
     specs: list[ArmSpec] = [ArmSpec("none", "none")]
-    seen = {("none", None)}
+    seen: set[tuple[str, str | None]] = {("none", None)}
     rules_timeout: float | None = None
-    for exp in (raw or {}).get("experiments", {}).values():
-        for a in exp.get("arms", []):
-            kind, prompt = a.get("reranker", "rules"), a.get("prompt")
-            timeout = float(a["timeout_ms"]) if a.get("timeout_ms") else None
-            if kind == "rules" and rules_timeout is None:
-                rules_timeout = timeout
-            if (kind, prompt) in seen or kind == "rules":
+    for exp in doc.experiments.values():
+        for a in exp.arms:
+            timeout = float(a.timeout_ms) if a.timeout_ms else None
+            if a.reranker == "rules":
+                rules_timeout = rules_timeout if rules_timeout is not None else timeout
                 continue
-            seen.add((kind, prompt))
-            specs.append(ArmSpec(str(a["name"]), kind, prompt, timeout))
+            if (a.reranker, a.prompt) in seen:
+                continue
+            seen.add((a.reranker, a.prompt))
+            specs.append(ArmSpec(a.name, a.reranker, a.prompt, timeout))
     specs.insert(1, ArmSpec("rules", "rules", None, rules_timeout))
     return specs
 
@@ -131,63 +134,70 @@ def select_arms(names: list[str] | None, path: Path = EXPERIMENTS_FILE) -> list[
 
 @dataclass
 class ArmFactory:
-    """Builds pipeline Arms; loads the LLM backend once and shares it between LLM arms."""
+    """Builds pipeline Arms through the serving factory (cascade.rerank.llm.factory); the LLM stage
+    (model, tokenizer) is loaded once, lazily, and shared by the LLM arms. Each LLM arm gets its own
+    result cache, so no arm is ever answered from another's cached result."""
 
     catalog: Any  # cascade.data.dataset.Catalog
     llm: LLMOptions = field(default_factory=LLMOptions)
     mode: DeadlineMode = "quality"
-    _backend: Any = None
-    _tokenizer: Any = None
+    _stages: list[Any] = field(default_factory=list)
 
     def rules(self) -> RulesReranker:
         return RulesReranker.from_yaml(RULES_CONFIG, catalog=self.catalog)
 
     def build(self, spec: ArmSpec) -> Arm:
+        from cascade.experiments import Arm as ConfigArm
+        from cascade.rerank.llm.factory import build_arm_reranker
+
+        serving_ms = spec.timeout_ms or 150.0
+        budget_ms = serving_ms if self.mode == "serving" else QUALITY_BUDGET_S * 1000.0
+        cfg_arm = ConfigArm(name=spec.name, weight=1, reranker=spec.reranker, prompt=spec.prompt,
+                            timeout_ms=int(budget_ms) if spec.reranker == "llm" else 0)  # fmt: skip
+        stage = self._stage() if spec.reranker == "llm" else None
+        reranker: Reranker = build_arm_reranker(cfg_arm, self.rules(), stage)
         timeout = spec.timeout_ms if self.mode == "serving" else None
-        reranker: Reranker
-        if spec.reranker == "none":
-            reranker = IdentityReranker()
-        elif spec.reranker == "rules":
-            reranker = self.rules()
-        else:
-            reranker = self._llm_reranker(spec)
         return Arm(spec.name, reranker, timeout, spec.prompt)
 
-    def _ensure_backend(self) -> None:
-        if self._backend is not None:
-            return
-        if self.llm.base_url:
-            from cascade.rerank.llm.http_backend import HTTPBackendConfig, OpenAIHTTPBackend
-            from cascade.rerank.llm.models import smollm2_path
-            from cascade.rerank.llm.tokenizer import LlamaTokenizer
+    def _settings(self) -> Any:
+        from cascade.rerank.llm.factory import LLMSettings
+        from cascade.rerank.llm.http_backend import HTTPBackendConfig
 
-            self._backend = OpenAIHTTPBackend(
-                HTTPBackendConfig(base_url=self.llm.base_url, model=self.llm.model, dialect=self.llm.dialect)
+        quality = self.mode == "quality"
+        common: dict[str, Any] = {
+            "model_path": self.llm.model_path,
+            "n_threads": self.llm.n_threads,
+            # quality mode measures the model: no circuit breaking, no retries hiding failures
+            "failure_threshold": 10**9 if quality else 5,
+            "max_attempts": 1 if quality else 2,
+        }
+        if self.llm.base_url:
+            http = HTTPBackendConfig(
+                base_url=self.llm.base_url,
+                model=self.llm.model,
+                dialect=self.llm.dialect,
+                read_timeout_s=QUALITY_BUDGET_S if quality else 30.0,
             )
-            # prompt validation counts tokens with the embedded model's tokenizer (vocab only)
-            self._tokenizer = LlamaTokenizer.from_gguf(self.llm.model_path or smollm2_path())
-        else:
-            from cascade.rerank.llm.inproc_backend import LlamaCppBackend
+            return LLMSettings(backend="http", http=http, **common)
+        return LLMSettings(backend="inproc", **common)
+
+    def _stage(self) -> Any:
+        from cascade.rerank.llm.cache import MemoryCache
+        from cascade.rerank.llm.factory import LLMStage
+
+        if self.llm.model_path is None and not self.llm.base_url:
             from cascade.rerank.llm.models import pull_smollm2
 
-            path = self.llm.model_path or pull_smollm2()
-            self._backend = LlamaCppBackend(path, n_threads=self.llm.n_threads)
-            self._tokenizer = self._backend.tokenizer
-
-    def _llm_reranker(self, spec: ArmSpec) -> Reranker:
-        from cascade.rerank.llm.cache import MemoryCache
-        from cascade.rerank.llm.guard import GuardedReranker, GuardSettings
-        from cascade.rerank.llm.prompts import load_prompt
-        from cascade.rerank.llm.reranker import LLMReranker
-
-        self._ensure_backend()
-        prompt = load_prompt(PROMPTS_DIR / f"{spec.prompt}.yaml", self._tokenizer)
-        primary = LLMReranker(self._backend, prompt, name=spec.name)
-        budget = QUALITY_BUDGET_S if self.mode == "quality" else (spec.timeout_ms or 150.0) / 1000.0
-        settings = GuardSettings(timeout_s=budget, failure_threshold=10**9 if self.mode == "quality" else 5)
-        return GuardedReranker(primary, self.rules(), MemoryCache(), settings)
+            self.llm.model_path = pull_smollm2()
+        if not self._stages:
+            self._stages.append(LLMStage.from_settings(self._settings()))
+        first = self._stages[0]
+        # same backend and tokenizer; a cache of its own per arm
+        stage = LLMStage(first.backend, first.tokenizer, MemoryCache(), first.settings)
+        stage.breaker, stage.slots, stage._prompts = first.breaker, first.slots, first._prompts
+        return stage
 
     async def aclose(self) -> None:
-        if self._backend is not None:
-            await self._backend.aclose()
-            self._backend = None
+        if self._stages:
+            await self._stages[0].aclose()
+            self._stages.clear()

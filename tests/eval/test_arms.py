@@ -9,7 +9,6 @@ import pytest
 from eval.arms import ArmSpec, config_arms, select_arms
 
 YAML = """
-default: a
 experiments:
   a:
     salt: s
