@@ -1,0 +1,142 @@
+"""`care bench llm`: per strategy, backend and candidate count, the LLM stage's latency, tokens,
+validity before repair, and the deadline/cache path (1st request falls back, 2nd is a cache hit).
+
+Candidates are random MovieLens-100k items (a new set per request, so every prompt is cold apart
+from the shared system-prompt prefix). The in-process backend always runs; the HTTP backend runs
+against `base_url` (dialect from CARE_LLM_DIALECT, default "vllm") or, without one, against a
+llama.cpp server this command starts on a loopback port (dialect "llamacpp").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Literal, cast
+
+from cascade.bench.timing import pct, print_table
+from cascade.data.fetch import load_default
+from cascade.rerank.base import IdentityReranker
+from cascade.rerank.llm.backend import LLMBackend
+from cascade.rerank.llm.cache import MemoryCache
+from cascade.rerank.llm.guard import GuardedReranker, GuardSettings
+from cascade.rerank.llm.http_backend import HTTPBackendConfig, OpenAIHTTPBackend
+from cascade.rerank.llm.inproc_backend import LlamaCppBackend
+from cascade.rerank.llm.models import pull_smollm2
+from cascade.rerank.llm.prompts import PromptTemplate, load_prompt, prompt_path
+from cascade.rerank.llm.reranker import LLMReranker
+from cascade.rerank.llm.server import LocalServer
+from cascade.types import Context, ItemText, RerankInput
+
+SIZES = (20, 50)
+STRATEGIES = ("listwise", "single_pass")
+DEADLINE_S = 0.15
+COLUMNS = ("backend", "strategy", "cands", "n", "p50 ms", "p95 ms", "prompt tok", "out tok", "valid %",
+           "1st (150ms budget)", "overshoot ms", "2nd: cache hit ms")  # fmt: skip
+
+
+def _items() -> list[ItemText]:
+    cat = load_default().catalog
+    return [
+        ItemText(int(i), t, int(y), g)
+        for i, t, y, g in zip(cat.item_ids.tolist(), cat.titles, cat.years.tolist(), cat.genres, strict=True)
+    ]
+
+
+def _inputs(items: list[ItemText], n_cands: int, n: int, seed: int) -> list[RerankInput]:
+    rng = random.Random(seed)
+    out = []
+    for u in range(n):
+        picked = rng.sample(items, n_cands + 3)
+        cands = tuple(picked[:n_cands])
+        ctx = Context(playlist_title=rng.choice(["Friday night", "Rainy Sunday", "Classics", "Date night"]))
+        out.append(
+            RerankInput(
+                u, ctx, cands, tuple(float(-i) for i in range(n_cands)), tuple(picked[n_cands:]), k=10
+            )
+        )
+    return out
+
+
+def _sized(tpl: PromptTemplate, n_cands: int) -> PromptTemplate:
+    """The prompt widened to `n_cands` letter-labelled candidates (bench only; budget not re-checked)."""
+    spec = tpl.spec.model_copy(update={"max_candidates": n_cands, "labels": "letters", "token_budget": 4096})
+    return PromptTemplate(spec, tpl.name, tpl.version, tpl.template)
+
+
+async def _bench(backend: LLMBackend, tpl: PromptTemplate, inputs: list[RerankInput]) -> list[object]:
+    reranker = LLMReranker(backend, tpl)
+    lat, ptok, otok, valid = [], [], [], []
+    await reranker.rerank(inputs[-1])  # warm-up (and not among the timed inputs' states)
+    for inp in inputs[:-1]:
+        t0 = time.perf_counter()
+        out = await reranker.rerank(inp)
+        lat.append((time.perf_counter() - t0) * 1000.0)
+        ptok.append(out.stats["prompt_tokens"])
+        otok.append(out.stats["completion_tokens"])
+        valid.append(out.stats["valid_before_repair"])
+    guard = GuardedReranker(reranker, IdentityReranker(), MemoryCache(), GuardSettings(timeout_s=DEADLINE_S))
+    probe = RerankInput(**{**inputs[0].__dict__, "user_id": 10_000_000})
+    t0 = time.monotonic()
+    first = await guard.rerank(probe)
+    overshoot = (time.monotonic() - t0 - DEADLINE_S) * 1000.0
+    await guard.drain()
+    t1 = time.perf_counter()
+    second = await guard.rerank(probe)
+    hit_ms = (time.perf_counter() - t1) * 1000.0
+    first_txt = first.fallback_reason or "llm"
+    hit_txt = f"{hit_ms:.2f}" if second.stats.get("cache_hit") == 1.0 else "miss"
+    n = len(lat)
+    return [n, pct(lat, 50), pct(lat, 95), sum(ptok) / n, sum(otok) / n, 100.0 * sum(valid) / n,
+            first_txt, max(0.0, overshoot) if first.fallback_reason else float("nan"), hit_txt]  # fmt: skip
+
+
+@contextmanager
+def _http_target(base_url: str | None) -> Iterator[tuple[str, str]]:
+    if base_url:
+        yield base_url, os.environ.get("CARE_LLM_DIALECT", "vllm")
+        return
+    with LocalServer(pull_smollm2(), n_ctx=4096) as server:
+        yield server.base_url, "llamacpp"
+
+
+async def _run(n: int, base_url: str | None) -> list[list[object]]:
+    model = pull_smollm2()
+    items = _items()
+    inproc = LlamaCppBackend(model, n_ctx=4096, n_threads=2)
+    prompts = {s: load_prompt(prompt_path(s), inproc.tokenizer) for s in STRATEGIES}
+    rows: list[list[object]] = []
+    try:
+        for strategy in STRATEGIES:
+            for size in SIZES:
+                inputs = _inputs(items, size, n + 1, seed=size)
+                rows.append(
+                    ["inproc", strategy, size, *await _bench(inproc, _sized(prompts[strategy], size), inputs)]
+                )
+        with _http_target(base_url) as (url, dialect):
+            config = HTTPBackendConfig(
+                base_url=url, dialect=cast(Literal["vllm", "llamacpp"], dialect), read_timeout_s=300
+            )
+            http = OpenAIHTTPBackend(config)
+            try:
+                for strategy in STRATEGIES:
+                    for size in SIZES:
+                        inputs = _inputs(items, size, n + 1, seed=size)
+                        tpl = _sized(prompts[strategy], size)
+                        rows.append([f"http:{dialect}", strategy, size, *await _bench(http, tpl, inputs)])
+            finally:
+                await http.aclose()
+    finally:
+        await inproc.aclose()
+    return rows
+
+
+def run(n: int = 10, base_url: str | None = None) -> None:
+    """Benchmark every strategy on every backend at 20 and 50 candidates and print one table."""
+    rows = asyncio.run(_run(n, base_url))
+    print_table(
+        f"LLM stage (SmolLM2-135M Q4_1 unless base_url serves another model), n={n} per row", COLUMNS, rows
+    )
