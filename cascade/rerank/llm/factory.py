@@ -16,7 +16,14 @@ from cascade.rerank.llm.guard import GuardedReranker, GuardSettings, Slots
 from cascade.rerank.llm.http_backend import HTTPBackendConfig, OpenAIHTTPBackend
 from cascade.rerank.llm.inproc_backend import LlamaCppBackend
 from cascade.rerank.llm.models import smollm2_path
-from cascade.rerank.llm.prompts import PROMPTS_DIR, PromptTemplate, load_prompt, prompt_path
+from cascade.rerank.llm.prompts import (
+    PROMPTS_DIR,
+    PromptError,
+    PromptTemplate,
+    load_prompt,
+    prompt_path,
+    required_ctx,
+)
 from cascade.rerank.llm.reranker import LLMReranker
 from cascade.rerank.llm.tokenizer import LlamaTokenizer, Tokenizer
 
@@ -28,7 +35,7 @@ class LLMSettings(BaseModel):
     backend: Literal["inproc", "http"] = "inproc"
     model_path: Path | None = None  # GGUF for inproc, and the tokenizer prompts are validated with
     http: HTTPBackendConfig | None = None
-    n_ctx: int = Field(default=3072, ge=256)
+    n_ctx: int | None = Field(default=None, ge=256)  # None: sized to the prompt files' token budgets
     n_threads: int = Field(default=2, ge=1)
     redis_url: str | None = None  # result cache in Redis; None keeps it in process
     cache_prefix: str = "care:llm:"
@@ -59,7 +66,8 @@ class LLMStage:
         backend: LLMBackend
         tokenizer: Tokenizer
         if settings.backend == "inproc":
-            inproc = LlamaCppBackend(model, n_ctx=settings.n_ctx, n_threads=settings.n_threads)
+            n_ctx = settings.n_ctx or required_ctx(settings.prompts_dir)
+            inproc = LlamaCppBackend(model, n_ctx=n_ctx, n_threads=settings.n_threads)
             backend, tokenizer = inproc, inproc.tokenizer
         else:
             if settings.http is None:
@@ -75,9 +83,12 @@ class LLMStage:
     def prompt(self, name: str) -> PromptTemplate:
         """prompts/<name>.yaml, loaded and validated once."""
         if name not in self._prompts:
-            self._prompts[name] = load_prompt(
-                prompt_path(name, self.settings.prompts_dir or PROMPTS_DIR), self.tokenizer
-            )
+            path = prompt_path(name, self.settings.prompts_dir or PROMPTS_DIR)
+            tpl = load_prompt(path, self.tokenizer)
+            n_ctx = getattr(self.backend, "n_ctx", None)
+            if n_ctx is not None and tpl.spec.token_budget + tpl.spec.max_candidates > n_ctx:
+                raise PromptError(f"{path}: token_budget + max_candidates exceeds the model's n_ctx={n_ctx}")
+            self._prompts[name] = tpl
         return self._prompts[name]
 
     def reranker(self, prompt_name: str, fallback: Reranker, timeout_ms: int) -> GuardedReranker:

@@ -195,3 +195,13 @@ def load_prompt(path: Path, tokenizer: Tokenizer) -> PromptTemplate:
 def prompt_path(name: str, prompts_dir: Path | None = None) -> Path:
     """prompts/<name>.yaml."""
     return (prompts_dir or PROMPTS_DIR) / f"{name}.yaml"
+
+
+def required_ctx(prompts_dir: Path | None = None) -> int:
+    """The context size every prompt file in a folder fits in: token budget + one token per label + slack."""
+    need = 512
+    for path in sorted((prompts_dir or PROMPTS_DIR).glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text())
+        if isinstance(raw, dict) and "token_budget" in raw and "max_candidates" in raw:
+            need = max(need, int(raw["token_budget"]) + int(raw["max_candidates"]) + 16)
+    return need
