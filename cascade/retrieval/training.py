@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,11 +15,11 @@ from torch.nn import functional as F
 
 from cascade.data.dataset import Catalog, Interactions, Users
 from cascade.retrieval.encode import ItemContent, Vocab, age_bucket, gender_index
-from cascade.retrieval.two_tower import Sizes, TwoTower, TwoTowerConfig, masked_mean
+from cascade.retrieval.two_tower import Sizes, TwoTower, TwoTowerConfig
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
-TORCH_THREADS = 2
+TORCH_THREADS = int(os.environ.get("CARE_TORCH_THREADS", "2"))  # 2 cores; 1 is faster on a busy machine
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,17 @@ def build_examples(train: Interactions, catalog: Catalog, vocab: Vocab, history_
 def log_q(targets: IntArray, n_items: int) -> FloatArray:
     """Log of each catalog row's sampling probability as an in-batch negative (add-one smoothed)."""
     counts = np.bincount(targets, minlength=n_items).astype(np.float64) + 1.0
-    return np.log(counts / counts.sum()).astype(np.float32)
+    out: FloatArray = np.log(counts / counts.sum()).astype(np.float32)
+    return out
+
+
+def pooling_matrix(hist: IntArray, mask: npt.NDArray[np.bool_], n_items: int) -> FloatArray:
+    """(B, n_items) weights whose product with the item vectors is the mean over masked history rows."""
+    n = hist.shape[0]
+    count = np.maximum(mask.sum(axis=1, keepdims=True), 1)
+    flat = (np.arange(n)[:, None] * (n_items + 1) + hist)[mask]
+    w = np.bincount(flat, weights=np.broadcast_to(1.0 / count, hist.shape)[mask], minlength=n * (n_items + 1))
+    return w.reshape(n, n_items + 1)[:, 1:].astype(np.float32)
 
 
 @contextmanager
@@ -101,12 +112,14 @@ def deterministic_torch(seed: int) -> Iterator[None]:
     threads, det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(TORCH_THREADS)
     torch.use_deterministic_algorithms(True)
+    torch.set_flush_denormal(True)  # Adam's tiny second moments are otherwise denormal and very slow
     torch.manual_seed(seed)
     try:
         yield
     finally:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(det)
+        torch.set_flush_denormal(False)
 
 
 def _session_split(hist: IntArray, cfg: TwoTowerConfig, rng: np.random.Generator) -> npt.NDArray[np.bool_]:
@@ -115,7 +128,8 @@ def _session_split(hist: IntArray, cfg: TwoTowerConfig, rng: np.random.Generator
     length = (hist > 0).sum(axis=1)
     s = np.minimum(rng.integers(1, cfg.session_max + 1, size=n), length)
     s = np.where(rng.random(n) < cfg.session_prob, s, 0)
-    return np.arange(width)[None, :] >= (width - s)[:, None]
+    out: npt.NDArray[np.bool_] = np.arange(width)[None, :] >= (width - s)[:, None]
+    return out
 
 
 def train_two_tower(
@@ -152,14 +166,12 @@ def train_two_tower(
                 sess_mask = _session_split(hist, cfg, rng) & (hist > 0)
                 hist_mask = (hist > 0) & ~sess_mask
                 vecs = model.item(item_idx, genres, year, text)
-                padded = torch.cat([torch.zeros(1, vecs.shape[1]), vecs])
-                h = torch.from_numpy(hist)
                 users = torch.from_numpy(examples.user[rows])
                 u = model.user(
                     users,
                     *(d[users] for d in demo),
-                    masked_mean(padded, h, torch.from_numpy(hist_mask)),
-                    masked_mean(padded, h, torch.from_numpy(sess_mask)),
+                    torch.from_numpy(pooling_matrix(hist, hist_mask, len(content))) @ vecs,
+                    torch.from_numpy(pooling_matrix(hist, sess_mask, len(content))) @ vecs,
                 )
                 tgt = torch.from_numpy(examples.target[rows])
                 logits = u @ vecs[tgt].T / cfg.temperature - lq[tgt][None, :]
@@ -168,10 +180,9 @@ def train_two_tower(
                 opt.zero_grad()
                 loss.backward()  # type: ignore[no-untyped-call]
                 opt.step()
-                total, steps = total + float(loss), steps + 1
+                total, steps = total + float(loss.detach()), steps + 1
             losses.append(total / max(steps, 1))
             if progress is not None:
                 progress(epoch, losses[-1])
         model.eval()
     return TrainResult(model, vocab, demographics, time.perf_counter() - start, losses)
-

@@ -1,4 +1,4 @@
-"""The two-tower model in PyTorch: an item tower over id + content, a user tower over id + demographics + history."""
+"""The two-tower model in PyTorch: item tower (id + content) and user tower (id + demographics + history)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class TwoTowerConfig:
     user_id_dropout: float = 0.3
     temperature: float = 0.07
     logq_weight: float = 1.0
-    batch_size: int = 512
+    batch_size: int = 1024
     epochs: int = 8
     lr: float = 2e-3
     weight_decay: float = 0.0
@@ -63,7 +63,9 @@ class ItemTower(nn.Module):
         self.year_emb = nn.Embedding(N_YEAR_BUCKETS, 8)
         self.text_proj = nn.Linear(TEXT_DIM, cfg.dim)
         self.mlp = nn.Sequential(
-            nn.Linear(cfg.dim + sizes.n_genres + 8 + cfg.dim, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, cfg.dim)
+            nn.Linear(cfg.dim + sizes.n_genres + 8 + cfg.dim, cfg.hidden),
+            nn.ReLU(),
+            nn.Linear(cfg.hidden, cfg.dim),
         )
         nn.init.normal_(self.id_emb.weight, std=0.05)
         with torch.no_grad():
@@ -89,7 +91,9 @@ class UserTower(nn.Module):
         self.gender_emb = nn.Embedding(N_GENDERS, 4)
         self.occ_emb = nn.Embedding(sizes.n_occupations + 1, 8)
         self.mlp = nn.Sequential(
-            nn.Linear(cfg.dim + 8 + 4 + 8 + 2 * cfg.dim, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, cfg.dim)
+            nn.Linear(cfg.dim + 8 + 4 + 8 + 2 * cfg.dim, cfg.hidden),
+            nn.ReLU(),
+            nn.Linear(cfg.hidden, cfg.dim),
         )
         nn.init.normal_(self.id_emb.weight, std=0.05)
         with torch.no_grad():
