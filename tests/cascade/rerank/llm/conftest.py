@@ -53,9 +53,17 @@ def make_input(
     user_id: int = 1,
     playlist: str | None = "Friday night",
     deadline: float | None = None,
+    cold: bool = False,
 ) -> RerankInput:
-    """A RerankInput over the first `n` test movies, with two recent items."""
+    """A RerankInput over the first `n` test movies, with two recent items.
+
+    `cold` tags the first title uniquely, so the prompt shares almost nothing with earlier ones in
+    the in-process KV cache (a call that must take real time, e.g. to miss a deadline).
+    """
     cands = items(n)
+    if cold:
+        c = cands[0]
+        cands = (ItemText(c.item_id, f"{c.title} [{uuid.uuid4().hex[:8]}]", c.year, c.genres), *cands[1:])
     return RerankInput(
         user_id=user_id,
         context=Context(playlist_title=playlist),

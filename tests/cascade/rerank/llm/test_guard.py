@@ -71,7 +71,7 @@ async def test_timeout_falls_back_then_background_result_is_a_cache_hit(
     inproc: LlamaCppBackend, prompts: dict[str, PromptTemplate], cache: ResultCache
 ) -> None:
     guard = GuardedReranker(LLMReranker(inproc, prompts["single_pass"]), Reverse(), cache)
-    inp = make_input(8, user_id=hash(cache) % 10_000)
+    inp = make_input(8, cold=True)
     deadline = time.monotonic() + 0.05
     first = await guard.rerank(RerankInput(**{**inp.__dict__, "deadline": deadline}))
     assert time.monotonic() <= deadline + SLACK_S
@@ -91,7 +91,7 @@ async def test_default_budget_is_the_arm_timeout(
         LLMReranker(inproc, prompts["single_pass"]), Reverse(), MemoryCache(), GuardSettings(timeout_s=0.03)
     )
     start = time.monotonic()
-    out = await guard.rerank(make_input(8, user_id=77))  # no deadline on the input
+    out = await guard.rerank(make_input(8, cold=True))  # no deadline on the input
     assert out.fallback_reason == "timeout" and time.monotonic() - start <= 0.03 + SLACK_S
     await guard.drain()
 
@@ -170,7 +170,7 @@ async def test_unreachable_redis_is_a_miss_within_the_deadline(
     cache = RedisCache.from_url(f"redis://127.0.0.1:{free_port()}/14", timeout_s=0.01)
     guard = GuardedReranker(LLMReranker(inproc, prompts["single_pass"]), Reverse(), cache)
     deadline = time.monotonic() + 0.05
-    out = await guard.rerank(make_input(8, user_id=99, deadline=deadline))
+    out = await guard.rerank(make_input(8, deadline=deadline, cold=True))
     assert out.fallback_reason == "timeout" and time.monotonic() <= deadline + SLACK_S
     await guard.drain()
     await cache.client.aclose()  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from cascade.rerank.llm.http_backend import (
     response_format,
 )
 from cascade.rerank.llm.prompts import PromptTemplate
+from cascade.rerank.llm.reranker import LLMReranker
 from cascade.rerank.llm.server import LocalServer, free_port
 
 from .conftest import make_input
@@ -49,15 +50,15 @@ async def test_llamacpp_server_rejects_the_vllm_dialect(
 async def test_single_pass_over_http_caps_at_20_and_floors_the_rest(
     llama_server: LocalServer, prompts: dict[str, PromptTemplate]
 ) -> None:
-    backend = OpenAIHTTPBackend(
-        HTTPBackendConfig(base_url=llama_server.base_url, top_logprobs=50, read_timeout_s=180)
-    )
+    config = HTTPBackendConfig(base_url=llama_server.base_url, top_logprobs=50, read_timeout_s=180)
+    backend = OpenAIHTTPBackend(config)
+    inp = make_input(24)
     try:
-        scored = await backend.score(prompts["single_pass_nocontext"].render(make_input(20)))
+        out = await LLMReranker(backend, prompts["single_pass_nocontext"]).rerank(inp)
     finally:
         await backend.aclose()
-    assert 1 <= len(scored.logprobs) <= 20
-    assert all(lp <= 0.0 for lp in scored.logprobs.values())
+    assert 1 <= out.stats["labels_scored"] <= 20 < out.stats["n_prompt"] == 24
+    assert sorted(out.item_ids) == sorted(c.item_id for c in inp.candidates)
 
 
 async def test_unreachable_server_is_a_retryable_error(prompts: dict[str, PromptTemplate]) -> None:
