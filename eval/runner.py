@@ -59,6 +59,7 @@ def item_vectors(runtime: Runtime) -> Vectors | None:
         return vecs
     arr = np.asarray(vecs)
     ids = getattr(runtime.retriever, "item_ids", runtime.dataset.catalog.item_ids)
+    ids = ids() if callable(ids) else ids
     return {int(i): arr[r] for r, i in enumerate(np.asarray(ids)[: arr.shape[0]])}
 
 
