@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 from eval.arms import LLMOptions
 from eval.harness import ContextMode, EvalConfig
@@ -20,11 +20,11 @@ def eval_cli(
     llm_users: int | None = None,
     seed: int = 0,
     arms: list[str] | None = None,
-    context: Literal["both", "with", "without"] = "both",
+    context: str = "both",
     deadline: bool = False,
     base_url: str | None = None,
     model: str = "default",
-    dialect: Literal["vllm", "llamacpp"] = "llamacpp",
+    dialect: str = "llamacpp",
     name: str | None = None,
     out: Path | None = None,
     cache_dir: Path | None = None,
@@ -37,7 +37,11 @@ def eval_cli(
     from eval.runner import default_out, evaluate
 
     if context not in CONTEXTS:
-        raise ValueError(f"context must be one of {sorted(CONTEXTS)}, not {context!r}")
+        raise ValueError(f"--context must be one of {sorted(CONTEXTS)}, not {context!r}")
+    if dialect not in ("vllm", "llamacpp"):
+        raise ValueError(f"--dialect must be vllm or llamacpp, not {dialect!r}")
+    if (users is not None and users < 1) or (llm_users is not None and llm_users < 1):
+        raise ValueError("--users and --llm-users must be at least 1")
     folder = out or default_out(name)
     cfg = EvalConfig(
         users=users,
@@ -46,7 +50,7 @@ def eval_cli(
         arms=list(arms) if arms else None,
         contexts=CONTEXTS[context],
         deadline=deadline,
-        llm=LLMOptions(base_url=base_url, model=model, dialect=dialect),
+        llm=LLMOptions(base_url=base_url, model=model, dialect=cast(Literal["vllm", "llamacpp"], dialect)),
         n_boot=n_boot,
         baselines=baselines,
         out=folder,

@@ -53,3 +53,14 @@ def test_fingerprint_tracks_config_and_files() -> None:
 def test_repo_experiments_file_parses() -> None:
     names = [a.name for a in config_arms()]
     assert names[:2] == ["none", "rules"]
+
+
+def test_eval_cli_rejects_bad_options() -> None:
+    from eval.cli import eval_cli
+
+    with pytest.raises(ValueError, match="--context"):
+        eval_cli(context="sometimes")
+    with pytest.raises(ValueError, match="--dialect"):
+        eval_cli(dialect="tgi")
+    with pytest.raises(ValueError, match="at least 1"):
+        eval_cli(users=0)
