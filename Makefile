@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: setup assets run test lint typecheck pytest eval bench redis clean deploy-tools deploy-check
+.PHONY: setup assets artifacts run test lint typecheck pytest eval bench redis clean deploy-tools deploy-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,7 @@ redis:
 	  || redis-server --daemonize yes --port 6379 --save "" --appendonly no
 	@for i in $$(seq 1 50); do redis-cli -p 6379 ping >/dev/null 2>&1 && exit 0; sleep 0.1; done; echo "redis did not start" >&2; exit 1
 
-run: assets
-	$(BIN)/care train --if-missing
+run: artifacts
 	$(BIN)/care serve
 
 lint: setup
@@ -45,13 +44,15 @@ deploy-tools:
 deploy-check: setup deploy-tools
 	$(BIN)/pytest -q tests/deploy
 
-pytest: assets redis deploy-tools
+artifacts: assets
+	$(BIN)/care train --if-missing
+
+pytest: artifacts redis deploy-tools
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
 
-eval: assets
-	$(BIN)/care train --if-missing
+eval: artifacts
 	$(BIN)/care eval --users 100
 
 bench: assets redis

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import platform
 import random
@@ -34,6 +35,8 @@ from cascade.types import Context, RerankInput
 
 F32 = npt.NDArray[np.float32]
 K = 10
+# bump when a change to the code makes older artifacts unusable; `--if-missing` retrains then
+SCHEMA = hashlib.sha256(("care-artifacts-1:" + ",".join(names(RANKER_FEATURES))).encode()).hexdigest()[:12]
 
 
 class _Unfitted:
@@ -160,6 +163,7 @@ def train(out: Path, seed: int = 7, source: Path | None = None, max_users: int |
         metrics = evaluate_test(runtime, test_users, p)
         timings["evaluate_s"] = time.time() - t0
     manifest: dict[str, Any] = {
+        "schema": SCHEMA,
         "version": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
         "data": {
             "fingerprint": ds.fingerprint(),
@@ -172,7 +176,7 @@ def train(out: Path, seed: int = 7, source: Path | None = None, max_users: int |
         },
         "seed": seed,
         "config": {
-            "two_tower": retriever.config_dict(),
+            "two_tower": {**retriever.cfg.to_dict(), **retriever.meta},
             "ranker_features": names(RANKER_FEATURES),
             "n_retrieve": 500,
             "n_rank": 50,
@@ -203,9 +207,21 @@ def _fit_ranker(rows: tuple[F32, F32, npt.NDArray[np.int64]], seed: int) -> tupl
     return XGBRanker.train((x[tr], y[tr], groups[~valid]), (x[va], y[va], groups[valid]), seed=seed)
 
 
+def is_current(folder: Path, seed: int) -> bool:
+    """Artifacts exist and were trained by this code's feature layout and with this seed."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        return False
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return False
+    return bool(manifest.get("schema") == SCHEMA and manifest.get("seed") == seed)
+
+
 def train_cli(out: Path | None, seed: int, if_missing: bool, source: Path | None) -> None:
     target = out or paths.artifacts_dir()
-    if if_missing and (target / MANIFEST).is_file():
+    if if_missing and is_current(target, seed):
         typer.echo(f"artifacts present at {target}; skipping training")
         return
     manifest = train(target, seed=seed, source=source)
