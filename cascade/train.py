@@ -50,7 +50,11 @@ class _Unfitted:
 
 def progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=False
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=False,
     )
 
 
@@ -61,9 +65,9 @@ def _users(p: Progress, label: str, users: list[int]) -> Iterator[int]:
         p.advance(task)
 
 
-def ranker_rows(pipeline: Pipeline, split: Split, window: str, users: list[int], p: Progress) -> tuple[
-    F32, F32, npt.NDArray[np.int64]
-]:
+def ranker_rows(
+    pipeline: Pipeline, split: Split, window: str, users: list[int], p: Progress
+) -> tuple[F32, F32, npt.NDArray[np.int64]]:
     """One group per user: the retrieved candidates' features, labelled by the window's items."""
     relevant, _ = per_user(split.window(window))
     xs, ys, groups = [], [], []
@@ -93,7 +97,9 @@ def evaluate_test(runtime: Runtime, users: list[int], p: Progress) -> dict[str, 
     popularity = np.bincount(history.item, minlength=int(runtime.dataset.catalog.item_ids.max()) + 1)
     pop_order = np.argsort(-popularity, kind="stable")
     rules = RulesReranker(catalog=runtime.dataset.catalog)
-    sums: dict[str, dict[str, float]] = {a: {} for a in ("popularity", "two_tower", "two_tower+xgb", "+rules")}
+    sums: dict[str, dict[str, float]] = {
+        a: {} for a in ("popularity", "two_tower", "two_tower+xgb", "+rules")
+    }
     recall500 = 0.0
     for u in _users(p, "test-window metrics", users):
         rel = set(relevant[u].tolist())
@@ -128,7 +134,9 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def train(out: Path, seed: int = 7, source: Path | None = None, max_users: int | None = None) -> dict[str, Any]:
+def train(
+    out: Path, seed: int = 7, source: Path | None = None, max_users: int | None = None
+) -> dict[str, Any]:
     """Train every stage into `out` (written atomically) and return the manifest."""
     random.seed(seed)
     np.random.seed(seed)
@@ -150,7 +158,9 @@ def train(out: Path, seed: int = 7, source: Path | None = None, max_users: int |
         if max_users is not None and max_users < len(users):
             users = sorted(rng.choice(users, max_users, replace=False).tolist())
         t0 = time.time()
-        val_pipeline = Pipeline(point_in_time(split, batch, ds.catalog, "val"), retriever, _Unfitted(), ds.catalog)
+        val_pipeline = Pipeline(
+            point_in_time(split, batch, ds.catalog, "val"), retriever, _Unfitted(), ds.catalog
+        )
         rows = ranker_rows(val_pipeline, split, "val", users, p)
         timings["ranker_rows_s"] = time.time() - t0
         ranker, fit = _fit_ranker(rows, seed)
@@ -182,7 +192,7 @@ def train(out: Path, seed: int = 7, source: Path | None = None, max_users: int |
             "n_rank": 50,
             "max_users": max_users,
         },
-        "ranker": {"version": ranker.version, **fit, "rows": int(len(rows[1])), "groups": int(len(rows[2]))},
+        "ranker": {"version": ranker.version, **fit, "rows": len(rows[1]), "groups": len(rows[2])},
         "metrics": {"window": "test", "k": K, "users": len(test_users), **metrics},
         "feature_importance_top10": dict(list(ranker.importance().items())[:10]),
         "timings": {**timings, "total_s": time.time() - t_start},
@@ -195,7 +205,9 @@ def train(out: Path, seed: int = 7, source: Path | None = None, max_users: int |
     return manifest
 
 
-def _fit_ranker(rows: tuple[F32, F32, npt.NDArray[np.int64]], seed: int) -> tuple[XGBRanker, dict[str, float]]:
+def _fit_ranker(
+    rows: tuple[F32, F32, npt.NDArray[np.int64]], seed: int
+) -> tuple[XGBRanker, dict[str, float]]:
     """Hold out 15% of the groups for early stopping."""
     x, y, groups = rows
     starts = np.r_[0, np.cumsum(groups)[:-1]]

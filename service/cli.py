@@ -36,7 +36,9 @@ def data_fetch() -> None:
 
 @data_app.command("info")
 def data_info(
-    source: Annotated[Path | None, typer.Option(help="A folder in GroupLens (u.data) or atomic layout.")] = None,
+    source: Annotated[
+        Path | None, typer.Option(help="A folder in GroupLens (u.data) or atomic layout.")
+    ] = None,
 ) -> None:
     """Load a dataset, validate it, and print its sizes and split sizes."""
     from cascade.data.fetch import load_default
@@ -69,7 +71,9 @@ def models_pull() -> None:
 
 @bench_app.command("features")
 def bench_features(
-    redis_url: Annotated[str, typer.Option(help="Redis for the Redis backend.")] = "redis://127.0.0.1:6379/15",
+    redis_url: Annotated[
+        str, typer.Option(help="Redis for the Redis backend.")
+    ] = "redis://127.0.0.1:6379/15",
     n: Annotated[int, typer.Option(help="Timed fetches per backend.")] = 2000,
 ) -> None:
     """p50/p99 of fetching 1 user + 500 items from each online-store backend."""
@@ -81,7 +85,9 @@ def bench_features(
 @bench_app.command("cascade")
 def bench_cascade(
     n: Annotated[int, typer.Option(help="Timed requests.")] = 1000,
-    synthetic: Annotated[int, typer.Option(help="Also time retrieval on a synthetic catalog of this size (0 = skip).")] = 1_000_000,
+    synthetic: Annotated[
+        int, typer.Option(help="Also time retrieval on a synthetic catalog of this size (0 = skip).")
+    ] = 1_000_000,
 ) -> None:
     """Per-stage p50/p99 of the cascade without the LLM, against the raw FAISS + XGBoost floor."""
     from cascade.bench.cascade import run
@@ -92,7 +98,9 @@ def bench_cascade(
 @bench_app.command("llm")
 def bench_llm(
     n: Annotated[int, typer.Option(help="Requests per strategy and backend.")] = 10,
-    base_url: Annotated[str | None, typer.Option(help="Also bench an OpenAI-compatible server at this URL.")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="Also bench an OpenAI-compatible server at this URL.")
+    ] = None,
 ) -> None:
     """Per strategy and backend: p50/p95 latency, tokens, validity before repair, cache hits."""
     from cascade.bench.llm import run
@@ -132,7 +140,7 @@ def recommend(
     arm: Annotated[str | None, typer.Option(help="Force an experiment arm.")] = None,
 ) -> None:
     """Print a recommendation from the trained artifacts, with titles."""
-    from cascade.recommend_cli import recommend_cli
+    from service.recommend_cli import recommend_cli
 
     recommend_cli(user_id=user_id, k=k, playlist_title=playlist_title, arm=arm)
 

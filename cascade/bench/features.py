@@ -9,7 +9,13 @@ import numpy as np
 from cascade.bench.timing import pct, print_table, sample_ms
 from cascade.data.fetch import load_default
 from cascade.features.batch import BatchFeatures
-from cascade.features.online import MemoryStoreConfig, OnlineStore, RedisStoreConfig, StoreUnavailable, create_store
+from cascade.features.online import (
+    MemoryStoreConfig,
+    OnlineStore,
+    RedisStoreConfig,
+    StoreUnavailable,
+    create_store,
+)
 from cascade.features.online.redis_store import RedisStore
 from cascade.features.store import FeatureStore
 
@@ -44,7 +50,9 @@ def run(redis_url: str, n: int) -> None:
             fs.materialize(bf, ds.users.user_ids, as_of)
             ms = _time_backend(store, fs, ds.users.user_ids, n)
             target = 1.0 if cfg.type == "memory" else 2.0
-            rows.append([store.name, n, pct(ms, 50), pct(ms, 99), target, "yes" if pct(ms, 50) <= target else "NO"])
+            rows.append(
+                [store.name, n, pct(ms, 50), pct(ms, 99), target, "yes" if pct(ms, 50) <= target else "NO"]
+            )
         except StoreUnavailable as exc:
             rows.append([cfg.type, 0, "-", "-", "-", f"unavailable: {exc}"])
         finally:

@@ -32,7 +32,10 @@ class Interactions:
 
     def take(self, mask_or_index: npt.NDArray[np.bool_] | IntArray) -> Interactions:
         return Interactions(
-            self.user[mask_or_index], self.item[mask_or_index], self.rating[mask_or_index], self.ts[mask_or_index]
+            self.user[mask_or_index],
+            self.item[mask_or_index],
+            self.rating[mask_or_index],
+            self.ts[mask_or_index],
         )
 
     @staticmethod
@@ -49,7 +52,11 @@ class Interactions:
         order = np.lexsort((self.item, self.ts, self.user))
         users, items = self.user[order], self.item[order]
         cuts = np.flatnonzero(np.diff(users)) + 1
-        return {int(u[0]): it for u, it in zip(np.split(users, cuts), np.split(items, cuts), strict=True) if len(u)}
+        return {
+            int(u[0]): it
+            for u, it in zip(np.split(users, cuts), np.split(items, cuts), strict=True)
+            if len(u)
+        }
 
 
 @dataclass
@@ -121,7 +128,12 @@ class Dataset:
     def fingerprint(self) -> str:
         """A stable hash of the interactions and catalog, for artifact manifests."""
         h = hashlib.sha256()
-        for arr in (self.interactions.user, self.interactions.item, self.interactions.ts, self.catalog.item_ids):
+        for arr in (
+            self.interactions.user,
+            self.interactions.item,
+            self.interactions.ts,
+            self.catalog.item_ids,
+        ):
             h.update(np.ascontiguousarray(arr).tobytes())
         h.update(np.ascontiguousarray(self.interactions.rating).tobytes())
         h.update("\n".join(self.catalog.titles).encode())

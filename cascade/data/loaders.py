@@ -23,7 +23,9 @@ class DataFormatError(ValueError):
         self.path, self.line = path, line
 
 
-def _rows(path: Path, sep: str, n_fields: int, encoding: str, header: bool) -> Iterator[tuple[int, list[str]]]:
+def _rows(
+    path: Path, sep: str, n_fields: int, encoding: str, header: bool
+) -> Iterator[tuple[int, list[str]]]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     raw = path.read_bytes()
@@ -41,7 +43,9 @@ def _rows(path: Path, sep: str, n_fields: int, encoding: str, header: bool) -> I
             raise DataFormatError(path, n, "empty line")
         parts = line.rstrip("\r").split(sep)
         if len(parts) != n_fields:
-            raise DataFormatError(path, n, f"expected {n_fields} fields separated by {sep!r}, got {len(parts)}")
+            raise DataFormatError(
+                path, n, f"expected {n_fields} fields separated by {sep!r}, got {len(parts)}"
+            )
         yield n, parts
 
 
@@ -146,4 +150,6 @@ def load(folder: Path) -> Dataset:
     atomic = sorted(folder.glob("*.inter"))
     if len(atomic) == 1:
         return load_atomic(folder, atomic[0].stem)
-    raise FileNotFoundError(f"{folder}: neither u.data (GroupLens) nor one *.inter file (atomic layout) found")
+    raise FileNotFoundError(
+        f"{folder}: neither u.data (GroupLens) nor one *.inter file (atomic layout) found"
+    )

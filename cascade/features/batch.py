@@ -25,7 +25,9 @@ class EventIndex:
         self.cum_r = np.r_[0.0, np.cumsum(r)]
         self.cum_r2 = np.r_[0.0, np.cumsum(r * r)]
         self.cum_like = np.r_[0.0, np.cumsum(r >= 4.0)]
-        self.cum_extra = None if extra is None else np.vstack([np.zeros((1, extra.shape[1])), np.cumsum(extra[order], 0)])
+        self.cum_extra = (
+            None if extra is None else np.vstack([np.zeros((1, extra.shape[1])), np.cumsum(extra[order], 0)])
+        )
 
     def bounds(self, keys: I64, as_of: I64) -> tuple[I64, I64]:
         """[lo, hi) positions of each key's events with ts < as_of."""
@@ -52,7 +54,9 @@ def occupation_vocab(users: Users) -> list[str]:
     return sorted(set(users.occupation))
 
 
-def _safe_div(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], default: float) -> npt.NDArray[np.float64]:
+def _safe_div(
+    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], default: float
+) -> npt.NDArray[np.float64]:
     out = np.full_like(a, default, dtype=np.float64)
     np.divide(a, b, out=out, where=b > 0)
     return out
@@ -140,7 +144,7 @@ class BatchFeatures:
         ilo, ihi = self.by_item.bounds(items, as_of[owner])
         pops = np.log1p(ihi - ilo)
         sums = np.bincount(owner, weights=pops, minlength=len(lo))
-        return _safe_div(sums, lengths.astype(np.float64), 0.0)
+        return _safe_div(sums.astype(np.float64), lengths.astype(np.float64), 0.0)
 
     def history(self, user_id: int, as_of: int) -> I64:
         """The user's item ids before as_of, oldest first."""

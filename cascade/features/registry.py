@@ -47,47 +47,87 @@ _USER: list[FeatureDef] = [
     FeatureDef("user_mean_rating", Entity.USER, Source.BATCH, "mean rating given", default=3.5),
     FeatureDef("user_rating_std", Entity.USER, Source.BATCH, "std of ratings given", default=1.0),
     FeatureDef("user_days_active", Entity.USER, Source.BATCH, "days between first event and as-of"),
-    FeatureDef("user_days_since_last", Entity.USER, Source.BATCH, "days between last event and as-of", default=-1.0),
-    FeatureDef("user_mean_item_year", Entity.USER, Source.BATCH, "mean release year of consumed items", default=1990.0),
+    FeatureDef(
+        "user_days_since_last", Entity.USER, Source.BATCH, "days between last event and as-of", default=-1.0
+    ),
+    FeatureDef(
+        "user_mean_item_year",
+        Entity.USER,
+        Source.BATCH,
+        "mean release year of consumed items",
+        default=1990.0,
+    ),
     FeatureDef("user_mean_item_pop", Entity.USER, Source.BATCH, "mean log1p popularity of consumed items"),
     FeatureDef("user_age", Entity.USER, Source.BATCH, "age in years (0 unknown)"),
     FeatureDef("user_gender_m", Entity.USER, Source.BATCH, "1 male, 0 female, 0.5 unknown", default=0.5),
     FeatureDef("user_occupation", Entity.USER, Source.BATCH, "occupation code (categorical)", default=-1.0),
 ] + [
-    FeatureDef(f"user_genre_{_genre_slug(g)}", Entity.USER, Source.BATCH, f"share of the user's history in {g}")
+    FeatureDef(
+        f"user_genre_{_genre_slug(g)}", Entity.USER, Source.BATCH, f"share of the user's history in {g}"
+    )
     for g in GENRES
 ]
 
 _ITEM: list[FeatureDef] = [
     FeatureDef("item_log_pop", Entity.ITEM, Source.BATCH, "log1p of interactions before as-of"),
-    FeatureDef("item_log_pop_30d", Entity.ITEM, Source.BATCH, "log1p of interactions in the 30 days before as-of"),
+    FeatureDef(
+        "item_log_pop_30d", Entity.ITEM, Source.BATCH, "log1p of interactions in the 30 days before as-of"
+    ),
     FeatureDef("item_mean_rating", Entity.ITEM, Source.BATCH, "mean rating received", default=3.5),
     FeatureDef("item_like_rate", Entity.ITEM, Source.BATCH, "share of ratings >= 4", default=0.5),
-    FeatureDef("item_days_since_first", Entity.ITEM, Source.BATCH, "days since the first interaction", default=-1.0),
-    FeatureDef("item_days_since_last", Entity.ITEM, Source.BATCH, "days since the last interaction", default=-1.0),
+    FeatureDef(
+        "item_days_since_first", Entity.ITEM, Source.BATCH, "days since the first interaction", default=-1.0
+    ),
+    FeatureDef(
+        "item_days_since_last", Entity.ITEM, Source.BATCH, "days since the last interaction", default=-1.0
+    ),
     FeatureDef("item_year", Entity.ITEM, Source.BATCH, "release year (0 unknown)"),
 ] + [
-    FeatureDef(f"item_genre_{_genre_slug(g)}", Entity.ITEM, Source.BATCH, f"1 if the item is tagged {g}") for g in GENRES
+    FeatureDef(f"item_genre_{_genre_slug(g)}", Entity.ITEM, Source.BATCH, f"1 if the item is tagged {g}")
+    for g in GENRES
 ]
 
 _SESSION: list[FeatureDef] = [
     FeatureDef("sess_log_n", Entity.USER, Source.REALTIME, "log1p of session events", ttl_s=DAY),
     *[
-        FeatureDef(f"sess_n_{t}", Entity.USER, Source.REALTIME, f"count of '{t}' events in the session", ttl_s=DAY)
+        FeatureDef(
+            f"sess_n_{t}", Entity.USER, Source.REALTIME, f"count of '{t}' events in the session", ttl_s=DAY
+        )
         for t in EVENT_TYPES
     ],
     FeatureDef(
-        "sess_log_secs_since_last", Entity.USER, Source.REALTIME, "log1p seconds since the last event", -1.0, ttl_s=DAY
+        "sess_log_secs_since_last",
+        Entity.USER,
+        Source.REALTIME,
+        "log1p seconds since the last event",
+        default=-1.0,
+        ttl_s=DAY,
     ),
-    FeatureDef("sess_last_genre", Entity.USER, Source.REALTIME, "primary genre code of the last item", -1.0, ttl_s=DAY),
+    FeatureDef(
+        "sess_last_genre",
+        Entity.USER,
+        Source.REALTIME,
+        "primary genre code of the last item",
+        default=-1.0,
+        ttl_s=DAY,
+    ),
 ]
 
 _CROSS: list[FeatureDef] = [
-    FeatureDef("x_genre_affinity", Entity.USER_ITEM, Source.REQUEST, "user genre shares . item genres / n genres"),
+    FeatureDef(
+        "x_genre_affinity", Entity.USER_ITEM, Source.REQUEST, "user genre shares . item genres / n genres"
+    ),
     FeatureDef("x_year_gap", Entity.USER_ITEM, Source.REQUEST, "|user mean item year - item year|"),
     FeatureDef("x_pop_gap", Entity.USER_ITEM, Source.REQUEST, "item log pop - user mean item pop"),
-    FeatureDef("x_sess_genre_match", Entity.USER_ITEM, Source.REQUEST, "1 if the item has the session's last genre"),
-    FeatureDef("x_sess_genre_overlap", Entity.USER_ITEM, Source.REQUEST, "genre overlap with the session's recent items"),
+    FeatureDef(
+        "x_sess_genre_match", Entity.USER_ITEM, Source.REQUEST, "1 if the item has the session's last genre"
+    ),
+    FeatureDef(
+        "x_sess_genre_overlap",
+        Entity.USER_ITEM,
+        Source.REQUEST,
+        "genre overlap with the session's recent items",
+    ),
     FeatureDef("x_tt_score", Entity.USER_ITEM, Source.REQUEST, "two-tower inner product"),
     FeatureDef("x_tt_rank", Entity.USER_ITEM, Source.REQUEST, "rank in two-tower retrieval (0 best)"),
 ]

@@ -39,7 +39,12 @@ class SessionState:
         """The SESSION block of the registry, as of `now`."""
         total = sum(self.counts.values())
         since = -1.0 if self.last_ts is None else math.log1p(max(now - self.last_ts, 0.0))
-        values = [math.log1p(total), *(float(self.counts.get(t, 0)) for t in EVENT_TYPES), since, float(self.last_genre)]
+        values = [
+            math.log1p(total),
+            *(float(self.counts.get(t, 0)) for t in EVENT_TYPES),
+            since,
+            float(self.last_genre),
+        ]
         assert len(values) == len(SESSION)
         return np.asarray(values, dtype=np.float32)
 

@@ -95,5 +95,8 @@ class XGBRanker:
         return cls(booster)
 
     def importance(self) -> dict[str, float]:
-        gain = self.booster.get_score(importance_type="total_gain")
-        return {k: float(v) for k, v in sorted(gain.items(), key=lambda kv: -kv[1])}
+        gain = {
+            k: float(v) if isinstance(v, float) else float(sum(v))
+            for k, v in self.booster.get_score(importance_type="total_gain").items()
+        }
+        return dict(sorted(gain.items(), key=lambda kv: -kv[1]))

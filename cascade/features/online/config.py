@@ -22,9 +22,9 @@ class RedisStoreConfig(BaseModel):
     type: Literal["redis"] = "redis"
     url: str = "redis://127.0.0.1:6379/0"
     prefix: str = "care:"
-    socket_timeout_s: float = Field(0.25, gt=0, le=10)
-    connect_timeout_s: float = Field(0.25, gt=0, le=10)
-    session_ttl_s: int = Field(86_400, gt=0)
+    socket_timeout_s: float = Field(default=0.25, gt=0, le=10)
+    connect_timeout_s: float = Field(default=0.25, gt=0, le=10)
+    session_ttl_s: int = Field(default=86_400, gt=0)
 
 
 StoreConfig = Annotated[MemoryStoreConfig | RedisStoreConfig, Field(discriminator="type")]

@@ -39,14 +39,20 @@ class MemoryStore:
                 self._items = np.vstack([self._items, np.tile(ITEM_DEFAULTS, (len(new), 1))])
                 for k, i in enumerate(new):
                     self._item_row[i] = start + k
-            rows = np.fromiter((self._item_row[int(i)] for i in item_ids), dtype=np.int64, count=len(item_ids))
+            rows = np.fromiter(
+                (self._item_row[int(i)] for i in item_ids), dtype=np.int64, count=len(item_ids)
+            )
             self._items[rows] = features
 
     def fetch_items(self, item_ids: I64) -> tuple[F32, npt.NDArray[np.bool_]]:
         get = self._item_row.get
         rows = np.fromiter((get(i, -1) for i in item_ids.tolist()), dtype=np.int64, count=len(item_ids))
         missing = rows < 0
-        items = self._items[np.where(missing, 0, rows)] if len(self._items) else np.tile(ITEM_DEFAULTS, (len(rows), 1))
+        items = (
+            self._items[np.where(missing, 0, rows)]
+            if len(self._items)
+            else np.tile(ITEM_DEFAULTS, (len(rows), 1))
+        )
         if missing.any():
             items[missing] = ITEM_DEFAULTS
         return items, missing
@@ -76,7 +82,12 @@ class MemoryStore:
             recent = (event.item_id, *s.recent)[:RECENT_MAX]
             consumed = s.consumed | {event.item_id} if consuming else s.consumed
             new = replace(
-                s, recent=recent, counts=counts, last_genre=genre_code, last_ts=event.timestamp, consumed=consumed
+                s,
+                recent=recent,
+                counts=counts,
+                last_genre=genre_code,
+                last_ts=event.timestamp,
+                consumed=consumed,
             )
             self._sessions[event.user_id] = (time.monotonic(), new)
 

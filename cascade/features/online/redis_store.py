@@ -74,7 +74,10 @@ class RedisStore:
             for u, f, h in zip(user_ids, features, histories, strict=True):
                 pipe.hset(
                     f"{self.prefix}u:{int(u)}",
-                    mapping={"f": np.asarray(f, np.float32).tobytes(), "h": np.asarray(h, np.int64).tobytes()},
+                    mapping={
+                        "f": np.asarray(f, np.float32).tobytes(),
+                        "h": np.asarray(h, np.int64).tobytes(),
+                    },
                 )
             pipe.execute()
 

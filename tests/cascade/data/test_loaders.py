@@ -79,5 +79,5 @@ def test_grouplens_layout_matches_atomic(tmp_path: Path, ml100k: Dataset) -> Non
 
 
 def test_missing_folder_is_clear(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="neither u.data"):
+    with pytest.raises(FileNotFoundError, match=r"neither u\.data"):
         load(tmp_path)

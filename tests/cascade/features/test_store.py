@@ -19,7 +19,7 @@ def fstore(ml100k: Dataset) -> FeatureStore:
 
 
 def test_known_user_view(fstore: FeatureStore, ml100k: Dataset) -> None:
-    view, fetched = fstore.fetch_user(1)
+    view, _ = fstore.fetch_user(1)
     assert view.known and view.gender == "M" and view.age == 24 and view.occupation == "technician"
     assert len(view.history) == int((ml100k.interactions.user == 1).sum())
     assert set(view.history) == view.seen
@@ -32,7 +32,7 @@ def test_unknown_user_takes_cold_start(fstore: FeatureStore) -> None:
 
 
 def test_event_with_unknown_item_is_rejected_and_nothing_applied(fstore: FeatureStore) -> None:
-    with pytest.raises(UnknownItemError, match="unknown item id 99999"):
+    with pytest.raises(UnknownItemError, match=r"unknown item id 99999"):
         fstore.ingest([Event(3, 1, "play", 1.0), Event(3, 99999, "play", 2.0)])
     assert fstore.fetch_user(3)[1].session.recent == ()
 
