@@ -53,10 +53,13 @@ pytest: artifacts redis deploy-tools
 test: lint typecheck pytest
 
 eval: artifacts
-	$(BIN)/care eval --users 100
+	$(BIN)/care eval --llm-users 25 --name make-eval
 
-bench: assets redis
+bench: artifacts redis
 	$(BIN)/care bench features
+	$(BIN)/care bench cascade
+	$(BIN)/care bench llm
+	$(BIN)/care bench service
 
 clean:
 	rm -rf $(VENV) deploy/.venv build *.egg-info

@@ -30,6 +30,7 @@ from cascade.pipeline import Pipeline
 from cascade.ranking.xgb import XGBRanker
 from cascade.rerank.rules import RulesReranker
 from cascade.retrieval.retriever import TwoTowerRetriever
+from cascade.retrieval.two_tower import TwoTowerConfig
 from cascade.runtime import MANIFEST, RANKER_FILE, RETRIEVER_DIR, Runtime, per_user, point_in_time
 from cascade.types import Context, RerankInput
 
@@ -149,7 +150,10 @@ def train(
     timings: dict[str, float] = {}
     with progress() as p:
         t0 = time.time()
-        retriever = TwoTowerRetriever.train(ds, split.train, seed=seed)
+        epochs = p.add_task("two-tower epochs", total=TwoTowerConfig().epochs)
+        retriever = TwoTowerRetriever.train(
+            ds, split.train, seed=seed, progress=lambda _e, _l: p.advance(epochs)
+        )
         timings["two_tower_s"] = time.time() - t0
         retriever.save(tmp / RETRIEVER_DIR)
         batch = BatchFeatures(ds.interactions, ds.catalog, ds.users)

@@ -1,0 +1,93 @@
+"""`care bench cascade`: per-stage latency of the cascade without the LLM, against the raw floor."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+import numpy as np
+
+from cascade.bench.timing import pct, print_table
+from cascade.features.online import MemoryStoreConfig, create_store
+from cascade.rerank.rules import RulesReranker
+from cascade.retrieval.synthetic import scale_rows
+from cascade.runtime import load_runtime
+from cascade.types import Context, RerankInput
+
+STAGES = ("features_user", "user_tower", "faiss_search", "features_items", "assembly", "xgboost", "rules")
+CASCADE = ("features_user", "retrieval", "features_items", "assembly", "ranking")
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000.0
+
+
+def run(n: int, synthetic: int) -> None:
+    rt = load_runtime()
+    store = rt.feature_store(create_store(MemoryStoreConfig()))
+    pipe = rt.online_pipeline(store)
+    rules = RulesReranker(catalog=rt.dataset.catalog)
+    rng = np.random.default_rng(0)
+    users = rng.choice(rt.dataset.users.user_ids, n).tolist()
+    stage: dict[str, list[float]] = defaultdict(list)
+    floor: dict[str, list[float]] = defaultdict(list)
+    ctx = Context(device="mobile")
+    for i, u in enumerate([*users[:50], *users]):  # the first 50 warm up
+        t_all = time.perf_counter()
+        ranked = pipe.rank(int(u), ctx)
+        cands = tuple(pipe.item_text(int(x)) for x in ranked.ranked.item_ids)
+        t0 = time.perf_counter()
+        rules.rerank_sync(RerankInput(int(u), ctx, cands, tuple(ranked.ranked.scores.tolist()), (), 10))
+        t_rules = _ms(t0)
+        total = _ms(t_all)
+        # the retrieval stage split in two, and the raw floor on the same user and candidates
+        view = ranked.user.view
+        t0 = time.perf_counter()
+        q = rt.retriever.user_vector(view)
+        t_tower = _ms(t0)
+        t0 = time.perf_counter()
+        rt.retriever.index.search_unseen(q, pipe.n_retrieve, view.seen | set(view.history))
+        t_faiss = _ms(t0)
+        t0 = time.perf_counter()
+        rt.retriever.index.search(q[None, :], pipe.n_retrieve)
+        f_faiss = _ms(t0)
+        items, _ = pipe.features.items(int(u), ranked.retrieved.item_ids, time.time())
+        x = pipe.assemble(ranked.user, ranked.retrieved, items, ctx, time.time())
+        t0 = time.perf_counter()
+        rt.ranker.booster.inplace_predict(x, validate_features=False)
+        f_xgb = _ms(t0)
+        if i < 50:
+            continue
+        t = ranked.timings_ms
+        for name, v in (
+            ("features_user", t["features_user"]),
+            ("user_tower", t_tower),
+            ("faiss_search", t_faiss),
+            ("features_items", t["features_items"]),
+            ("assembly", t["assembly"]),
+            ("xgboost", t["ranking"]),
+            ("rules", t_rules),
+        ):
+            stage[name].append(v)
+        stage["retrieval+ranking"].append(sum(t[s] for s in CASCADE if s != "features_user"))
+        stage["cascade total (no LLM)"].append(total)
+        floor["faiss search alone"].append(f_faiss)
+        floor["xgboost inplace_predict alone"].append(f_xgb)
+        floor["floor (sum)"].append(f_faiss + f_xgb)
+    rows = [[k, pct(v, 50), pct(v, 99)] for k, v in (*stage.items(), *floor.items())]
+    print_table(f"cascade on the embedded path, {n} requests (ms)", ["stage", "p50", "p99"], rows)
+    ratio = pct(stage["retrieval+ranking"], 50) / pct(floor["floor (sum)"], 50)
+    total = pct(stage["cascade total (no LLM)"], 50)
+    print(f"retrieval+ranking p50 / raw floor p50 = {ratio:.2f}x (target <= 2x)")
+    print(f"whole cascade without the LLM p50 = {total:.2f} ms (target <= 5 ms)")
+    if synthetic > 0:
+        sizes = tuple(s for s in (10_000, 100_000, 1_000_000) if s <= synthetic)
+        srows = [
+            [r.n_items, r.kind, r.params, r.build_s, r.p50_ms, r.p99_ms, r.recall_at_k]
+            for r in scale_rows(sizes=sizes, dim=rt.retriever.cfg.dim, structure="clustered")
+        ]
+        print_table(
+            "retrieval on a synthetic catalog (clustered vectors, k=500)",
+            ["items", "index", "params", "build s", "p50 ms", "p99 ms", "recall@500 vs exact"],
+            srows,
+        )
