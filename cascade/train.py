@@ -36,6 +36,7 @@ from cascade.types import Context, RerankInput
 
 F32 = npt.NDArray[np.float32]
 K = 10
+SEED = 7  # the default seed of `care train`
 # bump when a change to the code makes older artifacts unusable; `--if-missing` retrains then
 SCHEMA = hashlib.sha256(("care-artifacts-1:" + ",".join(names(RANKER_FEATURES))).encode()).hexdigest()[:12]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -21,17 +22,23 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-@data_app.command("fetch")
-def data_fetch() -> None:
-    """Fetch MovieLens-100k into $CARE_HOME (verified against a pinned sha256)."""
+def _fetch_asset(fetch: Callable[[Callable[[str], None]], Path]) -> None:
+    """Run a pinned-asset fetch, logging to stderr and printing where the files are."""
     from cascade.assets import AssetError
-    from cascade.data.fetch import fetch_ml100k
 
     try:
-        path = fetch_ml100k(log=lambda m: typer.echo(m, err=True))
+        path = fetch(lambda m: typer.echo(m, err=True))
     except AssetError as exc:
         raise _fail(str(exc)) from exc
     typer.echo(str(path))
+
+
+@data_app.command("fetch")
+def data_fetch() -> None:
+    """Fetch MovieLens-100k into $CARE_HOME (verified against a pinned sha256)."""
+    from cascade.data.fetch import fetch_ml100k
+
+    _fetch_asset(fetch_ml100k)
 
 
 @data_app.command("info")
@@ -59,14 +66,9 @@ def data_info(
 @models_app.command("pull")
 def models_pull() -> None:
     """Fetch the embedded LLM (SmolLM2-135M-Instruct Q4_1 GGUF) into $CARE_HOME, verified."""
-    from cascade.assets import AssetError
     from cascade.rerank.llm.models import pull_smollm2
 
-    try:
-        path = pull_smollm2(log=lambda m: typer.echo(m, err=True))
-    except AssetError as exc:
-        raise _fail(str(exc)) from exc
-    typer.echo(str(path))
+    _fetch_asset(pull_smollm2)
 
 
 @bench_app.command("features")
@@ -122,7 +124,7 @@ def bench_service(
 @app.command("train")
 def train(
     out: Annotated[Path | None, typer.Option(help="Artifacts folder (default $CARE_ARTIFACTS).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed for every random choice.")] = 7,
+    seed: Annotated[int, typer.Option(help="Seed for every random choice.")] = 7,  # cascade.train.SEED
     if_missing: Annotated[bool, typer.Option("--if-missing", help="Do nothing if artifacts exist.")] = False,
     source: Annotated[Path | None, typer.Option(help="Dataset folder (default MovieLens-100k).")] = None,
 ) -> None:

@@ -1,6 +1,8 @@
-"""Shared fixtures: the real MovieLens-100k data (fetched once into $CARE_HOME)."""
+"""Shared fixtures: the real MovieLens-100k data (fetched once into $CARE_HOME) and trained artifacts."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -17,3 +19,17 @@ def ml100k() -> Dataset:
 @pytest.fixture(scope="session")
 def ml_split(ml100k: Dataset) -> Split:
     return split_by_user(ml100k.interactions)
+
+
+@pytest.fixture(scope="session")
+def trained_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """$CARE_ARTIFACTS when trained by this code (`make test` trains them first), else trained once here."""
+    from cascade.paths import artifacts_dir
+    from cascade.train import SEED, is_current, train
+
+    default = artifacts_dir()
+    if is_current(default, SEED):
+        return default
+    out = tmp_path_factory.mktemp("artifacts") / "current"
+    train(out, seed=SEED)
+    return out

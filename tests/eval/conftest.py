@@ -7,23 +7,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from cascade.paths import artifacts_dir
-
 if TYPE_CHECKING:
     from cascade.runtime import Runtime
 
 
 @pytest.fixture(scope="session")
-def eval_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """$CARE_ARTIFACTS (default $CARE_HOME/artifacts/current) when trained, else trained once here."""
-    default = artifacts_dir()
-    if (default / "manifest.json").is_file():
-        return default
-    from cascade.train import train
-
-    out = tmp_path_factory.mktemp("eval-artifacts") / "current"
-    train(out, seed=7)
-    return out
+def eval_artifacts(trained_artifacts: Path) -> Path:
+    return trained_artifacts
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from cascade.paths import artifacts_dir
 from cascade.rerank.llm.prompts import PROMPTS_DIR
 from service.app import create_app
 from service.process import ServerProcess, free_port
@@ -33,16 +32,8 @@ API_KEY = "test-key-0123456789"
 
 
 @pytest.fixture(scope="session")
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """$CARE_ARTIFACTS (default $CARE_HOME/artifacts/current) when trained, else trained once here."""
-    default = artifacts_dir()
-    if (default / "manifest.json").is_file():
-        return default
-    from cascade.train import train
-
-    out = tmp_path_factory.mktemp("artifacts") / "current"
-    train(out, seed=7)
-    return out
+def artifacts(trained_artifacts: Path) -> Path:
+    return trained_artifacts
 
 
 @pytest.fixture

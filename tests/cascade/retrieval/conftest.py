@@ -9,8 +9,7 @@ import numpy.typing as npt
 import pytest
 
 from cascade.data.dataset import Dataset
-from cascade.data.fetch import load_default
-from cascade.data.split import Split, split_by_user
+from cascade.data.split import Split
 from cascade.retrieval.retriever import TwoTowerRetriever, catalog_text
 from cascade.retrieval.two_tower import TwoTowerConfig
 
@@ -19,13 +18,13 @@ TEST_CONFIG = TwoTowerConfig(epochs=4)
 
 
 @pytest.fixture(scope="session")
-def ds() -> Dataset:
-    return load_default()
+def ds(ml100k: Dataset) -> Dataset:
+    return ml100k
 
 
 @pytest.fixture(scope="session")
-def split(ds: Dataset) -> Split:
-    return split_by_user(ds.interactions)
+def split(ml_split: Split) -> Split:
+    return ml_split
 
 
 @pytest.fixture(scope="session")
