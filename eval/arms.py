@@ -192,10 +192,7 @@ class ArmFactory:
         if not self._stages:
             self._stages.append(LLMStage.from_settings(self._settings()))
         first = self._stages[0]
-        # same backend and tokenizer; a cache of its own per arm
-        stage = LLMStage(first.backend, first.tokenizer, MemoryCache(), first.settings)
-        stage.breaker, stage.slots, stage._prompts = first.breaker, first.slots, first._prompts
-        return stage
+        return first.derive(cache=MemoryCache())  # same model; a result cache of its own per arm
 
     async def aclose(self) -> None:
         if self._stages:

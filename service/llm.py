@@ -48,13 +48,8 @@ def llm_factory(settings: Settings, runtime: Runtime) -> LLMBuilder:
             if not base:
                 base.append(LLMStage.from_settings(llm_settings))
                 log.info("LLM backend %s ready", base[0].backend.name)
-            b = base[0]
-            # A stage per build caches prompts per build; backend, cache, breaker and slots stay shared.
-            s = LLMStage(
-                b.backend, b.tokenizer, b.cache, llm_settings.model_copy(update={"prompts_dir": prompts_dir})
-            )
-            s.breaker, s.slots = b.breaker, b.slots
-            return s
+            # a stage per build re-reads the prompts; backend, cache, breaker and slots stay shared
+            return base[0].derive(prompts_dir=prompts_dir)
 
     def build(prompt: str, prompts_dir: Path, fallback: Reranker, timeout_ms: int) -> tuple[Reranker, str]:
         if failed:

@@ -80,6 +80,19 @@ class LLMStage:
         )
         return cls(backend, tokenizer, cache, settings)
 
+    def derive(self, cache: ResultCache | None = None, prompts_dir: Path | None = None) -> LLMStage:
+        """A sibling sharing this stage's backend, tokenizer, breaker and slots; its own cache or prompts."""
+        settings = (
+            self.settings
+            if prompts_dir is None
+            else self.settings.model_copy(update={"prompts_dir": prompts_dir})
+        )
+        sibling = LLMStage(self.backend, self.tokenizer, cache or self.cache, settings)
+        sibling.breaker, sibling.slots = self.breaker, self.slots
+        if prompts_dir is None:
+            sibling._prompts = self._prompts  # same prompt files: share the validated templates
+        return sibling
+
     def prompt(self, name: str) -> PromptTemplate:
         """prompts/<name>.yaml, loaded and validated once."""
         if name not in self._prompts:

@@ -1,0 +1,100 @@
+"""The one pipeline, on the real trained artifacts: offline (point in time) and online (feature store)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cascade.features.online import MemoryStoreConfig, RedisStoreConfig, create_store
+from cascade.features.session import Event
+from cascade.features.store import FeatureStore
+from cascade.pipeline import Arm, Pipeline
+from cascade.rerank.base import IdentityReranker
+from cascade.rerank.rules import RulesReranker
+from cascade.runtime import Runtime, load_runtime
+from cascade.types import Context
+
+NONE = Arm("none", IdentityReranker())
+
+
+@pytest.fixture(scope="module")
+def runtime(trained_artifacts: Path) -> Runtime:
+    return load_runtime(trained_artifacts)
+
+
+@pytest.fixture
+def online(runtime: Runtime) -> tuple[FeatureStore, Pipeline]:
+    store = runtime.feature_store(create_store(MemoryStoreConfig()))
+    return store, runtime.online_pipeline(store)
+
+
+def test_manifest_reports_a_cascade_far_above_popularity(runtime: Runtime) -> None:
+    m = runtime.manifest["metrics"]
+    assert set(m) >= {"popularity", "two_tower", "two_tower+xgb", "+rules", "retrieval"}
+    assert m["two_tower+xgb"]["ndcg@10"] > 1.5 * m["popularity"]["ndcg@10"]
+    assert m["retrieval"]["recall@500"] > 0.8
+    assert runtime.manifest["data"]["split"] == {"train": 81_140, "val": 9_430, "test": 9_430}
+    assert len(runtime.manifest["config"]["ranker_features"]) >= 40
+
+
+def test_offline_never_recommends_the_history(runtime: Runtime) -> None:
+    pipe = runtime.offline_pipeline("test")
+    history = runtime.split.history_before("test")
+    for u in (1, 42, 500):
+        rec = pipe.recommend_sync(u, 10, Context(), NONE)
+        seen = set(history.item[history.user == u].tolist())
+        ids = [it.item_id for it, _ in rec.items]
+        assert len(ids) == 10 == len(set(ids)) and not seen & set(ids)
+        assert rec.ranker_order[:10] == ids  # the identity arm keeps the ranker's order
+
+
+def test_a_played_item_is_not_recommended_again(online: tuple[FeatureStore, Pipeline]) -> None:
+    store, pipe = online
+    first = pipe.recommend_sync(7, 10, Context(), NONE)
+    top = first.items[0][0].item_id
+    before = store.fetch_user(7)[1].session.features(now=2e9)
+    store.ingest([Event(7, top, "play", 1.9e9)])
+    after = pipe.recommend_sync(7, 10, Context(), NONE)
+    assert top not in [it.item_id for it, _ in after.items]
+    assert not np.array_equal(before, store.fetch_user(7)[1].session.features(now=2e9))
+
+
+def test_rules_arm_respects_the_franchise_cap(online: tuple[FeatureStore, Pipeline], runtime: Runtime) -> None:
+    _, pipe = online
+    from cascade.rerank.franchise import catalog_groups
+
+    groups = catalog_groups(runtime.dataset.catalog)
+    rec = pipe.recommend_sync(13, 10, Context(), Arm("rules", RulesReranker(catalog=runtime.dataset.catalog)))
+    keys = [groups.get(it.item_id) for it, _ in rec.items]
+    assert all(keys.count(k) <= 2 for k in keys if k is not None)
+    assert rec.reranker_used == "rules"
+
+
+def test_unknown_user_takes_the_cold_start_path(online: tuple[FeatureStore, Pipeline]) -> None:
+    _, pipe = online
+    rec = pipe.recommend_sync(10_000_000, 10, Context(session_items=(50, 181)), NONE)
+    assert len(rec.items) == 10 and not rec.degraded
+    assert {50, 181}.isdisjoint(it.item_id for it, _ in rec.items)
+
+
+def test_redis_down_degrades_instead_of_failing(runtime: Runtime) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dead = create_store(RedisStoreConfig(url=f"redis://127.0.0.1:{port}/0", connect_timeout_s=0.1))
+    pipe = runtime.online_pipeline(runtime.feature_store(dead, materialize=False))
+    rec = pipe.recommend_sync(1, 10, Context(), NONE)
+    assert rec.degraded and len(rec.items) == 10
+
+
+def test_a_new_item_is_retrievable_at_once(trained_artifacts: Path) -> None:
+    rt = load_runtime(trained_artifacts)  # its own copy: adding an item changes the catalog
+    store = rt.feature_store(create_store(MemoryStoreConfig()))
+    pipe = rt.online_pipeline(store)
+    rt.add_item(store, 5000, "Star Trek: The Next Voyage", 1996, ("Action", "Adventure", "Sci-Fi"))
+    fans = [u for u in (1, 7, 13, 92, 276, 450) if 5000 in pipe.rank(u, Context()).retrieved.item_ids]
+    assert fans, "the new Sci-Fi item should be retrieved for some users with Sci-Fi history"
+    assert store.items(np.asarray([5000]))[0, 0] == 0.0  # no interactions yet
