@@ -62,7 +62,9 @@ def test_a_played_item_is_not_recommended_again(online: tuple[FeatureStore, Pipe
     assert not np.array_equal(before, store.fetch_user(7)[1].session.features(now=2e9))
 
 
-def test_rules_arm_respects_the_franchise_cap(online: tuple[FeatureStore, Pipeline], runtime: Runtime) -> None:
+def test_rules_arm_respects_the_franchise_cap(
+    online: tuple[FeatureStore, Pipeline], runtime: Runtime
+) -> None:
     _, pipe = online
     from cascade.rerank.franchise import catalog_groups
 
