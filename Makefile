@@ -53,7 +53,7 @@ pytest: artifacts redis deploy-tools
 test: lint typecheck pytest
 
 eval: artifacts
-	$(BIN)/care eval --llm-users 25 --name make-eval
+	$(BIN)/care eval --llm-users 50 --name make-eval
 
 bench: artifacts redis
 	$(BIN)/care bench features
