@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 
+from cascade.rerank.llm.cache import MemoryCache, RedisCache, ResultCache
 from cascade.rerank.llm.inproc_backend import LlamaCppBackend
 from cascade.rerank.llm.models import pull_smollm2
 from cascade.rerank.llm.prompts import PromptTemplate, load_prompt, prompt_path
@@ -114,3 +116,14 @@ def redis_prefix() -> Iterator[str]:
     if keys:
         client.delete(*keys)
     client.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def cache(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[ResultCache]:
+    """Every ResultCache backend: in process, and a real Redis (db 14, this test's prefix)."""
+    if request.param == "memory":
+        yield MemoryCache()
+        return
+    client: aioredis.Redis[bytes] = aioredis.Redis.from_url(REDIS_URL)
+    yield RedisCache(client, prefix=redis_prefix)
+    await client.aclose()  # type: ignore[attr-defined]

@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
-import redis.asyncio as aioredis
 
-from cascade.rerank.llm.cache import CachedRanking, MemoryCache, RedisCache, ResultCache
-
-from .conftest import REDIS_URL
+from cascade.rerank.llm.cache import CachedRanking, MemoryCache, ResultCache
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def cache(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[ResultCache]:
-    if request.param == "memory":
-        yield MemoryCache()
-        return
-    client: aioredis.Redis[bytes] = aioredis.Redis.from_url(REDIS_URL)
-    yield RedisCache(client, prefix=redis_prefix)
-    await client.aclose()  # type: ignore[attr-defined]
 
 
 async def test_missing_key_is_none(cache: ResultCache) -> None:

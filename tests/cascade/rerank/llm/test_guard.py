@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import pytest
-import redis.asyncio as aioredis
 
 from cascade.rerank.llm.backend import BackendError, ListResult, ScoreResult
 from cascade.rerank.llm.cache import MemoryCache, RedisCache, ResultCache
@@ -19,7 +17,7 @@ from cascade.rerank.llm.reranker import LLMReranker
 from cascade.rerank.llm.server import free_port
 from cascade.types import RerankInput, RerankOutput
 
-from .conftest import REDIS_URL, make_input
+from .conftest import make_input
 
 pytestmark = pytest.mark.anyio
 SLACK_S = 0.05  # generous for a loaded 2-core box; `care bench llm` measures the real overshoot
@@ -55,16 +53,6 @@ class Flaky:
 
     async def aclose(self) -> None:
         return None
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def cache(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[ResultCache]:
-    if request.param == "memory":
-        yield MemoryCache()
-        return
-    client: aioredis.Redis[bytes] = aioredis.Redis.from_url(REDIS_URL)
-    yield RedisCache(client, prefix=redis_prefix)
-    await client.aclose()  # type: ignore[attr-defined]
 
 
 async def test_timeout_falls_back_then_background_result_is_a_cache_hit(
