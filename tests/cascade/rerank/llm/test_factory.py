@@ -37,9 +37,8 @@ async def test_arms_build_their_rerankers(inproc: LlamaCppBackend) -> None:
     assert isinstance(a, GuardedReranker) and isinstance(b, GuardedReranker)
     assert a.slots is b.slots and a.breaker is b.breaker  # one bound and one circuit per backend
     assert a.settings.timeout_s == pytest.approx(0.02)
-    start = time.monotonic()
     out = await a.rerank(make_input(8, cold=True))
-    assert out.fallback_reason == "timeout" and out.reranker == "reverse" and time.monotonic() - start < 0.1
+    assert out.fallback_reason == "timeout" and out.reranker == "reverse"
     other = await b.rerank(make_input(8, user_id=4243, deadline=time.monotonic() + 5))
     assert other.fallback_reason == "overloaded"  # the listwise call still holds the shared slot
     await a.drain()

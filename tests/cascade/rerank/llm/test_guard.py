@@ -20,7 +20,6 @@ from cascade.types import RerankInput, RerankOutput
 from .conftest import make_input
 
 pytestmark = pytest.mark.anyio
-SLACK_S = 0.05  # generous for a loaded 2-core box; `care bench llm` measures the real overshoot
 
 
 class Reverse:
@@ -62,11 +61,11 @@ async def test_timeout_falls_back_then_background_result_is_a_cache_hit(
     inp = make_input(8, cold=True)
     deadline = time.monotonic() + 0.05
     first = await guard.rerank(RerankInput(**{**inp.__dict__, "deadline": deadline}))
-    assert time.monotonic() <= deadline + SLACK_S
+    assert guard.slots.in_use == 1  # answered by the deadline while the model call still runs
     assert first.fallback_reason == "timeout" and first.reranker == "reverse"
     assert first.item_ids == [c.item_id for c in reversed(inp.candidates)]
     await guard.drain()  # the timed-out call finishes in the background and fills the cache
-    second = await guard.rerank(RerankInput(**{**inp.__dict__, "deadline": time.monotonic() + 0.05}))
+    second = await guard.rerank(RerankInput(**{**inp.__dict__, "deadline": time.monotonic() + 5}))
     assert second.fallback_reason is None and second.reranker == "llm"
     assert second.stats["cache_hit"] == 1.0 and second.stats["valid_before_repair"] == 1.0
     assert sorted(second.item_ids) == sorted(c.item_id for c in inp.candidates)
@@ -78,9 +77,9 @@ async def test_default_budget_is_the_arm_timeout(
     guard = GuardedReranker(
         LLMReranker(inproc, prompts["single_pass"]), Reverse(), MemoryCache(), GuardSettings(timeout_s=0.03)
     )
-    start = time.monotonic()
     out = await guard.rerank(make_input(8, cold=True))  # no deadline on the input
-    assert out.fallback_reason == "timeout" and time.monotonic() - start <= 0.03 + SLACK_S
+    assert out.fallback_reason == "timeout"
+    assert guard.slots.in_use == 1  # answered while the model call still runs: it did not wait for it
     await guard.drain()
 
 
@@ -90,9 +89,9 @@ async def test_concurrency_bound_falls_back_at_once(
     guard = GuardedReranker(LLMReranker(inproc, prompts["single_pass"]), Reverse(), MemoryCache())
     slow = asyncio.create_task(guard.rerank(make_input(8, user_id=5, deadline=time.monotonic() + 60)))
     await asyncio.sleep(0)  # let it take the only slot
-    start = time.monotonic()
     out = await guard.rerank(make_input(8, user_id=6, deadline=time.monotonic() + 60))
-    assert out.fallback_reason == "overloaded" and time.monotonic() - start < 0.05
+    assert out.fallback_reason == "overloaded"
+    assert not slow.done()  # answered at once, not queued behind the call in flight
     assert (await slow).fallback_reason is None
     assert guard.slots.in_use == 0
 
@@ -159,6 +158,7 @@ async def test_unreachable_redis_is_a_miss_within_the_deadline(
     guard = GuardedReranker(LLMReranker(inproc, prompts["single_pass"]), Reverse(), cache)
     deadline = time.monotonic() + 0.05
     out = await guard.rerank(make_input(8, deadline=deadline, cold=True))
-    assert out.fallback_reason == "timeout" and time.monotonic() <= deadline + SLACK_S
+    assert out.fallback_reason == "timeout"  # a cache that cannot answer is a miss, not an error
+    assert guard.slots.in_use == 1  # and the model call went on in the background
     await guard.drain()
     await cache.client.aclose()  # type: ignore[attr-defined]
