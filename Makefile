@@ -33,7 +33,7 @@ run: artifacts
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check . || true
+	$(BIN)/ruff format --check .
 
 typecheck: setup
 	$(BIN)/mypy
