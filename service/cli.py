@@ -24,10 +24,19 @@ def _fail(message: str) -> typer.Exit:
 
 def _fetch_asset(fetch: Callable[[Callable[[str], None]], Path]) -> None:
     """Run a pinned-asset fetch, logging to stderr and printing where the files are."""
+    from rich.console import Console
+
     from cascade.assets import AssetError
 
+    console = Console(stderr=True)
     try:
-        path = fetch(lambda m: typer.echo(m, err=True))
+        with console.status("fetching") as status:
+
+            def log(message: str) -> None:
+                console.log(message)
+                status.update(message)
+
+            path = fetch(log)
     except AssetError as exc:
         raise _fail(str(exc)) from exc
     typer.echo(str(path))
