@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ from cascade.features.online import MemoryStoreConfig, RedisStoreConfig, create_
 from cascade.features.session import Event
 from cascade.features.store import FeatureStore
 from cascade.pipeline import Arm, Pipeline
+from cascade.ports import free_port
 from cascade.rerank.base import IdentityReranker
 from cascade.rerank.rules import RulesReranker
 from cascade.runtime import Runtime, load_runtime
@@ -83,10 +83,7 @@ def test_unknown_user_takes_the_cold_start_path(online: tuple[FeatureStore, Pipe
 
 
 def test_redis_down_degrades_instead_of_failing(runtime: Runtime) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    dead = create_store(RedisStoreConfig(url=f"redis://127.0.0.1:{port}/0", connect_timeout_s=0.1))
+    dead = create_store(RedisStoreConfig(url=f"redis://127.0.0.1:{free_port()}/0", connect_timeout_s=0.1))
     pipe = runtime.online_pipeline(runtime.feature_store(dead, materialize=False))
     rec = pipe.recommend_sync(1, 10, Context(), NONE)
     assert rec.degraded and len(rec.items) == 10

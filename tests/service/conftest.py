@@ -12,9 +12,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from cascade.ports import free_port
 from cascade.rerank.llm.prompts import PROMPTS_DIR
 from service.app import create_app
-from service.process import ServerProcess, free_port
+from service.process import ServerProcess
 from service.settings import Settings
 
 # Arms for tests: the LLM arm talks HTTP to a closed loopback port, so it always takes the rules

@@ -15,7 +15,8 @@ import httpx
 import pytest
 import redis
 
-from service.process import ServerProcess, free_port
+from cascade.ports import free_port
+from service.process import ServerProcess
 from tests.service.conftest import API_KEY, EXPERIMENTS, server_env
 
 REDIS_DB = 13

@@ -8,7 +8,6 @@ port and waits until it answers.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,12 +17,7 @@ from types import TracebackType
 
 import httpx
 
-
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from cascade.ports import free_port
 
 
 class LocalServer:

@@ -9,16 +9,11 @@ import pytest
 
 from cascade.features.online import RedisStoreConfig, StoreUnavailable, create_store
 from cascade.features.session import Event
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from cascade.ports import free_port
 
 
 def test_unreachable_redis_raises_typed_error_quickly() -> None:
-    store = create_store(RedisStoreConfig(url=f"redis://127.0.0.1:{_closed_port()}/0", connect_timeout_s=0.2))
+    store = create_store(RedisStoreConfig(url=f"redis://127.0.0.1:{free_port()}/0", connect_timeout_s=0.2))
     with pytest.raises(StoreUnavailable):
         store.fetch(1, np.arange(5, dtype=np.int64))
     with pytest.raises(StoreUnavailable):

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from cascade.experiments import Arm
+from cascade.ports import free_port
 from cascade.rerank.base import IdentityReranker
 from cascade.rerank.llm.cache import MemoryCache
 from cascade.rerank.llm.factory import LLMSettings, LLMStage, build_arm_reranker
@@ -13,7 +14,6 @@ from cascade.rerank.llm.guard import GuardedReranker
 from cascade.rerank.llm.http_backend import HTTPBackendConfig, OpenAIHTTPBackend
 from cascade.rerank.llm.inproc_backend import LlamaCppBackend
 from cascade.rerank.llm.prompts import PromptError, prompt_path, required_ctx
-from cascade.rerank.llm.server import free_port
 
 from .conftest import make_input
 from .test_guard import Reverse

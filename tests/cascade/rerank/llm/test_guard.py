@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from cascade.ports import free_port
 from cascade.rerank.llm.backend import BackendError, ListResult, ScoreResult
 from cascade.rerank.llm.cache import MemoryCache, RedisCache, ResultCache
 from cascade.rerank.llm.guard import GuardedReranker, GuardSettings
@@ -14,7 +15,6 @@ from cascade.rerank.llm.http_backend import HTTPBackendConfig, OpenAIHTTPBackend
 from cascade.rerank.llm.inproc_backend import LlamaCppBackend
 from cascade.rerank.llm.prompts import ChatPrompt, PromptTemplate
 from cascade.rerank.llm.reranker import LLMReranker
-from cascade.rerank.llm.server import free_port
 from cascade.types import RerankInput, RerankOutput
 
 from .conftest import make_input

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from cascade.ports import free_port
 from cascade.rerank.llm.backend import BackendError
 from cascade.rerank.llm.http_backend import (
     HTTPBackendConfig,
@@ -14,7 +15,7 @@ from cascade.rerank.llm.http_backend import (
 )
 from cascade.rerank.llm.prompts import PromptTemplate
 from cascade.rerank.llm.reranker import LLMReranker
-from cascade.rerank.llm.server import LocalServer, free_port
+from cascade.rerank.llm.server import LocalServer
 
 from .conftest import make_input
 
