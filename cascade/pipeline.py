@@ -158,7 +158,8 @@ class Pipeline:
         allowed = set(score)
         chosen = [i for i in dict.fromkeys(out.item_ids) if i in allowed][:k]
         if len(chosen) < k:  # a re-ranker returned too few: top up in ranker order
-            chosen += [i for i in score if i not in set(chosen)][: k - len(chosen)]
+            taken = set(chosen)
+            chosen += [i for i in score if i not in taken][: k - len(chosen)]
         timings["total"] = (time.monotonic() - start) * 1000.0
         return Recommendation(
             items=[(self.item_text(i), score[i]) for i in chosen],

@@ -7,14 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-
 from cascade import paths
 from cascade.data.dataset import Catalog, Dataset, Interactions
 from cascade.data.fetch import load_default
 from cascade.data.split import Split, split_by_user
 from cascade.features.batch import BatchFeatures, cold_item_features
-from cascade.features.online.base import I64, OnlineStore
+from cascade.features.online.base import OnlineStore
 from cascade.features.source import OnlineFeatures, PointInTimeFeatures
 from cascade.features.store import FeatureStore
 from cascade.pipeline import Pipeline
@@ -24,19 +22,6 @@ from cascade.retrieval.retriever import TwoTowerRetriever
 RETRIEVER_DIR = "retriever"
 RANKER_FILE = "ranker.ubj"
 MANIFEST = "manifest.json"
-
-
-def per_user(inter: Interactions) -> tuple[dict[int, I64], dict[int, I64]]:
-    """Items and timestamps per user, oldest first (ties by item id)."""
-    order = np.lexsort((inter.item, inter.ts, inter.user))
-    users, items, ts = inter.user[order], inter.item[order], inter.ts[order]
-    cuts = np.flatnonzero(np.diff(users)) + 1
-    starts = np.r_[0, cuts]
-    by_items = {
-        int(users[s]): part for s, part in zip(starts, np.split(items, cuts), strict=True) if len(part)
-    }
-    by_ts = {int(users[s]): part for s, part in zip(starts, np.split(ts, cuts), strict=True) if len(part)}
-    return by_items, by_ts
 
 
 def window_start(inter: Interactions) -> dict[int, int]:
@@ -50,7 +35,7 @@ def window_start(inter: Interactions) -> dict[int, int]:
 
 def point_in_time(split: Split, batch: BatchFeatures, catalog: Catalog, window: str) -> PointInTimeFeatures:
     """Features of each user as of the start of their `window` ("val" or "test")."""
-    items, ts = per_user(split.history_before(window))
+    items, ts = split.history_before(window).by_user_with_time()
     return PointInTimeFeatures(batch, catalog, items, window_start(split.window(window)), ts)
 
 

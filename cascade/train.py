@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import platform
@@ -29,9 +28,10 @@ from cascade.metrics import accuracy
 from cascade.pipeline import Pipeline
 from cascade.ranking.xgb import XGBRanker
 from cascade.rerank.rules import RulesReranker
+from cascade.retrieval.evaluate import evaluate_popularity
 from cascade.retrieval.retriever import TwoTowerRetriever
 from cascade.retrieval.two_tower import TwoTowerConfig
-from cascade.runtime import MANIFEST, RANKER_FILE, RETRIEVER_DIR, Runtime, per_user, point_in_time
+from cascade.runtime import MANIFEST, RANKER_FILE, RETRIEVER_DIR, Runtime, point_in_time, window_start
 from cascade.types import Context, RerankInput
 
 F32 = npt.NDArray[np.float32]
@@ -71,11 +71,12 @@ def ranker_rows(
     pipeline: Pipeline, split: Split, window: str, users: list[int], p: Progress
 ) -> tuple[F32, F32, npt.NDArray[np.int64]]:
     """One group per user: the retrieved candidates' features, labelled by the window's items."""
-    relevant, _ = per_user(split.window(window))
+    relevant = split.window(window).by_user()
+    as_of = window_start(split.window(window))
     xs, ys, groups = [], [], []
     for u in _users(p, f"ranker rows ({window})", users):
-        uf = pipeline.features.user(u, (), 0.0)
-        now = float(_as_of(pipeline, u))
+        now = float(as_of[u])
+        uf = pipeline.features.user(u, (), now)
         retrieved, x, _ = pipeline.candidate_features(uf, Context(timestamp=now), now, {})
         y = np.isin(retrieved.item_ids, relevant.get(u, np.empty(0, np.int64))).astype(np.float32)
         if y.sum() == 0:
@@ -86,42 +87,32 @@ def ranker_rows(
     return np.vstack(xs), np.concatenate(ys), np.asarray(groups, dtype=np.int64)
 
 
-def _as_of(pipeline: Pipeline, user_id: int) -> int:
-    as_of: dict[int, int] = getattr(pipeline.features, "as_of", {})
-    return as_of.get(user_id, 0)
-
-
 def evaluate_test(runtime: Runtime, users: list[int], p: Progress) -> dict[str, dict[str, float]]:
     """Test-window metrics of popularity, two-tower alone, + XGBoost, + rules, and retrieval recall@500."""
     pipeline = runtime.offline_pipeline("test")
-    relevant, _ = per_user(runtime.split.test)
-    history = runtime.split.history_before("test")
-    popularity = np.bincount(history.item, minlength=int(runtime.dataset.catalog.item_ids.max()) + 1)
-    pop_order = np.argsort(-popularity, kind="stable")
+    relevant = runtime.split.test.by_user()
+    as_of = window_start(runtime.split.test)
     rules = RulesReranker(catalog=runtime.dataset.catalog)
-    sums: dict[str, dict[str, float]] = {
-        a: {} for a in ("popularity", "two_tower", "two_tower+xgb", "+rules")
-    }
+    sums: dict[str, dict[str, float]] = {a: {} for a in ("two_tower", "two_tower+xgb", "+rules")}
     recall500 = 0.0
     for u in _users(p, "test-window metrics", users):
         rel = set(relevant[u].tolist())
-        now = float(_as_of(pipeline, u))
+        now = float(as_of[u])
         ranked = pipeline.rank(u, Context(timestamp=now))
-        seen = ranked.user.view.seen
-        pop = [int(i) for i in pop_order[: K + len(seen) + 1] if int(i) not in seen and i > 0][:K]
         cands = tuple(pipeline.item_text(int(i)) for i in ranked.ranked.item_ids)
         inp = RerankInput(u, Context(), cands, tuple(ranked.ranked.scores.tolist()), (), K)
         lists = {
-            "popularity": pop,
             "two_tower": ranked.retrieved.item_ids[:K].tolist(),
             "two_tower+xgb": ranked.ranked.item_ids[:K].tolist(),
-            "+rules": asyncio.run(rules.rerank(inp)).item_ids[:K],
+            "+rules": rules.rerank_sync(inp).item_ids[:K],
         }
         for arm, items in lists.items():
             for name, v in accuracy(items, rel, K).items():
                 sums[arm][name] = sums[arm].get(name, 0.0) + v
         recall500 += len(rel & set(ranked.retrieved.item_ids.tolist())) / len(rel)
     out = {arm: {k: v / len(users) for k, v in m.items()} for arm, m in sums.items()}
+    pop = evaluate_popularity(runtime.split, runtime.dataset.catalog.item_ids, "test")
+    out = {"popularity": {k: v for k, v in pop.items() if k.endswith(f"@{K}")}, **out}
     out["retrieval"] = {"recall@500": recall500 / len(users)}
     return out
 
@@ -136,9 +127,7 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def train(
-    out: Path, seed: int = 7, source: Path | None = None, max_users: int | None = None
-) -> dict[str, Any]:
+def train(out: Path, seed: int = SEED, source: Path | None = None) -> dict[str, Any]:
     """Train every stage into `out` (written atomically) and return the manifest."""
     random.seed(seed)
     np.random.seed(seed)
@@ -159,9 +148,6 @@ def train(
         retriever.save(tmp / RETRIEVER_DIR)
         batch = BatchFeatures(ds.interactions, ds.catalog, ds.users)
         users = sorted(int(u) for u in np.unique(split.val.user))
-        rng = np.random.default_rng(seed)
-        if max_users is not None and max_users < len(users):
-            users = sorted(rng.choice(users, max_users, replace=False).tolist())
         t0 = time.time()
         val_pipeline = Pipeline(
             point_in_time(split, batch, ds.catalog, "val"), retriever, _Unfitted(), ds.catalog
@@ -173,8 +159,6 @@ def train(
         runtime = Runtime(ds, split, retriever, ranker, batch, artifacts=tmp)
         t0 = time.time()
         test_users = sorted(int(u) for u in np.unique(split.test.user))
-        if max_users is not None and max_users < len(test_users):
-            test_users = sorted(rng.choice(test_users, max_users, replace=False).tolist())
         metrics = evaluate_test(runtime, test_users, p)
         timings["evaluate_s"] = time.time() - t0
     manifest: dict[str, Any] = {
@@ -195,7 +179,6 @@ def train(
             "ranker_features": names(RANKER_FEATURES),
             "n_retrieve": 500,
             "n_rank": 50,
-            "max_users": max_users,
         },
         "ranker": {"version": ranker.version, **fit, "rows": len(rows[1]), "groups": len(rows[2])},
         "metrics": {"window": "test", "k": K, "users": len(test_users), **metrics},

@@ -49,14 +49,17 @@ class Interactions:
 
     def by_user(self) -> dict[int, IntArray]:
         """Item ids per user, in time order (ties by item id)."""
+        return self.by_user_with_time()[0]
+
+    def by_user_with_time(self) -> tuple[dict[int, IntArray], dict[int, IntArray]]:
+        """Item ids and their timestamps per user, in time order (ties by item id)."""
         order = np.lexsort((self.item, self.ts, self.user))
-        users, items = self.user[order], self.item[order]
+        users, items, ts = self.user[order], self.item[order], self.ts[order]
         cuts = np.flatnonzero(np.diff(users)) + 1
-        return {
-            int(u[0]): it
-            for u, it in zip(np.split(users, cuts), np.split(items, cuts), strict=True)
-            if len(u)
-        }
+        keys = [int(u) for u in users[np.r_[0, cuts]]] if len(users) else []
+        return dict(zip(keys, np.split(items, cuts), strict=True)), dict(
+            zip(keys, np.split(ts, cuts), strict=True)
+        )
 
 
 @dataclass
