@@ -1,38 +1,73 @@
-"""A/B experiments from prompts/experiments.yaml: arms with weights, stable hash assignment, forced arms."""
+"""A/B experiments from prompts/experiments.yaml: arm specs with weights, stable hash assignment, forced arms.
+
+An arm is `{name, weight, reranker: <kind>, timeout_ms?, ...the kind's own fields}`; the kind
+(cascade.rerank.registry) validates its own fields, and guarded kinds require timeout_ms, the only
+source of a request's deadline (cascade.arms turns it into the arm's budget).
+"""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cascade.rerank.kinds import Kind, KindConfig
+from cascade.rerank.registry import get_kind
+
 EXPERIMENTS_FILE = Path(__file__).resolve().parents[1] / "prompts" / "experiments.yaml"
-RerankerKind = Literal["none", "rules", "llm"]
+_COMMON = ("name", "weight", "reranker", "timeout_ms")
 
 
-class Arm(BaseModel):
-    """One variant: which re-ranker, its share of users, and its time budget."""
+class ArmSpec(BaseModel):
+    """One arm as the experiments file states it: its re-ranker kind, share of users and time budget."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = Field(min_length=1)
-    weight: float = Field(ge=0)
-    reranker: RerankerKind
-    prompt: str | None = None  # prompts/<prompt>.yaml, for reranker: llm
-    timeout_ms: int = Field(default=0, ge=0)
+    weight: float = Field(default=1.0, ge=0)
+    reranker: str
+    timeout_ms: int | None = Field(default=None, gt=0)
+    options: KindConfig = KindConfig()  # the kind's own fields (e.g. an llm arm's prompt)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_fields(cls, raw: Any) -> Any:
+        """Fields other than the common ones belong to the kind and are validated by its config model."""
+        if not isinstance(raw, dict) or "options" in raw:
+            return raw
+        common = {k: raw[k] for k in _COMMON if k in raw}
+        kind = get_kind(str(raw.get("reranker")))
+        common["options"] = kind.config.model_validate({k: v for k, v in raw.items() if k not in _COMMON})
+        return common
 
     @model_validator(mode="after")
-    def _prompt_iff_llm(self) -> Arm:
-        if self.reranker == "llm" and not self.prompt:
-            raise ValueError(f"arm {self.name!r}: reranker 'llm' needs a prompt")
-        if self.reranker != "llm" and self.prompt:
-            raise ValueError(f"arm {self.name!r}: only reranker 'llm' takes a prompt")
-        if self.reranker == "llm" and self.timeout_ms <= 0:
-            raise ValueError(f"arm {self.name!r}: reranker 'llm' needs timeout_ms > 0")
+    def _deadline_iff_guarded(self) -> ArmSpec:
+        if self.kind.needs_deadline and self.timeout_ms is None:
+            raise ValueError(f"arm {self.name!r}: reranker {self.reranker!r} needs timeout_ms > 0")
+        if not self.kind.needs_deadline and self.timeout_ms is not None:
+            raise ValueError(
+                f"arm {self.name!r}: reranker {self.reranker!r} has no deadline; drop timeout_ms"
+            )
         return self
+
+    @property
+    def kind(self) -> Kind:
+        return get_kind(self.reranker)
+
+    def files(self, prompts_dir: Path) -> list[Path]:
+        """Files whose content decides this arm's answers."""
+        return self.kind.files(self.options, prompts_dir)
+
+    def reads_context(self, prompts_dir: Path) -> bool:
+        """Whether the playlist title can change this arm's answer."""
+        return self.kind.reads_context(self.options, prompts_dir)
+
+    def runs(self) -> tuple[str, str]:
+        """What the arm runs, without its name and weight: equal for arms that answer alike."""
+        return (self.reranker, self.options.model_dump_json())
 
 
 class Experiment(BaseModel):
@@ -40,7 +75,7 @@ class Experiment(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     salt: str = Field(min_length=1)
-    arms: tuple[Arm, ...] = Field(min_length=1)
+    arms: tuple[ArmSpec, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _check_arms(self) -> Experiment:
@@ -51,14 +86,14 @@ class Experiment(BaseModel):
             raise ValueError("arm weights must sum to more than 0")
         return self
 
-    def arm(self, name: str) -> Arm:
+    def arm(self, name: str) -> ArmSpec:
         """The arm called `name`; ValueError naming the known arms otherwise."""
         for a in self.arms:
             if a.name == name:
                 return a
         raise ValueError(f"unknown arm {name!r}; arms are {[a.name for a in self.arms]}")
 
-    def assign(self, user_id: int | str, forced: str | None = None) -> Arm:
+    def assign(self, user_id: int | str, forced: str | None = None) -> ArmSpec:
         """The forced arm if given, else the arm the user's stable hash falls into by weight."""
         if forced is not None:
             return self.arm(forced)
@@ -97,7 +132,7 @@ def bucket(user_id: int | str, salt: str) -> float:
 
 
 def load_experiments(path: Path | None = None, prompts_dir: Path | None = None) -> ExperimentsFile:
-    """Parse and validate an experiments file; every llm arm's prompt file must exist."""
+    """Parse and validate an experiments file; every file an arm names (a prompt) must exist."""
     path = path or EXPERIMENTS_FILE
     try:
         raw = yaml.safe_load(path.read_text())
@@ -115,8 +150,7 @@ def load_experiments(path: Path | None = None, prompts_dir: Path | None = None) 
     folder = prompts_dir or path.parent
     for exp_name, exp in doc.experiments.items():
         for a in exp.arms:
-            if a.prompt and not (folder / f"{a.prompt}.yaml").is_file():
-                raise ValueError(
-                    f"{path}: experiment {exp_name!r} arm {a.name!r}: no prompt file {a.prompt}.yaml"
-                )
+            for f in a.files(folder):
+                if not f.is_file():
+                    raise ValueError(f"{path}: experiment {exp_name!r} arm {a.name!r}: no file {f.name}")
     return doc

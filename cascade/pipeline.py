@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -15,8 +15,10 @@ import numpy.typing as npt
 from cascade.data.dataset import Catalog
 from cascade.features.assembly import assemble, context_features
 from cascade.features.source import FeatureSource, UserFeatures
-from cascade.rerank.base import Reranker
-from cascade.types import Candidates, Context, ItemText, RerankInput, Retriever
+from cascade.types import Candidates, Context, FallbackReason, ItemText, RerankInput, Retriever
+
+if TYPE_CHECKING:
+    from cascade.arms import Arm
 
 F32 = npt.NDArray[np.float32]
 N_RETRIEVE = 500
@@ -30,16 +32,6 @@ class Ranker(Protocol):
     version: str
 
     def score(self, features: F32) -> F32: ...
-
-
-@dataclass(frozen=True)
-class Arm:
-    """A resolved experiment arm: which re-ranker runs, with what time budget."""
-
-    name: str
-    reranker: Reranker
-    timeout_ms: float | None = None  # None: no deadline
-    prompt_version: str | None = None
 
 
 @dataclass
@@ -58,7 +50,7 @@ class Recommendation:
     items: list[tuple[ItemText, float]]
     arm: str
     reranker_used: str
-    fallback_reason: str | None
+    fallback_reason: FallbackReason | None
     degraded: bool
     timings_ms: dict[str, float]
     ranker_order: list[int]
@@ -140,18 +132,32 @@ class Pipeline:
             context_features(now, context.device),
         )
 
-    async def recommend(self, user_id: int, k: int, context: Context, arm: Arm) -> Recommendation:
-        """The whole request: cascade, then the arm's re-ranker within the arm's deadline."""
-        start = time.monotonic()
-        ranked = self.rank(user_id, context)
-        timings = ranked.timings_ms
+    def rerank_input(
+        self, user_id: int, ranked: Ranked, context: Context, k: int, deadline: float | None = None
+    ) -> RerankInput:
+        """What a re-ranker reads: the ranked candidates with text, the recent history, the deadline."""
         cands = tuple(self.item_text(int(i)) for i in ranked.ranked.item_ids)
         history = ranked.user.view.session_items or tuple(reversed(ranked.user.view.history))
         recent = tuple(self.item_text(i) for i in history[:N_RECENT] if i in self.catalog)
-        deadline = None if arm.timeout_ms is None else start + arm.timeout_ms / 1000.0
-        inp = RerankInput(
-            user_id, context, cands, tuple(float(s) for s in ranked.ranked.scores), recent, k, deadline
-        )
+        scores = tuple(float(s) for s in ranked.ranked.scores)
+        return RerankInput(user_id, context, cands, scores, recent, k, deadline)
+
+    def training_rows(
+        self, user_id: int, now: float, relevant: npt.NDArray[np.int64]
+    ) -> tuple[F32, F32] | None:
+        """The ranker's rows for one user as of `now`, labelled by `relevant`; None without a positive."""
+        user = self.features.user(user_id, (), now)
+        retrieved, x, _ = self.candidate_features(user, Context(timestamp=now), now, {})
+        y = np.isin(retrieved.item_ids, relevant).astype(np.float32)
+        return (x, y) if y.sum() > 0 else None
+
+    async def recommend(self, user_id: int, k: int, context: Context, arm: Arm) -> Recommendation:
+        """The whole request: cascade, then the arm's re-ranker by the request's deadline."""
+        start = time.monotonic()
+        ranked = self.rank(user_id, context)
+        timings = ranked.timings_ms
+        deadline = None if arm.budget_ms is None else start + arm.budget_ms / 1000.0
+        inp = self.rerank_input(user_id, ranked, context, k, deadline)
         with _timed(timings, "rerank"):
             out = await arm.reranker.rerank(inp)
         score = {int(i): float(s) for i, s in zip(ranked.ranked.item_ids, ranked.ranked.scores, strict=True)}
@@ -170,7 +176,7 @@ class Pipeline:
             timings_ms=timings,
             ranker_order=[int(i) for i in ranked.ranked.item_ids],
             stats=out.stats,
-            prompt_version=arm.prompt_version,
+            prompt_version=arm.version,
         )
 
     def recommend_sync(self, user_id: int, k: int, context: Context, arm: Arm) -> Recommendation:

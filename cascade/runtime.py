@@ -15,7 +15,7 @@ from cascade.features.batch import BatchFeatures, cold_item_features
 from cascade.features.online.base import OnlineStore
 from cascade.features.source import OnlineFeatures, PointInTimeFeatures
 from cascade.features.store import FeatureStore
-from cascade.pipeline import Pipeline
+from cascade.pipeline import N_RANK, N_RETRIEVE, Pipeline
 from cascade.ranking.xgb import XGBRanker
 from cascade.retrieval.retriever import TwoTowerRetriever
 
@@ -62,14 +62,25 @@ class Runtime:
             fs.materialize(self.batch, self.dataset.users.user_ids, self.as_of_end)
         return fs
 
+    @property
+    def sizes(self) -> dict[str, int]:
+        """Retrieve and rank counts the artifacts were trained with (the manifest's config)."""
+        cfg = self.manifest.get("config", {})
+        return {
+            "n_retrieve": int(cfg.get("n_retrieve", N_RETRIEVE)),
+            "n_rank": int(cfg.get("n_rank", N_RANK)),
+        }
+
     def online_pipeline(self, store: FeatureStore) -> Pipeline:
         """The serving pipeline over the online store."""
-        return Pipeline(OnlineFeatures(store), self.retriever, self.ranker, self.dataset.catalog)
+        return Pipeline(
+            OnlineFeatures(store), self.retriever, self.ranker, self.dataset.catalog, **self.sizes
+        )
 
     def offline_pipeline(self, window: Literal["val", "test"]) -> Pipeline:
         """Point-in-time pipeline: each user's features and history as of the start of `window`."""
         source = point_in_time(self.split, self.batch, self.dataset.catalog, window)
-        return Pipeline(source, self.retriever, self.ranker, self.dataset.catalog)
+        return Pipeline(source, self.retriever, self.ranker, self.dataset.catalog, **self.sizes)
 
     def add_item(
         self, store: FeatureStore, item_id: int, title: str, year: int, genres: tuple[str, ...]

@@ -32,7 +32,7 @@ from cascade.retrieval.evaluate import evaluate_popularity
 from cascade.retrieval.retriever import TwoTowerRetriever
 from cascade.retrieval.two_tower import TwoTowerConfig
 from cascade.runtime import MANIFEST, RANKER_FILE, RETRIEVER_DIR, Runtime, point_in_time, window_start
-from cascade.types import Context, RerankInput
+from cascade.types import Context
 
 F32 = npt.NDArray[np.float32]
 K = 10
@@ -75,15 +75,12 @@ def ranker_rows(
     as_of = window_start(split.window(window))
     xs, ys, groups = [], [], []
     for u in _users(p, f"ranker rows ({window})", users):
-        now = float(as_of[u])
-        uf = pipeline.features.user(u, (), now)
-        retrieved, x, _ = pipeline.candidate_features(uf, Context(timestamp=now), now, {})
-        y = np.isin(retrieved.item_ids, relevant.get(u, np.empty(0, np.int64))).astype(np.float32)
-        if y.sum() == 0:
+        rows = pipeline.training_rows(u, float(as_of[u]), relevant.get(u, np.empty(0, np.int64)))
+        if rows is None:
             continue  # no positive retrieved: the group carries no ranking signal
-        xs.append(x)
-        ys.append(y)
-        groups.append(len(y))
+        xs.append(rows[0])
+        ys.append(rows[1])
+        groups.append(len(rows[1]))
     return np.vstack(xs), np.concatenate(ys), np.asarray(groups, dtype=np.int64)
 
 
@@ -99,8 +96,7 @@ def evaluate_test(runtime: Runtime, users: list[int], p: Progress) -> dict[str, 
         rel = set(relevant[u].tolist())
         now = float(as_of[u])
         ranked = pipeline.rank(u, Context(timestamp=now))
-        cands = tuple(pipeline.item_text(int(i)) for i in ranked.ranked.item_ids)
-        inp = RerankInput(u, Context(), cands, tuple(ranked.ranked.scores.tolist()), (), K)
+        inp = pipeline.rerank_input(u, ranked, Context(), K)
         lists = {
             "two_tower": ranked.retrieved.item_ids[:K].tolist(),
             "two_tower+xgb": ranked.ranked.item_ids[:K].tolist(),
@@ -177,8 +173,8 @@ def train(out: Path, seed: int = SEED, source: Path | None = None) -> dict[str, 
         "config": {
             "two_tower": {**retriever.cfg.to_dict(), **retriever.meta},
             "ranker_features": names(RANKER_FEATURES),
-            "n_retrieve": 500,
-            "n_rank": 50,
+            "n_retrieve": val_pipeline.n_retrieve,
+            "n_rank": val_pipeline.n_rank,
         },
         "ranker": {"version": ranker.version, **fit, "rows": len(rows[1]), "groups": len(rows[2])},
         "metrics": {"window": "test", "k": K, "users": len(test_users), **metrics},

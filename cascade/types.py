@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 import numpy as np
@@ -43,6 +44,17 @@ class ItemText:
     genres: tuple[str, ...]
 
 
+class FallbackReason(StrEnum):
+    """Why a response came from the fallback re-ranker (the guard, the service and the report share it)."""
+
+    TIMEOUT = "timeout"  # no answer by the deadline; the call finishes in the background and is cached
+    ERROR = "error"
+    CIRCUIT_OPEN = "circuit_open"
+    OVERLOADED = "overloaded"  # the LLM is saturated (service admission or the backend's call slots)
+    INVALID_OUTPUT = "invalid_output"
+    LLM_UNAVAILABLE = "llm_unavailable"  # the LLM stage could not be built (no model, bad settings)
+
+
 @dataclass(frozen=True)
 class RerankInput:
     """The ranker's top candidates (best first) with the context a re-ranker may use."""
@@ -53,7 +65,9 @@ class RerankInput:
     scores: tuple[float, ...]
     recent: tuple[ItemText, ...]  # the session's / history's most recent items, newest first
     k: int
-    deadline: float | None = None  # time.monotonic() by which an answer is due; None = no deadline
+    # time.monotonic() by which an answer is due, computed once per request by Pipeline.recommend from
+    # the arm's budget; None for arms without a deadline (identity, rules)
+    deadline: float | None = None
 
 
 @dataclass
@@ -62,7 +76,7 @@ class RerankOutput:
 
     item_ids: list[int]
     reranker: str
-    fallback_reason: str | None = None
+    fallback_reason: FallbackReason | None = None
     stats: dict[str, float] = field(default_factory=dict)
 
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, cast
 
-from eval.arms import LLMOptions
+from cascade.llm import DIALECTS, HTTPBackendConfig, InProcessBackendConfig, LLMSettings
 from eval.harness import ContextMode, EvalConfig
 
 CONTEXTS: dict[str, tuple[ContextMode, ...]] = {
@@ -38,10 +37,15 @@ def eval_cli(
 
     if context not in CONTEXTS:
         raise ValueError(f"--context must be one of {sorted(CONTEXTS)}, not {context!r}")
-    if dialect not in ("vllm", "llamacpp"):
-        raise ValueError(f"--dialect must be vllm or llamacpp, not {dialect!r}")
+    if dialect not in DIALECTS:
+        raise ValueError(f"--dialect must be one of {list(DIALECTS)}, not {dialect!r}")
     if (users is not None and users < 1) or (llm_users is not None and llm_users < 1):
         raise ValueError("--users and --llm-users must be at least 1")
+    backend = (
+        HTTPBackendConfig.model_validate({"base_url": base_url, "model": model, "dialect": dialect})
+        if base_url
+        else InProcessBackendConfig()
+    )
     folder = out or default_out(name)
     cfg = EvalConfig(
         users=users,
@@ -50,7 +54,7 @@ def eval_cli(
         arms=list(arms) if arms else None,
         contexts=CONTEXTS[context],
         deadline=deadline,
-        llm=LLMOptions(base_url=base_url, model=model, dialect=cast(Literal["vllm", "llamacpp"], dialect)),
+        llm=LLMSettings(backend=backend),
         n_boot=n_boot,
         baselines=baselines,
         out=folder,

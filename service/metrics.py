@@ -10,6 +10,8 @@ from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from cascade.types import FallbackReason
+
 LATENCY_BUCKETS_S = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.0, 2.0, 5.0)
 STAGE_BUCKETS_MS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0)
 
@@ -84,7 +86,7 @@ class Metrics:
         arm: str,
         forced: bool,
         reranker: str,
-        fallback_reason: str | None,
+        fallback_reason: FallbackReason | None,
         degraded: bool,
         timings_ms: Mapping[str, float],
         stats: Mapping[str, float],
@@ -92,7 +94,7 @@ class Metrics:
         self.arms.labels(experiment or "", arm, "true" if forced else "false").inc()
         self.reranker.labels(reranker).inc()
         if fallback_reason:
-            self.fallbacks.labels(fallback_reason).inc()
+            self.fallbacks.labels(fallback_reason.value).inc()
         if degraded:
             self.degraded.inc()
         for stage, ms in timings_ms.items():

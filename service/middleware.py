@@ -54,7 +54,7 @@ class GuardMiddleware:
         entered = False
         try:
             if guarded:
-                if svc.inflight >= svc.settings.max_inflight:
+                if not svc.admission.try_enter():
                     m.rejected.labels("overload").inc()
                     await _reply(
                         send_status,
@@ -63,9 +63,8 @@ class GuardMiddleware:
                         [(b"retry-after", b"1")],
                     )
                     return
-                svc.inflight += 1
                 entered = True
-                m.inflight.set(svc.inflight)
+                m.inflight.set(svc.admission.inflight)
             if scope["method"] in _BODY_METHODS:
                 limit = svc.settings.max_body_bytes
                 body = await _read_body(scope, receive, limit)
@@ -77,8 +76,8 @@ class GuardMiddleware:
             await self.app(scope, receive, send_status)
         finally:
             if entered:
-                svc.inflight -= 1
-                m.inflight.set(svc.inflight)
+                svc.admission.leave()
+                m.inflight.set(svc.admission.inflight)
             route = scope.get("route")
             label = getattr(route, "path", None) or "unmatched"
             m.requests.labels(label, scope["method"], str(status)).inc()

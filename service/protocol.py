@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from cascade.data.dataset import GENRES
 from cascade.features.registry import EVENT_TYPES
+from cascade.types import FallbackReason
 
 MAX_ID = 2**31 - 1
 MAX_TS = 1e11  # unix seconds; far beyond any real timestamp, small enough for every datetime call
@@ -64,7 +65,7 @@ class RecommendResponse(BaseModel):
     arm: str
     experiment: str | None
     reranker_used: str
-    fallback_reason: str | None
+    fallback_reason: FallbackReason | None = Field(description="Why the arm's re-ranker did not answer.")
     degraded: bool = Field(description="True when the online store was unreachable and defaults were used.")
     timings_ms: dict[str, float]
     model_version: str

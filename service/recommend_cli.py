@@ -9,11 +9,9 @@ from rich.console import Console
 from rich.table import Table
 
 from cascade.features.online import MemoryStoreConfig, create_store
-from cascade.rerank.rules import RulesReranker
 from cascade.runtime import load_runtime
 from cascade.types import Context
-from service.arms import RerankerFactory, build_arms
-from service.llm import llm_factory
+from service.serving import service_resolver
 from service.settings import Settings
 
 
@@ -26,8 +24,7 @@ def recommend_cli(user_id: int, k: int, playlist_title: str | None, arm: str | N
         raise typer.Exit(2) from exc
     store = runtime.feature_store(create_store(MemoryStoreConfig()))
     pipeline = runtime.online_pipeline(store)
-    factory = RerankerFactory(RulesReranker(catalog=runtime.dataset.catalog), llm_factory(settings, runtime))
-    arms = build_arms(settings.experiments_file, settings.prompts_dir, factory, settings.default_timeout_ms)
+    arms = service_resolver(settings, runtime).resolve_file(settings.experiments_file, settings.prompts_dir)
     choice = arms.forced(arm) if arm else arms.assign(user_id)
     if choice is None:
         typer.secho(

@@ -13,21 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from cascade.arms import Arm, ArmResolver, ArmSet, Assignment, ExperimentsError, arm_resolver, watched_files
 from cascade.features.online import OnlineStore, StoreUnavailable, create_store
 from cascade.features.session import Event
 from cascade.features.store import FeatureStore, UnknownItemError
-from cascade.pipeline import Arm, Pipeline, Recommendation
+from cascade.pipeline import Pipeline, Recommendation
 from cascade.runtime import Runtime, load_runtime
 from cascade.types import Context
-from service.arms import (
-    ArmChoice,
-    ArmSet,
-    ExperimentsError,
-    LLMBuilder,
-    RerankerFactory,
-    build_arms,
-    watched_files,
-)
+from service.admission import Admission
 from service.metrics import Metrics
 from service.protocol import (
     EventIn,
@@ -106,6 +99,18 @@ def _run_in_thread_loop(coro_fn: Callable[[], Any]) -> Any:
     return loop.run_until_complete(coro_fn())
 
 
+def service_resolver(settings: Settings, runtime: Runtime) -> ArmResolver:
+    """Arms in serving mode; the LLM's result cache shares the online store's Redis when there is one."""
+    return arm_resolver(
+        runtime.dataset.catalog,
+        "serving",
+        settings.llm,
+        redis_url=settings.redis_url,
+        cache_prefix=settings.redis_prefix + "llm:",
+        prompts_dir=settings.prompts_dir,
+    )
+
+
 @dataclass
 class CareService:
     """Loads the runtime, owns the online store and the arms, and answers every route."""
@@ -115,12 +120,14 @@ class CareService:
     loaded: Loaded | None = None
     load_error: str | None = None
     arms: ArmSet | None = None
-    inflight: int = 0
-    llm_factory: Callable[[Settings, Runtime], LLMBuilder | None] | None = None
-    _factory: RerankerFactory | None = None
+    admission: Admission = field(init=False)
+    _resolver: ArmResolver | None = None
     _mtimes: dict[Path, tuple[int, int]] = field(default_factory=dict)
     _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _ready_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.admission = Admission(self.settings.max_inflight, self.settings.llm_inflight)
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def load(self) -> None:
@@ -144,22 +151,20 @@ class CareService:
             log.warning("online store unreachable at start; serving degraded until it answers")
             store, materialized = runtime.feature_store(online, materialize=False), False
         pipeline = runtime.online_pipeline(store)
-        from cascade.rerank.rules import RulesReranker
-
-        rules = RulesReranker(catalog=runtime.dataset.catalog)
-        llm = self.llm_factory(self.settings, runtime) if self.llm_factory is not None else None
-        self._factory = RerankerFactory(rules=rules, llm=llm)
+        self._resolver = service_resolver(self.settings, runtime)
         return Loaded(
             runtime, online, store, pipeline, _model_version(runtime), runtime.ranker.version, materialized
         )
 
     async def close(self) -> None:
+        if self._resolver is not None:
+            await self._resolver.aclose()
         if self.loaded is not None:
             await asyncio.to_thread(self.loaded.online.close)
 
     async def reload(self, *, force: bool = False) -> bool:
         """Rebuild the arms if the watched files changed (or `force`); swap atomically; True if swapped."""
-        if self._factory is None:
+        if self._resolver is None:
             return False
         s = self.settings
         async with self._reload_lock:
@@ -168,9 +173,7 @@ class CareService:
                 return False
             self._mtimes = mtimes
             try:
-                arms = await asyncio.to_thread(
-                    build_arms, s.experiments_file, s.prompts_dir, self._factory, s.default_timeout_ms
-                )
+                arms = await asyncio.to_thread(self._resolver.resolve_file, s.experiments_file, s.prompts_dir)
             except ExperimentsError as exc:
                 self.metrics.reloads.labels("error").inc()
                 log.error("reload failed, keeping arms %s: %s", self.arms.version if self.arms else None, exc)
@@ -237,7 +240,7 @@ class CareService:
         return self.loaded, self.arms
 
     # ---- /recommend ------------------------------------------------------------------------
-    def choose(self, req: RecommendRequest, arms: ArmSet) -> ArmChoice:
+    def choose(self, req: RecommendRequest, arms: ArmSet) -> Assignment:
         if req.arm is not None:
             choice = arms.forced(req.arm)
             if choice is None:
@@ -248,15 +251,12 @@ class CareService:
     async def recommend(self, req: RecommendRequest, request_id: str) -> RecommendResponse:
         ld, arms = self._require()
         choice = self.choose(req, arms)
-        arm, overload = choice.arm, False
-        if arm.name in arms.llm_arms and self.inflight > self.settings.llm_inflight:
-            # The no-LLM fast path under load: the rules answer, the response says why.
-            arm, overload = Arm(arm.name, arms.fast.reranker, None, arm.prompt_version), True
+        arm = choice.arm
+        if arm.uses_llm and self.admission.llm_saturated and self._resolver is not None:
+            arm = self._resolver.shed(arm)  # the rules answer, with fallback_reason "overloaded"
         c = req.context
         ctx = Context(c.playlist_title, c.device, c.timestamp, tuple(c.session_items))
-        rec = await self._run(ld.pipeline, req.user_id, req.k, ctx, arm, llm=arm.name in arms.llm_arms)
-        if overload and rec.fallback_reason is None:
-            rec.fallback_reason = "overload"
+        rec = await self._run(ld.pipeline, req.user_id, req.k, ctx, arm)
         self.metrics.observe_recommendation(
             experiment=choice.experiment,
             arm=rec.arm,
@@ -284,10 +284,8 @@ class CareService:
             request_id=request_id,
         )
 
-    async def _run(
-        self, pipeline: Pipeline, user_id: int, k: int, ctx: Context, arm: Arm, *, llm: bool
-    ) -> Recommendation:
-        if self.settings.cascade_execution == "thread" and not llm:
+    async def _run(self, pipeline: Pipeline, user_id: int, k: int, ctx: Context, arm: Arm) -> Recommendation:
+        if self.settings.cascade_execution == "thread" and not arm.uses_llm:
             # CPU-bound cascade and a loop-free re-ranker: a worker thread with its own loop.
             result: Recommendation = await asyncio.to_thread(
                 _run_in_thread_loop, lambda: pipeline.recommend(user_id, k, ctx, arm)

@@ -17,8 +17,8 @@ from pydantic_settings import (
 
 from cascade.experiments import EXPERIMENTS_FILE
 from cascade.features.online import MemoryStoreConfig, RedisStoreConfig
+from cascade.llm import PROMPTS_DIR, LLMSettings
 from cascade.paths import artifacts_dir
-from cascade.rerank.llm.prompts import PROMPTS_DIR
 
 
 def _yaml_file() -> Path | None:
@@ -35,6 +35,7 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        env_nested_delimiter="__",
         frozen=True,
     )
 
@@ -47,30 +48,23 @@ class Settings(BaseSettings):
     redis_connect_timeout_s: float = Field(default=0.25, gt=0, le=10)
     session_ttl_s: int = Field(default=86_400, gt=0)
 
-    # LLM backend for arms with reranker: llm.
-    llm_backend: Literal["inprocess", "http"] = "inprocess"
-    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible API root (…/v1).")
-    llm_model: str = "SmolLM2-135M-Instruct"
-    llm_dialect: Literal["vllm", "llamacpp"] = "llamacpp"
-    llm_api_key: SecretStr | None = None
-    llm_model_path: Path | None = Field(default=None, description="GGUF for the in-process backend.")
-    llm_concurrency: int = Field(default=1, ge=1, description="LLM calls in flight; beyond: the fallback.")
-    llm_cache_ttl_s: float = Field(default=900.0, gt=0)
+    # The LLM stage of arms whose kind uses it: CARE_LLM__BACKEND__KIND=http, CARE_LLM__BACKEND__BASE_URL=...
+    llm: LLMSettings = Field(default_factory=LLMSettings)
 
     # Experiments and prompts (reloaded on change or SIGHUP).
     experiments_file: Path = EXPERIMENTS_FILE
     prompts_dir: Path = PROMPTS_DIR
     reload_interval_s: float = Field(default=1.0, gt=0)
-    default_timeout_ms: float = Field(default=300.0, gt=0, description="Deadline of arms without one.")
 
     # Protection.
     api_key: SecretStr | None = Field(default=None, description="Required on write endpoints when set.")
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    # Admission (service.admission): 429 at the door; rules instead of the LLM when requests pile up.
     max_inflight: int = Field(default=64, gt=0, description="Requests beyond this many in flight: 429.")
-    llm_inflight: int = Field(default=8, ge=0, description="Beyond this in flight: no LLM.")
+    llm_inflight: int = Field(default=8, ge=0, description="Beyond this many in flight: no LLM call.")
     cascade_execution: Literal["inline", "thread"] = "inline"
 
-    @field_validator("redis_url", "llm_base_url", mode="before")
+    @field_validator("redis_url", mode="before")
     @classmethod
     def _empty_is_none(cls, v: Any) -> Any:
         return None if v == "" else v

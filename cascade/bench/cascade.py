@@ -12,7 +12,7 @@ from cascade.features.online import MemoryStoreConfig, create_store
 from cascade.rerank.rules import RulesReranker
 from cascade.retrieval.synthetic import scale_rows
 from cascade.runtime import load_runtime
-from cascade.types import Context, RerankInput
+from cascade.types import Context
 
 STAGES = ("features_user", "user_tower", "faiss_search", "features_items", "assembly", "xgboost", "rules")
 CASCADE = ("features_user", "retrieval", "features_items", "assembly", "ranking")
@@ -35,9 +35,9 @@ def run(n: int, synthetic: int) -> None:
     for i, u in enumerate([*users[:50], *users]):  # the first 50 warm up
         t_all = time.perf_counter()
         ranked = pipe.rank(int(u), ctx)
-        cands = tuple(pipe.item_text(int(x)) for x in ranked.ranked.item_ids)
+        inp = pipe.rerank_input(int(u), ranked, ctx, 10)
         t0 = time.perf_counter()
-        rules.rerank_sync(RerankInput(int(u), ctx, cands, tuple(ranked.ranked.scores.tolist()), (), 10))
+        rules.rerank_sync(inp)
         t_rules = _ms(t0)
         total = _ms(t_all)
         # the retrieval stage split in two, and the raw floor on the same user and candidates

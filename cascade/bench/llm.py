@@ -3,19 +3,18 @@ validity before repair, and the deadline/cache path (1st request falls back, 2nd
 
 Candidates are random MovieLens-100k items (a new set per request, so every prompt is cold apart
 from the shared system-prompt prefix). The in-process backend always runs; the HTTP backend runs
-against `base_url` (dialect from CARE_LLM_DIALECT, default "vllm") or, without one, against a
+against `base_url` (with `dialect`, default "vllm") or, without one, against a
 llama.cpp server this command starts on a loopback port (dialect "llamacpp").
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal, cast
+from dataclasses import replace
 
 from rich.console import Console
 from rich.table import Table
@@ -32,6 +31,7 @@ from cascade.rerank.llm.models import pull_smollm2
 from cascade.rerank.llm.prompts import PromptTemplate, load_prompt, prompt_path
 from cascade.rerank.llm.reranker import LLMReranker
 from cascade.rerank.llm.server import LocalServer
+from cascade.rerank.llm.settings import Dialect
 from cascade.types import Context, ItemText, RerankInput
 
 SIZES = (20, 50)
@@ -81,14 +81,14 @@ async def _bench(backend: LLMBackend, tpl: PromptTemplate, inputs: list[RerankIn
         ptok.append(out.stats["prompt_tokens"])
         otok.append(out.stats["completion_tokens"])
         valid.append(out.stats["valid_before_repair"])
-    guard = GuardedReranker(reranker, IdentityReranker(), MemoryCache(), GuardSettings(timeout_s=DEADLINE_S))
+    guard = GuardedReranker(reranker, IdentityReranker(), MemoryCache(), GuardSettings())
     probe = inputs[-2]  # a prompt the KV cache has not seen: a cold call
     t0 = time.monotonic()
-    first = await guard.rerank(probe)
+    first = await guard.rerank(replace(probe, deadline=t0 + DEADLINE_S))
     overshoot = (time.monotonic() - t0 - DEADLINE_S) * 1000.0
     await guard.drain()
     t1 = time.perf_counter()
-    second = await guard.rerank(probe)
+    second = await guard.rerank(replace(probe, deadline=time.monotonic() + DEADLINE_S))
     hit_ms = (time.perf_counter() - t1) * 1000.0
     first_txt = first.fallback_reason or "llm"
     hit_txt = f"{hit_ms:.2f}" if second.stats.get("cache_hit") == 1.0 else "miss"
@@ -98,15 +98,15 @@ async def _bench(backend: LLMBackend, tpl: PromptTemplate, inputs: list[RerankIn
 
 
 @contextmanager
-def _http_target(base_url: str | None) -> Iterator[tuple[str, str]]:
+def _http_target(base_url: str | None, dialect: Dialect) -> Iterator[tuple[str, Dialect]]:
     if base_url:
-        yield base_url, os.environ.get("CARE_LLM_DIALECT", "vllm")
+        yield base_url, dialect
         return
     with LocalServer(pull_smollm2(), n_ctx=4096) as server:
         yield server.base_url, "llamacpp"
 
 
-async def _run(n: int, base_url: str | None) -> list[list[object]]:
+async def _run(n: int, base_url: str | None, dialect: Dialect) -> list[list[object]]:
     model = pull_smollm2()
     items = _items()
     inproc = LlamaCppBackend(model, n_ctx=4096, n_threads=2)
@@ -119,17 +119,14 @@ async def _run(n: int, base_url: str | None) -> list[list[object]]:
                 rows.append(
                     ["inproc", strategy, size, *await _bench(inproc, _sized(prompts[strategy], size), inputs)]
                 )
-        with _http_target(base_url) as (url, dialect):
-            config = HTTPBackendConfig(
-                base_url=url, dialect=cast(Literal["vllm", "llamacpp"], dialect), read_timeout_s=300
-            )
-            http = OpenAIHTTPBackend(config)
+        with _http_target(base_url, dialect) as (url, served):
+            http = OpenAIHTTPBackend(HTTPBackendConfig(base_url=url, dialect=served, read_timeout_s=300))
             try:
                 for strategy in STRATEGIES:
                     for size in SIZES:
                         inputs = _inputs(items, size, n + 2, seed=size)
                         tpl = _sized(prompts[strategy], size)
-                        rows.append([f"http:{dialect}", strategy, size, *await _bench(http, tpl, inputs)])
+                        rows.append([f"http:{served}", strategy, size, *await _bench(http, tpl, inputs)])
             finally:
                 await http.aclose()
     finally:
@@ -137,9 +134,9 @@ async def _run(n: int, base_url: str | None) -> list[list[object]]:
     return rows
 
 
-def run(n: int = 10, base_url: str | None = None) -> None:
+def run(n: int = 10, base_url: str | None = None, dialect: Dialect = "vllm") -> None:
     """Benchmark every strategy on every backend at 20 and 50 candidates and print one table."""
-    rows = asyncio.run(_run(n, base_url))
+    rows = asyncio.run(_run(n, base_url, dialect))
     table = Table(
         title=f"LLM stage, n={n} timed requests per row (SmolLM2-135M Q4_1 unless base_url serves another)"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from cascade.types import RerankInput, RerankOutput
+from cascade.types import FallbackReason, RerankInput, RerankOutput
 
 
 @runtime_checkable
@@ -23,3 +23,16 @@ class IdentityReranker:
 
     async def rerank(self, inp: RerankInput) -> RerankOutput:
         return RerankOutput([c.item_id for c in inp.candidates], reranker=self.name)
+
+
+class FallbackOnly:
+    """Stands in for a re-ranker that could not be built: answers with the fallback and says why."""
+
+    def __init__(self, fallback: Reranker, reason: FallbackReason) -> None:
+        self.name = fallback.name
+        self._fallback, self._reason = fallback, reason
+
+    async def rerank(self, inp: RerankInput) -> RerankOutput:
+        out = await self._fallback.rerank(inp)
+        out.fallback_reason = self._reason
+        return out

@@ -16,7 +16,10 @@ def test_shipped_experiments_validate_and_favour_rules() -> None:
     weights = {a.name: a.weight for a in exp.arms}
     assert set(weights) == {"rules", "llm-listwise", "llm-single-pass", "none"}
     assert weights["rules"] == max(weights.values())
-    assert {a.prompt for a in exp.arms if a.reranker == "llm"} == {"listwise", "single_pass"}
+    assert {a.options.model_dump()["prompt"] for a in exp.arms if a.reranker == "llm"} == {
+        "listwise",
+        "single_pass",
+    }
 
 
 def test_assignment_is_deterministic_and_salted() -> None:
@@ -68,8 +71,10 @@ HEAD = "experiments:\n  e:\n    salt: s\n    arms:\n"
 @pytest.mark.parametrize(
     ("arms", "message"),
     [
-        ("- {name: a, weight: 1, reranker: llm, timeout_ms: 5}", "needs a prompt"),
-        ("- {name: a, weight: 1, reranker: gpt}", "reranker"),
+        ("- {name: a, weight: 1, reranker: llm, timeout_ms: 5}", "prompt: Field required"),
+        ("- {name: a, weight: 1, reranker: llm, prompt: listwise}", "needs timeout_ms"),
+        ("- {name: a, weight: 1, reranker: rules, timeout_ms: 20}", "has no deadline"),
+        ("- {name: a, weight: 1, reranker: gpt}", "unknown reranker 'gpt'; kinds are"),
         ("- {name: a, weight: 1, reranker: none, color: red}", "color"),
         (
             "- {name: a, weight: 1, reranker: none}\n      - {name: a, weight: 1, reranker: rules}",
@@ -78,7 +83,7 @@ HEAD = "experiments:\n  e:\n    salt: s\n    arms:\n"
         ("- {name: a, weight: 0, reranker: none}", "sum to more than 0"),
         (
             "- {name: a, weight: 1, reranker: llm, prompt: missing, timeout_ms: 5}",
-            "no prompt file missing.yaml",
+            "no file missing.yaml",
         ),
         ("- [", "invalid YAML"),
     ],

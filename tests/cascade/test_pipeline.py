@@ -7,17 +7,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cascade.arms import Arm
 from cascade.features.online import MemoryStoreConfig, RedisStoreConfig, create_store
 from cascade.features.session import Event
 from cascade.features.store import FeatureStore
-from cascade.pipeline import Arm, Pipeline
+from cascade.pipeline import Pipeline
 from cascade.ports import free_port
 from cascade.rerank.base import IdentityReranker
 from cascade.rerank.rules import RulesReranker
 from cascade.runtime import Runtime, load_runtime
 from cascade.types import Context
 
-NONE = Arm("none", IdentityReranker())
+NONE = Arm("none", "none", IdentityReranker())
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +70,9 @@ def test_rules_arm_respects_the_franchise_cap(
     from cascade.rerank.franchise import catalog_groups
 
     groups = catalog_groups(runtime.dataset.catalog)
-    rec = pipe.recommend_sync(13, 10, Context(), Arm("rules", RulesReranker(catalog=runtime.dataset.catalog)))
+    rec = pipe.recommend_sync(
+        13, 10, Context(), Arm("rules", "rules", RulesReranker(catalog=runtime.dataset.catalog))
+    )
     keys = [groups.get(it.item_id) for it, _ in rec.items]
     assert all(keys.count(k) <= 2 for k in keys if k is not None)
     assert rec.reranker_used == "rules"

@@ -139,9 +139,9 @@ def test_every_reference_resolves(rendered: dict[str, Any], overlay: str, worklo
 def test_gpu_overlay_points_the_service_at_vllm(rendered: dict[str, Any]) -> None:
     r = rendered["gpu"]
     env = env_config(r)
-    assert env["CARE_LLM_BACKEND"] == "http"
-    assert env["CARE_LLM_DIALECT"] == "vllm"
-    url = urlparse(env["CARE_LLM_BASE_URL"])
+    assert env["CARE_LLM__BACKEND__KIND"] == "http"
+    assert env["CARE_LLM__BACKEND__DIALECT"] == "vllm"
+    url = urlparse(env["CARE_LLM__BACKEND__BASE_URL"])
     assert url.path == "/v1"
     svc = r.get("Service", url.hostname or "")
     assert url.port in {p["port"] for p in svc["spec"]["ports"]}
@@ -151,7 +151,7 @@ def test_gpu_overlay_points_the_service_at_vllm(rendered: dict[str, Any]) -> Non
     c = container(pod, "vllm")
     args = c["args"]
     flags = dict(a.removeprefix("--").split("=", 1) for a in args if a.startswith("--") and "=" in a)
-    assert args[0] == env["CARE_LLM_MODEL"]
+    assert args[0] == env["CARE_LLM__BACKEND__MODEL"]
     assert re.search(r"(AWQ|GPTQ)$", args[0]) and re.search(r"-(1\.5|3)B-", args[0])
     assert flags["quantization"].lower().startswith(("awq", "gptq"))
     assert "--enable-prefix-caching" in args
@@ -180,7 +180,7 @@ def test_gpu_overlay_runs_retrieval_on_faiss_gpu(rendered: dict[str, Any]) -> No
 def test_cpu_overlay_has_no_gpu_anywhere(rendered: dict[str, Any], workloads_of: Workloads) -> None:
     r = rendered["cpu"]
     env = env_config(r)
-    assert env["CARE_LLM_BACKEND"] == "inprocess"
+    assert env["CARE_LLM__BACKEND__KIND"] == "inprocess"
     assert env["CARE_FAISS_GPU"] == "0"
     assert "vllm" not in r.names("Deployment")
     assert "nvidia.com/gpu" not in r.path.read_text()
@@ -262,3 +262,16 @@ def test_the_repository_prompts_render(
         assert data[name] == (prompts / name).read_text()
     exp = docs[("ConfigMap", "care-experiments")]["data"]["experiments.yaml"]
     assert exp == (prompts / "experiments.yaml").read_text()
+
+
+@pytest.mark.parametrize(("overlay", "kind"), [("cpu", "inprocess"), ("gpu", "http")])
+def test_overlay_settings_validate_as_the_service_reads_them(
+    rendered: dict[str, Any], overlay: str, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.settings import Settings
+
+    for name, value in env_config(rendered[overlay]).items():
+        if name.startswith("CARE_"):
+            monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.llm.backend.kind == kind

@@ -6,14 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from eval.arms import ArmSpec, config_arms, select_arms
+from cascade.experiments import ArmSpec
+from eval.arms import config_arms, fingerprint, select_arms
 
 YAML = """
 experiments:
   a:
     salt: s
     arms:
-      - {name: rules, weight: 70, reranker: rules, timeout_ms: 20}
+      - {name: rules, weight: 70, reranker: rules}
       - {name: llm-x, weight: 10, reranker: llm, prompt: single_pass, timeout_ms: 150}
       - {name: none, weight: 10, reranker: none}
   b:
@@ -28,26 +29,40 @@ def test_config_arms_dedup(tmp_path: Path) -> None:
     (tmp_path / "e.yaml").write_text(YAML)
     arms = config_arms(tmp_path / "e.yaml")
     assert [a.name for a in arms] == ["none", "rules", "llm-x", "y"]
-    assert arms[1] == ArmSpec("rules", "rules", None, 20.0)
-    assert arms[3].timeout_ms == 300.0
+    assert arms[1] == ArmSpec(name="rules", reranker="rules")
+    assert arms[3].timeout_ms == 300
 
 
 def test_select_arms(tmp_path: Path) -> None:
     (tmp_path / "e.yaml").write_text(YAML)
     assert [a.name for a in select_arms(["none"], tmp_path / "e.yaml")] == ["rules", "none"]
     sel = select_arms(["llm:single_pass_nocontext"], tmp_path / "e.yaml")
-    assert sel[-1] == ArmSpec("llm:single_pass_nocontext", "llm", "single_pass_nocontext", None)
+    assert sel[-1] == _llm("llm:single_pass_nocontext", "single_pass_nocontext", 150)
     with pytest.raises(ValueError, match="unknown arm"):
         select_arms(["nope"], tmp_path / "e.yaml")
     with pytest.raises(ValueError, match="no prompt file"):
         select_arms(["llm:nope"], tmp_path / "e.yaml")
 
 
-def test_fingerprint_tracks_config_and_files() -> None:
-    a = ArmSpec("llm-x", "llm", "single_pass", 150.0)
-    assert a.fingerprint({"k": 10}) == a.fingerprint({"k": 10})
-    assert a.fingerprint({"k": 10}) != a.fingerprint({"k": 5})
-    assert a.fingerprint({"k": 10}) != ArmSpec("llm-x", "llm", "listwise", 150.0).fingerprint({"k": 10})
+def _llm(name: str, prompt: str, timeout_ms: int) -> ArmSpec:
+    return ArmSpec.model_validate(
+        {"name": name, "reranker": "llm", "prompt": prompt, "timeout_ms": timeout_ms}
+    )
+
+
+def test_fingerprint_tracks_config_and_files(tmp_path: Path) -> None:
+    a = _llm("llm-x", "single_pass", 150)
+    assert fingerprint(a, {"k": 10}) == fingerprint(a, {"k": 10})
+    assert fingerprint(a, {"k": 10}) != fingerprint(a, {"k": 5})
+    assert fingerprint(a, {"k": 10}) != fingerprint(_llm("llm-x", "listwise", 150), {"k": 10})
+    assert fingerprint(a, {"k": 10}) == fingerprint(a.model_copy(update={"weight": 9.0}), {"k": 10})
+    folder = tmp_path / "prompts"
+    folder.mkdir()
+    prompt = folder / "single_pass.yaml"
+    prompt.write_text("a: 1\n")
+    before = fingerprint(a, {"k": 10}, folder)
+    prompt.write_text("a: 2\n")  # the prompt file's content is part of the key
+    assert fingerprint(a, {"k": 10}, folder) != before
 
 
 def test_repo_experiments_file_parses() -> None:
@@ -60,7 +75,7 @@ def test_eval_cli_rejects_bad_options() -> None:
 
     with pytest.raises(ValueError, match="--context"):
         eval_cli(context="sometimes")
-    with pytest.raises(ValueError, match="--dialect"):
+    with pytest.raises(ValueError, match="--dialect must be one of"):
         eval_cli(dialect="tgi")
     with pytest.raises(ValueError, match="at least 1"):
         eval_cli(users=0)

@@ -6,7 +6,8 @@ import asyncio
 import json
 from pathlib import Path
 
-from cascade.pipeline import Arm, Recommendation
+from cascade.arms import Arm
+from cascade.pipeline import Recommendation
 from cascade.rerank.base import IdentityReranker
 from cascade.types import Context, ItemText
 from eval.cache import ResultCache, row_key
@@ -34,7 +35,7 @@ def _run(
 
     def build() -> Arm:
         builds.append(1)
-        return Arm("none", IdentityReranker())
+        return Arm("none", "none", IdentityReranker())
 
     contexts = {u: Context(playlist_title=title, timestamp=0.0) for u in users}
     try:

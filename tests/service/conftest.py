@@ -12,8 +12,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from cascade.llm import PROMPTS_DIR
 from cascade.ports import free_port
-from cascade.rerank.llm.prompts import PROMPTS_DIR
 from service.app import create_app
 from service.process import ServerProcess
 from service.settings import Settings
@@ -25,7 +25,7 @@ experiments:
   main:
     salt: test-salt
     arms:
-      - {name: rules, weight: 50, reranker: rules, timeout_ms: 20}
+      - {name: rules, weight: 50, reranker: rules}
       - {name: none, weight: 50, reranker: none}
       - {name: llm, weight: 0, reranker: llm, prompt: single_pass, timeout_ms: 100}
 """
@@ -51,8 +51,7 @@ def settings_for(artifacts: Path, config_dir: Path, **kw: object) -> Settings:
         "artifacts": artifacts,
         "experiments_file": config_dir / "experiments.yaml",
         "prompts_dir": config_dir,
-        "llm_backend": "http",
-        "llm_base_url": f"http://127.0.0.1:{free_port()}/v1",
+        "llm": {"backend": {"kind": "http", "base_url": f"http://127.0.0.1:{free_port()}/v1"}},
         "redis_url": None,
     }
     base.update(kw)
@@ -103,8 +102,8 @@ def server_env(artifacts: Path, config_dir: Path, **kw: str) -> dict[str, str]:
         "CARE_ARTIFACTS": str(artifacts),
         "CARE_EXPERIMENTS_FILE": str(config_dir / "experiments.yaml"),
         "CARE_PROMPTS_DIR": str(config_dir),
-        "CARE_LLM_BACKEND": "http",
-        "CARE_LLM_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+        "CARE_LLM__BACKEND__KIND": "http",
+        "CARE_LLM__BACKEND__BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
         "CARE_REDIS_URL": "",
     }
     env.update(kw)

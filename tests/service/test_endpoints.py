@@ -153,18 +153,18 @@ def test_body_size_is_bounded(make_client: MakeClient) -> None:
 
 def test_overload_rejects_fast_and_llm_takes_the_rules_path(client: TestClient) -> None:
     svc = client.app.state.service  # type: ignore[attr-defined]
-    svc.inflight = svc.settings.max_inflight
+    svc.admission.inflight = svc.settings.max_inflight
     try:
         r = client.post("/recommend", json={"user_id": 1})
         assert r.status_code == 429 and r.headers["retry-after"] == "1"
     finally:
-        svc.inflight = 0
-    svc.inflight = svc.settings.llm_inflight  # one more (this request) crosses the LLM bound
+        svc.admission.inflight = 0
+    svc.admission.inflight = svc.settings.llm_inflight  # one more (this request) crosses the LLM bound
     try:
         data = _rec(client, arm="llm")
     finally:
-        svc.inflight = 0
-    assert data["reranker_used"] == "rules" and data["fallback_reason"] == "overload"
+        svc.admission.inflight = 0
+    assert data["reranker_used"] == "rules" and data["fallback_reason"] == "overloaded"
 
 
 def test_health_and_metrics(client: TestClient) -> None:

@@ -1,102 +1,81 @@
-"""Build the LLM stage once (backend, tokenizer, cache, shared breaker and slots) and a Reranker per arm."""
+"""The LLM stage (backend, tokenizer, cache, shared breaker and slots) and its once-per-process provider."""
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from cascade.experiments import Arm
-from cascade.rerank.base import IdentityReranker, Reranker
+from cascade.rerank.base import Reranker
+from cascade.rerank.kinds import Mode
 from cascade.rerank.llm.backend import LLMBackend
 from cascade.rerank.llm.breaker import CircuitBreaker
-from cascade.rerank.llm.cache import MemoryCache, RedisCache, ResultCache
+from cascade.rerank.llm.cache import MemoryCache, ResultCache
 from cascade.rerank.llm.guard import GuardedReranker, GuardSettings, Slots
-from cascade.rerank.llm.http_backend import HTTPBackendConfig, OpenAIHTTPBackend
+from cascade.rerank.llm.http_backend import OpenAIHTTPBackend
 from cascade.rerank.llm.inproc_backend import LlamaCppBackend
+from cascade.rerank.llm.kind import LLMUnavailable
 from cascade.rerank.llm.models import smollm2_path
-from cascade.rerank.llm.prompts import (
-    PROMPTS_DIR,
-    PromptError,
-    PromptTemplate,
-    load_prompt,
-    prompt_path,
-    required_ctx,
-)
+from cascade.rerank.llm.prompts import PROMPTS_DIR, PromptError, PromptTemplate, load_prompt, prompt_path
+from cascade.rerank.llm.prompts import required_ctx as required_ctx
 from cascade.rerank.llm.reranker import LLMReranker
+from cascade.rerank.llm.settings import HTTPBackendConfig, LLMSettings
 from cascade.rerank.llm.tokenizer import LlamaTokenizer, Tokenizer
 
-
-class LLMSettings(BaseModel):
-    """How the LLM stage runs: embedded llama.cpp or an OpenAI-compatible server (vLLM)."""
-
-    model_config = ConfigDict(extra="forbid")
-    backend: Literal["inproc", "http"] = "inproc"
-    model_path: Path | None = None  # GGUF for inproc, and the tokenizer prompts are validated with
-    http: HTTPBackendConfig | None = None
-    n_ctx: int | None = Field(default=None, ge=256)  # None: sized to the prompt files' token budgets
-    n_threads: int = Field(default=2, ge=1)
-    redis_url: str | None = None  # result cache in Redis; None keeps it in process
-    cache_prefix: str = "care:llm:"
-    max_concurrency: int = Field(default=1, ge=1)
-    failure_threshold: int = Field(default=5, ge=1)
-    reset_after_s: float = Field(default=30.0, gt=0)
-    max_attempts: int = Field(default=2, ge=1)
-    cache_ttl_s: float = Field(default=900.0, gt=0)
-    prompts_dir: Path | None = None
+log = logging.getLogger(__name__)
 
 
 class LLMStage:
     """One backend with its cache, circuit breaker and concurrency bound, shared by every llm arm."""
 
-    def __init__(self, backend: LLMBackend, tokenizer: Tokenizer, cache: ResultCache, settings: LLMSettings):
+    def __init__(
+        self,
+        backend: LLMBackend,
+        tokenizer: Tokenizer,
+        cache: ResultCache,
+        settings: LLMSettings,
+        prompts_dir: Path = PROMPTS_DIR,
+    ):
         self.backend = backend
         self.tokenizer = tokenizer
         self.cache = cache
         self.settings = settings
+        self.prompts_dir = prompts_dir
         self.breaker = CircuitBreaker(settings.failure_threshold, settings.reset_after_s)
         self.slots = Slots(settings.max_concurrency)
         self._prompts: dict[str, PromptTemplate] = {}
 
     @classmethod
-    def from_settings(cls, settings: LLMSettings) -> LLMStage:
-        """Load the model (inproc) or open the client (http), and the cache."""
-        model = settings.model_path or smollm2_path()
+    def from_settings(
+        cls, settings: LLMSettings, cache: ResultCache | None = None, prompts_dir: Path = PROMPTS_DIR
+    ) -> LLMStage:
+        """Load the model (in process) or open the client (HTTP)."""
+        b = settings.backend
         backend: LLMBackend
         tokenizer: Tokenizer
-        if settings.backend == "inproc":
-            n_ctx = settings.n_ctx or required_ctx(settings.prompts_dir)
-            inproc = LlamaCppBackend(model, n_ctx=n_ctx, n_threads=settings.n_threads)
-            backend, tokenizer = inproc, inproc.tokenizer
+        if isinstance(b, HTTPBackendConfig):
+            backend = OpenAIHTTPBackend(b)
+            tokenizer = LlamaTokenizer.from_gguf(b.tokenizer_path or smollm2_path())
         else:
-            if settings.http is None:
-                raise ValueError("backend 'http' needs settings.http")
-            backend, tokenizer = OpenAIHTTPBackend(settings.http), LlamaTokenizer.from_gguf(model)
-        cache: ResultCache = (
-            RedisCache.from_url(settings.redis_url, settings.cache_prefix)
-            if settings.redis_url
-            else MemoryCache()
-        )
-        return cls(backend, tokenizer, cache, settings)
+            n_ctx = b.n_ctx or required_ctx(prompts_dir)
+            inproc = LlamaCppBackend(b.model_path or smollm2_path(), n_ctx=n_ctx, n_threads=b.n_threads)
+            backend, tokenizer = inproc, inproc.tokenizer
+        return cls(backend, tokenizer, cache or MemoryCache(), settings, prompts_dir)
 
     def derive(self, cache: ResultCache | None = None, prompts_dir: Path | None = None) -> LLMStage:
         """A sibling sharing this stage's backend, tokenizer, breaker and slots; its own cache or prompts."""
-        settings = (
-            self.settings
-            if prompts_dir is None
-            else self.settings.model_copy(update={"prompts_dir": prompts_dir})
-        )
-        sibling = LLMStage(self.backend, self.tokenizer, cache or self.cache, settings)
+        folder = prompts_dir or self.prompts_dir
+        sibling = LLMStage(self.backend, self.tokenizer, cache or self.cache, self.settings, folder)
         sibling.breaker, sibling.slots = self.breaker, self.slots
-        if prompts_dir is None:
+        if folder == self.prompts_dir and prompts_dir is None:
             sibling._prompts = self._prompts  # same prompt files: share the validated templates
         return sibling
 
     def prompt(self, name: str) -> PromptTemplate:
         """prompts/<name>.yaml, loaded and validated once."""
         if name not in self._prompts:
-            path = prompt_path(name, self.settings.prompts_dir or PROMPTS_DIR)
+            path = prompt_path(name, self.prompts_dir)
             tpl = load_prompt(path, self.tokenizer)
             n_ctx = getattr(self.backend, "n_ctx", None)
             if n_ctx is not None and tpl.spec.token_budget + tpl.spec.max_candidates > n_ctx:
@@ -104,11 +83,10 @@ class LLMStage:
             self._prompts[name] = tpl
         return self._prompts[name]
 
-    def reranker(self, prompt_name: str, fallback: Reranker, timeout_ms: int) -> GuardedReranker:
-        """The guarded LLM re-ranker for a prompt, answering by its deadline or via `fallback`."""
+    def reranker(self, prompt_name: str, fallback: Reranker) -> GuardedReranker:
+        """The guarded LLM re-ranker for a prompt, answering by each input's deadline or via `fallback`."""
         s = self.settings
         guard = GuardSettings(
-            timeout_s=timeout_ms / 1000.0,
             max_concurrency=s.max_concurrency,
             failure_threshold=s.failure_threshold,
             reset_after_s=s.reset_after_s,
@@ -123,12 +101,43 @@ class LLMStage:
         await self.backend.aclose()
 
 
-def build_arm_reranker(arm: Arm, rules: Reranker, stage: LLMStage | None) -> Reranker:
-    """The Reranker an arm names: identity, `rules`, or the guarded LLM with `rules` as its fallback."""
-    if arm.reranker == "none":
-        return IdentityReranker()
-    if arm.reranker == "rules":
-        return rules
-    if stage is None or arm.prompt is None:
-        raise ValueError(f"arm {arm.name!r} needs the LLM stage and a prompt")
-    return stage.reranker(arm.prompt, rules, arm.timeout_ms)
+class LLMProvider:
+    """Builds the LLM stage once per process, on first use, and hands out stages for one mode.
+
+    serving: every arm shares the result cache (Redis or memory), breaker and call slots; a stage
+    per reload re-reads the prompts. quality: the settings measure the model (LLMSettings.for_quality)
+    and each arm gets a result cache of its own, so no arm is answered from another's result.
+    A failed build is remembered: later calls raise LLMUnavailable at once.
+    """
+
+    def __init__(
+        self, settings: LLMSettings, mode: Mode, cache: Callable[[], ResultCache] = MemoryCache
+    ) -> None:
+        self.mode = mode
+        self.settings = settings.for_quality() if mode == "quality" else settings
+        self._cache = cache
+        self._lock = threading.Lock()
+        self._base: LLMStage | None = None
+        self._failed: str | None = None
+
+    def stage(self, prompts_dir: Path) -> LLMStage:
+        """A stage reading `prompts_dir`; LLMUnavailable if the backend cannot be built."""
+        with self._lock:
+            if self._failed is not None:
+                raise LLMUnavailable(self._failed)
+            if self._base is None:
+                try:
+                    self._base = LLMStage.from_settings(self.settings, self._cache(), prompts_dir)
+                except Exception as exc:  # no model file, bad settings: the arms say llm_unavailable
+                    self._failed = f"{type(exc).__name__}: {exc}"
+                    log.error("LLM backend unavailable: %s", self._failed)
+                    raise LLMUnavailable(self._failed) from exc
+                log.info("LLM backend %s ready", self._base.backend.name)
+            cache = MemoryCache() if self.mode == "quality" else None
+            return self._base.derive(cache=cache, prompts_dir=prompts_dir)
+
+    async def aclose(self) -> None:
+        """Release the backend if it was built."""
+        if self._base is not None:
+            await self._base.aclose()
+            self._base = None

@@ -1,9 +1,11 @@
 """Deadline, bounded concurrency, circuit breaker, bounded retries and a result cache around a re-ranker,
 with any Reranker as the fallback.
 
-fallback_reason is one of: "timeout" (no answer by the deadline; the call finishes in the background
-and its result is cached for the next identical request), "error", "circuit_open", "overloaded"
-(the concurrency bound was reached: no queueing) or "invalid_output".
+The deadline is the request's (`RerankInput.deadline`, set once by the pipeline from the arm's budget);
+the guard has no budget of its own and refuses an input without one. The fallback reasons are
+cascade.types.FallbackReason: TIMEOUT (no answer by the deadline; the call finishes in the background
+and its result is cached for the next identical request), ERROR, CIRCUIT_OPEN, OVERLOADED (the
+backend's call slots are taken: no queueing) or INVALID_OUTPUT.
 """
 
 from __future__ import annotations
@@ -22,10 +24,9 @@ from cascade.rerank.llm.backend import BackendError
 from cascade.rerank.llm.breaker import CircuitBreaker
 from cascade.rerank.llm.cache import CachedRanking, ResultCache
 from cascade.rerank.llm.reranker import InvalidOutput
-from cascade.types import RerankInput, RerankOutput
+from cascade.types import FallbackReason, RerankInput, RerankOutput
 
 log = logging.getLogger(__name__)
-FALLBACK_REASONS = ("timeout", "error", "circuit_open", "overloaded", "invalid_output")
 
 
 class KeyedReranker(Reranker, Protocol):
@@ -36,9 +37,8 @@ class KeyedReranker(Reranker, Protocol):
 
 @dataclass(frozen=True)
 class GuardSettings:
-    """Knobs of the guard."""
+    """Knobs of the guard (the deadline is not one: it comes with each input)."""
 
-    timeout_s: float = 0.15  # budget when the input carries no deadline (the arm's timeout)
     max_concurrency: int = 1  # LLM calls in flight (background ones included), unless slots are shared
     failure_threshold: int = 5
     reset_after_s: float = 30.0
@@ -109,30 +109,32 @@ class GuardedReranker:
 
     async def rerank(self, inp: RerankInput) -> RerankOutput:
         """The primary's answer if it comes by the deadline, else the fallback's with a reason."""
-        deadline = inp.deadline if inp.deadline is not None else time.monotonic() + self.settings.timeout_s
+        if inp.deadline is None:
+            raise ValueError("a guarded re-ranker needs RerankInput.deadline (the arm's budget)")
+        deadline = inp.deadline
         key = self.primary.cache_key(inp)
         cached = await self._cache_get(key, deadline)
         if cached is not None:
             return RerankOutput(cached.item_ids, self.name, None, {**cached.stats, "cache_hit": 1.0})
         if time.monotonic() >= deadline:
-            return await self._fallback(inp, "timeout")
+            return await self._fallback(inp, FallbackReason.TIMEOUT)
         if not self.slots.try_acquire():
-            return await self._fallback(inp, "overloaded")
+            return await self._fallback(inp, FallbackReason.OVERLOADED)
         if not self.breaker.allow():
             self.slots.release()
-            return await self._fallback(inp, "circuit_open")
+            return await self._fallback(inp, FallbackReason.CIRCUIT_OPEN)
         task = asyncio.create_task(self._call(inp, key, deadline))
         self._background.add(task)
         task.add_done_callback(self._forget)
         done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))
         if not done:
-            return await self._fallback(inp, "timeout")
+            return await self._fallback(inp, FallbackReason.TIMEOUT)
         exc = task.exception()
         if isinstance(exc, InvalidOutput):
-            return await self._fallback(inp, "invalid_output")
+            return await self._fallback(inp, FallbackReason.INVALID_OUTPUT)
         if exc is not None:
             log.warning("LLM re-ranker failed: %r", exc)
-            return await self._fallback(inp, "error")
+            return await self._fallback(inp, FallbackReason.ERROR)
         out = task.result()
         out.stats["cache_hit"] = 0.0
         return out
@@ -185,8 +187,8 @@ class GuardedReranker:
         metrics.CACHE.labels("hit" if hit is not None else "miss").inc()
         return hit
 
-    async def _fallback(self, inp: RerankInput, reason: str) -> RerankOutput:
-        metrics.FALLBACKS.labels(reason).inc()
+    async def _fallback(self, inp: RerankInput, reason: FallbackReason) -> RerankOutput:
+        metrics.FALLBACKS.labels(reason.value).inc()
         try:
             out = await self.fallback.rerank(inp)
         except Exception as exc:

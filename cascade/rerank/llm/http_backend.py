@@ -14,30 +14,17 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Literal
+from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
 
 from cascade.rerank.llm.backend import BackendError, ListResult, ScoreResult
 from cascade.rerank.llm.prompts import ChatPrompt
+from cascade.rerank.llm.settings import Dialect, HTTPBackendConfig
 
-Dialect = Literal["vllm", "llamacpp"]
+__all__ = ["HTTPBackendConfig", "OpenAIHTTPBackend"]
+
 _QUOTED = re.compile(r'"([A-Za-z0-9]{1,3})"')
-
-
-class HTTPBackendConfig(BaseModel):
-    """Where the server is and how to talk to it."""
-
-    model_config = ConfigDict(extra="forbid")
-    base_url: str  # the API root, e.g. http://vllm:8000/v1
-    model: str = "default"
-    dialect: Dialect = "llamacpp"
-    api_key: str | None = None
-    connect_timeout_s: float = Field(default=1.0, gt=0)
-    read_timeout_s: float = Field(default=30.0, gt=0)
-    top_logprobs: int = Field(default=20, ge=1, le=1000)
-    max_connections: int = Field(default=16, ge=1)
 
 
 def ranking_schema(prompt: ChatPrompt) -> dict[str, Any]:
@@ -73,7 +60,8 @@ class OpenAIHTTPBackend:
     def __init__(self, config: HTTPBackendConfig):
         self.config = config
         self.name = f"http:{config.dialect}"
-        headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
+        key = config.api_key.get_secret_value() if config.api_key else None
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._client = httpx.AsyncClient(
             base_url=config.base_url.rstrip("/"),
             headers=headers,

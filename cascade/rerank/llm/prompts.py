@@ -192,6 +192,16 @@ def load_prompt(path: Path, tokenizer: Tokenizer) -> PromptTemplate:
     return tpl
 
 
+def template_variables(path: Path) -> set[str]:
+    """The variables a prompt file's user template reads (empty when it has none or does not parse)."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+        user = raw.get("user", "") if isinstance(raw, dict) else ""
+        return set(jinja2.meta.find_undeclared_variables(_env().parse(str(user))))
+    except (OSError, yaml.YAMLError, jinja2.TemplateSyntaxError):
+        return set()
+
+
 def prompt_path(name: str, prompts_dir: Path | None = None) -> Path:
     """prompts/<name>.yaml."""
     return (prompts_dir or PROMPTS_DIR) / f"{name}.yaml"

@@ -71,16 +71,12 @@ async def test_timeout_falls_back_then_background_result_is_a_cache_hit(
     assert sorted(second.item_ids) == sorted(c.item_id for c in inp.candidates)
 
 
-async def test_default_budget_is_the_arm_timeout(
-    inproc: LlamaCppBackend, prompts: dict[str, PromptTemplate]
-) -> None:
-    guard = GuardedReranker(
-        LLMReranker(inproc, prompts["single_pass"]), Reverse(), MemoryCache(), GuardSettings(timeout_s=0.03)
-    )
-    out = await guard.rerank(make_input(8, cold=True))  # no deadline on the input
-    assert out.fallback_reason == "timeout"
-    assert guard.slots.in_use == 1  # answered while the model call still runs: it did not wait for it
-    await guard.drain()
+async def test_an_input_without_a_deadline_is_refused(prompts: dict[str, PromptTemplate]) -> None:
+    flaky = Flaky(0, retryable=False)
+    guard = GuardedReranker(LLMReranker(flaky, prompts["single_pass"]), Reverse(), MemoryCache())
+    with pytest.raises(ValueError, match=r"needs RerankInput\.deadline"):
+        await guard.rerank(make_input(5))  # the deadline is the request's; the guard has no default
+    assert flaky.calls == 0
 
 
 async def test_concurrency_bound_falls_back_at_once(

@@ -1,0 +1,76 @@
+"""How the LLM stage runs: one settings model with a tagged backend (in process or an HTTP server).
+
+The service nests it under `llm` (CARE_LLM__...), `care eval` and `care bench llm` build it from their
+flags, and the arm resolver hands it to the LLM stage; nothing else describes the LLM backend.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+# How an OpenAI-compatible server is asked for structured output (see http_backend).
+Dialect = Literal["vllm", "llamacpp"]
+DIALECTS: tuple[Dialect, ...] = ("vllm", "llamacpp")
+QUALITY_READ_TIMEOUT_S = 600.0
+
+
+class InProcessBackendConfig(BaseModel):
+    """llama.cpp inside the service process (the embedded default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["inprocess"] = "inprocess"
+    model_path: Path | None = Field(default=None, description="GGUF file; unset: the embedded SmolLM2.")
+    n_ctx: int | None = Field(default=None, ge=256, description="Unset: sized to the prompt files.")
+    n_threads: int = Field(default=2, ge=1)
+
+
+class HTTPBackendConfig(BaseModel):
+    """An OpenAI-compatible server: vLLM in production, llama.cpp's server here."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["http"] = "http"
+    base_url: str = Field(min_length=1, description="The API root, e.g. http://vllm:8000/v1.")
+    model: str = Field(default="default", description="The served model name (a LoRA module's name too).")
+    dialect: Dialect = "llamacpp"
+    api_key: SecretStr | None = None
+    tokenizer_path: Path | None = Field(
+        default=None, description="GGUF whose tokenizer checks prompt budgets; unset: the embedded SmolLM2."
+    )
+    connect_timeout_s: float = Field(default=1.0, gt=0)
+    read_timeout_s: float = Field(default=30.0, gt=0)
+    top_logprobs: int = Field(default=20, ge=1, le=1000)
+    max_connections: int = Field(default=16, ge=1)
+
+
+BackendConfig = Annotated[InProcessBackendConfig | HTTPBackendConfig, Field(discriminator="kind")]
+
+
+class LLMSettings(BaseModel):
+    """The LLM backend and the guard's knobs shared by every LLM arm (the deadline is the arm's)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    backend: BackendConfig = Field(default_factory=InProcessBackendConfig)
+    max_concurrency: int = Field(default=1, ge=1, description="LLM calls in flight; beyond: the fallback.")
+    failure_threshold: int = Field(default=5, ge=1, description="Consecutive failures that open the breaker.")
+    reset_after_s: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=2, ge=1, description="First try plus retries of retryable errors.")
+    cache_ttl_s: float = Field(default=900.0, gt=0)
+
+    def for_quality(self) -> LLMSettings:
+        """Settings that measure the model: no circuit breaking, no retries hiding failures, long reads."""
+        backend: InProcessBackendConfig | HTTPBackendConfig = self.backend
+        if isinstance(backend, HTTPBackendConfig):
+            backend = backend.model_copy(update={"read_timeout_s": QUALITY_READ_TIMEOUT_S})
+        return self.model_copy(update={"backend": backend, "failure_threshold": 10**9, "max_attempts": 1})
+
+    def describe(self) -> dict[str, Any]:
+        """What identifies the model's answers (recorded in reports, part of eval cache keys)."""
+        b = self.backend
+        if isinstance(b, HTTPBackendConfig):
+            return {"backend": b.kind, "base_url": b.base_url, "model": b.model, "dialect": b.dialect}
+        from cascade.rerank.llm.models import SMOLLM2_FILE
+
+        return {"backend": b.kind, "model": b.model_path.name if b.model_path else SMOLLM2_FILE}
