@@ -31,6 +31,18 @@ from cascade.types import FallbackReason
 if TYPE_CHECKING:  # the LLM stage loads llama.cpp: only the provider's owner imports it
     from cascade.rerank.llm.factory import LLMProvider, LLMStage
 
+__all__ = [
+    "QUALITY_BUDGET_MS",
+    "Arm",
+    "ArmResolver",
+    "ArmSet",
+    "Assignment",
+    "ExperimentsError",
+    "Mode",
+    "arm_resolver",
+    "watched_files",
+]
+
 QUALITY_BUDGET_MS = 600_000.0
 
 

@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cascade.arms import ArmResolver, arm_resolver
+from cascade.arms import ArmResolver, Mode, arm_resolver
 from cascade.experiments import ArmSpec
 from cascade.llm import InProcessBackendConfig, pull_smollm2
-from cascade.rerank.kinds import Mode
 from eval import report as rep
 from eval.arms import REFERENCE
 from eval.baselines import run_baselines, window_truth

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
 import pytest
 
 from cascade.ports import free_port
+from cascade.rerank.llm.backend import ListResult, ScoreResult
 from cascade.rerank.llm.cache import MemoryCache
 from cascade.rerank.llm.factory import LLMProvider, LLMStage
 from cascade.rerank.llm.guard import GuardedReranker
 from cascade.rerank.llm.http_backend import OpenAIHTTPBackend
 from cascade.rerank.llm.inproc_backend import LlamaCppBackend
 from cascade.rerank.llm.kind import LLMUnavailable
-from cascade.rerank.llm.prompts import PromptError, prompt_path, required_ctx
+from cascade.rerank.llm.prompts import ChatPrompt, PromptError, prompt_path, required_ctx
 from cascade.rerank.llm.settings import HTTPBackendConfig, InProcessBackendConfig, LLMSettings
 
 from .conftest import make_input
@@ -23,17 +25,40 @@ from .test_guard import Reverse
 pytestmark = pytest.mark.anyio
 
 
+class Held:
+    """A backend whose calls wait until released: a call in flight, deterministically."""
+
+    name = "held"
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    async def score(self, prompt: ChatPrompt) -> ScoreResult:
+        await self.release.wait()
+        return ScoreResult({prompt.labels[0]: -0.1}, prompt_tokens=5)
+
+    async def rank(self, prompt: ChatPrompt) -> ListResult:
+        await self.release.wait()
+        return ListResult(list(prompt.labels[: prompt.rank_depth]), 5, 5)
+
+    async def aclose(self) -> None:
+        return None
+
+
 async def test_rerankers_of_one_stage_share_slots_and_breaker(inproc: LlamaCppBackend) -> None:
-    stage = LLMStage(inproc, inproc.tokenizer, MemoryCache(), LLMSettings(max_concurrency=1))
+    held = Held()
+    stage = LLMStage(held, inproc.tokenizer, MemoryCache(), LLMSettings(max_concurrency=1))
     rules = Reverse()
     a, b = stage.reranker("listwise", rules), stage.reranker("single_pass", rules)
     assert isinstance(a, GuardedReranker) and isinstance(b, GuardedReranker)
     assert a.slots is b.slots and a.breaker is b.breaker  # one bound and one circuit per backend
-    out = await a.rerank(make_input(8, cold=True, deadline=time.monotonic() + 0.02))
+    out = await a.rerank(make_input(8, deadline=time.monotonic() + 0.02))
     assert out.fallback_reason == "timeout" and out.reranker == "reverse"
     other = await b.rerank(make_input(8, user_id=4243, deadline=time.monotonic() + 5))
     assert other.fallback_reason == "overloaded"  # the listwise call still holds the shared slot
+    held.release.set()
     await a.drain()
+    assert stage.slots.in_use == 0
 
 
 async def test_http_stage_from_settings_validates_prompts_with_the_gguf_tokenizer() -> None:
