@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -10,10 +11,11 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from cascade.rerank.llm.backend import ListResult, ScoreResult
 from cascade.rerank.llm.cache import MemoryCache, RedisCache, ResultCache
 from cascade.rerank.llm.inproc_backend import LlamaCppBackend
 from cascade.rerank.llm.models import pull_smollm2
-from cascade.rerank.llm.prompts import PromptTemplate, load_prompt, prompt_path
+from cascade.rerank.llm.prompts import ChatPrompt, PromptTemplate, load_prompt, prompt_path
 from cascade.rerank.llm.server import LocalServer
 from cascade.types import Context, ItemText, RerankInput
 
@@ -127,3 +129,23 @@ async def cache(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncItera
     client: aioredis.Redis[bytes] = aioredis.Redis.from_url(REDIS_URL)
     yield RedisCache(client, prefix=redis_prefix)
     await client.aclose()  # type: ignore[attr-defined]
+
+
+class Held:
+    """A backend whose calls wait until released: a call in flight, deterministically."""
+
+    name = "held"
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    async def score(self, prompt: ChatPrompt) -> ScoreResult:
+        await self.release.wait()
+        return ScoreResult({prompt.labels[0]: -0.1}, prompt_tokens=5)
+
+    async def rank(self, prompt: ChatPrompt) -> ListResult:
+        await self.release.wait()
+        return ListResult(list(prompt.labels[: prompt.rank_depth]), 5, 5)
+
+    async def aclose(self) -> None:
+        return None

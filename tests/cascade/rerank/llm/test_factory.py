@@ -2,47 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 
 import pytest
 
 from cascade.ports import free_port
-from cascade.rerank.llm.backend import ListResult, ScoreResult
 from cascade.rerank.llm.cache import MemoryCache
 from cascade.rerank.llm.factory import LLMProvider, LLMStage
 from cascade.rerank.llm.guard import GuardedReranker
 from cascade.rerank.llm.http_backend import OpenAIHTTPBackend
 from cascade.rerank.llm.inproc_backend import LlamaCppBackend
 from cascade.rerank.llm.kind import LLMUnavailable
-from cascade.rerank.llm.prompts import ChatPrompt, PromptError, prompt_path, required_ctx
+from cascade.rerank.llm.prompts import PromptError, prompt_path, required_ctx
 from cascade.rerank.llm.settings import HTTPBackendConfig, InProcessBackendConfig, LLMSettings
 
-from .conftest import make_input
+from .conftest import Held, make_input
 from .test_guard import Reverse
 
 pytestmark = pytest.mark.anyio
-
-
-class Held:
-    """A backend whose calls wait until released: a call in flight, deterministically."""
-
-    name = "held"
-
-    def __init__(self) -> None:
-        self.release = asyncio.Event()
-
-    async def score(self, prompt: ChatPrompt) -> ScoreResult:
-        await self.release.wait()
-        return ScoreResult({prompt.labels[0]: -0.1}, prompt_tokens=5)
-
-    async def rank(self, prompt: ChatPrompt) -> ListResult:
-        await self.release.wait()
-        return ListResult(list(prompt.labels[: prompt.rank_depth]), 5, 5)
-
-    async def aclose(self) -> None:
-        return None
 
 
 async def test_rerankers_of_one_stage_share_slots_and_breaker(inproc: LlamaCppBackend) -> None:
