@@ -56,10 +56,12 @@ eval: artifacts
 	$(BIN)/care eval --llm-users 50 --name make-eval
 
 bench: artifacts redis
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/care bench features
 	$(BIN)/care bench cascade
 	$(BIN)/care bench llm
 	$(BIN)/care bench service
+	$(BIN)/care bench store
 
 clean:
 	rm -rf $(VENV) deploy/.venv build *.egg-info

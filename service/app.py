@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from cascade.runtime import Runtime
 from service.arms import LLMBuilder
+from service.metrics import mark_process_dead
 from service.middleware import GuardMiddleware
 from service.routes import router
 from service.serving import CareService
@@ -65,6 +66,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
             await svc.close()
+            mark_process_dead()
 
     app = FastAPI(
         title="care",

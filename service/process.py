@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -21,9 +21,14 @@ class ServerProcess:
     """`python -m service serve` on 127.0.0.1:<free port>, with CARE_* settings from `env`."""
 
     def __init__(
-        self, env: Mapping[str, str] | None = None, *, start_timeout_s: float = 180.0, wait_ready: bool = True
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        start_timeout_s: float = 180.0,
+        wait_ready: bool = True,
+        args: Sequence[str] = (),
     ) -> None:
-        self.wait_ready = wait_ready
+        self.wait_ready, self.args = wait_ready, list(args)
         self.port = free_port()
         self.env = {**os.environ, **(env or {})}
         self.start_timeout_s = start_timeout_s
@@ -43,7 +48,7 @@ class ServerProcess:
 
     def start(self) -> ServerProcess:
         """Start, then wait until /livez answers (and /readyz says 200 when `wait_ready`)."""
-        cmd = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        cmd = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.args]
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=self.env)
         path = "/readyz" if self.wait_ready else "/livez"
         end = time.monotonic() + self.start_timeout_s

@@ -7,11 +7,12 @@ import re
 import uuid
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
 from service.protocol import (
     MAX_ID,
@@ -25,6 +26,7 @@ from service.protocol import (
     RecommendRequest,
     RecommendResponse,
 )
+from service.metrics import multiprocess_dir
 from service.serving import CareService, ItemExists, NotReady, StoreDown, UnknownArm, UnknownItem
 
 router = APIRouter()
@@ -88,10 +90,8 @@ def _field_error(loc: tuple[str | int, ...], msg: str, kind: str) -> RequestVali
     return RequestValidationError([{"loc": loc, "msg": msg, "type": kind}])
 
 
-@router.post("/recommend", responses=BODY, tags=["recommend"])
-async def recommend(
-    req: RecommendRequest, svc: Service, rid: RequestId, response: Response
-) -> RecommendResponse:
+@router.post("/recommend", response_model=RecommendResponse, responses=BODY, tags=["recommend"])
+async def recommend(req: RecommendRequest, svc: Service, rid: RequestId, response: Response) -> Any:
     """Recommend k items for a user in a context; the arm is assigned by user id unless forced."""
     try:
         out = await svc.recommend(req, rid)
@@ -99,6 +99,9 @@ async def recommend(
         raise _not_ready(exc) from exc
     except UnknownArm as exc:
         raise _field_error(("body", "arm"), str(exc), "unknown_arm") from exc
+    if svc.settings.response_encoder == "orjson":  # the model is already valid: encode it once, in C
+        body = orjson.dumps(out.model_dump(), option=orjson.OPT_SERIALIZE_NUMPY)
+        return Response(body, media_type="application/json", headers={"X-Request-ID": rid})
     response.headers["X-Request-ID"] = rid
     return out
 
@@ -170,5 +173,9 @@ async def readyz(svc: Service) -> JSONResponse:
 )
 async def metrics(svc: Service) -> Response:
     """Prometheus metrics."""
+    if multiprocess_dir() is not None:  # several workers: every worker's metrics files, summed
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     body = generate_latest(svc.metrics.registry) + generate_latest(REGISTRY)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -47,6 +47,20 @@ class Settings(BaseSettings):
     redis_connect_timeout_s: float = Field(default=0.25, gt=0, le=10)
     session_ttl_s: int = Field(default=86_400, gt=0)
 
+    # Online-store breaker and serving processes (issue 14).
+    store_budget_ms: float = Field(
+        default=250.0, gt=0, le=10_000, description="Store time one request may spend, all its calls together."
+    )
+    store_breaker_failures: int = Field(
+        default=3, ge=1, description="Consecutive store failures that open the breaker."
+    )
+    store_breaker_probe_s: float = Field(
+        default=0.25, gt=0, le=60, description="While open: seconds between half-open probes."
+    )
+    response_encoder: Literal["orjson", "fastapi"] = Field(
+        default="orjson", description="/recommend body: orjson once, or FastAPI's re-validating encoder."
+    )
+
     # LLM backend for arms with reranker: llm.
     llm_backend: Literal["inprocess", "http"] = "inprocess"
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible API root (…/v1).")
