@@ -3,7 +3,7 @@
 Closed: calls go through; `failures` consecutive failures (timeouts, refused connections) open it.
 Open: calls raise `BreakerOpen` at once (the pipeline answers from defaults, writes answer 503); every
 `probe_interval_s` a background thread pings the store (half-open), and the first answer closes it.
-Requests never wait on a probe. Within one request (`request_budget`), store calls share one budget:
+Requests never wait on a probe, and no request is needed for one. Within one request (`request_budget`), store calls share one budget:
 once a call failed or the budget is spent, the request's later calls are not made.
 """
 
@@ -84,9 +84,8 @@ class BreakerStore:
         self._state: State = "closed"
         self._consecutive = 0
         self._opened_at = 0.0
-        self._next_probe = 0.0
-        self._probing = False
         self._lock = threading.Lock()
+        self._stopped = threading.Event()
 
     # ---- state ------------------------------------------------------------------------------
     @property
@@ -106,11 +105,10 @@ class BreakerStore:
         if state == self._state:
             return
         before, self._state = self._state, state
-        if state == "open":
-            self._next_probe = time.monotonic() + self.probe_interval_s
-            if before == "closed":
-                self.trips += 1
-                self._opened_at = time.monotonic()
+        if state == "open" and before == "closed":
+            self.trips += 1
+            self._opened_at = time.monotonic()
+            threading.Thread(target=self._probe_until_closed, name="store-breaker-probe", daemon=True).start()
         log.warning("online store breaker %s", state)
         if self.on_change is not None:
             self.on_change(state)
@@ -119,31 +117,26 @@ class BreakerStore:
         budget = _budget.get()
         if budget is not None:
             budget.check()
-        if self._state == "closed":
-            return
-        with self._lock:
-            if self._state == "closed":
-                return
-            start = not self._probing and time.monotonic() >= self._next_probe
-            if start:
-                self._probing = True
-                self._set("half_open")
-        if start:
-            threading.Thread(target=self._probe, name="store-breaker-probe", daemon=True).start()
-        raise BreakerOpen(f"online store breaker open after {self.failures} consecutive failures")
+        if self._state != "closed":
+            raise BreakerOpen(f"online store breaker open after {self.failures} consecutive failures")
 
-    def _probe(self) -> None:
-        try:
-            self.inner.ping()
-        except StoreUnavailable:
-            ok = False
-        else:
-            ok = True
-        with self._lock:
-            self._probing = False
-            self.probes += 1
-            self._consecutive = 0
-            self._set("closed" if ok else "open")
+    def _probe_until_closed(self) -> None:
+        """The half-open prober: one ping every `probe_interval_s`; the first answer closes the breaker."""
+        while not self._stopped.wait(self.probe_interval_s):
+            with self._lock:
+                self._set("half_open")
+            try:
+                self.inner.ping()
+            except StoreUnavailable:
+                ok = False
+            else:
+                ok = True
+            with self._lock:
+                self.probes += 1
+                self._consecutive = 0
+                self._set("closed" if ok else "open")
+            if ok:
+                return
 
     def _failed(self) -> None:
         with self._lock:
@@ -186,4 +179,5 @@ class BreakerStore:
         self._call(self.inner.ping)
 
     def close(self) -> None:
+        self._stopped.set()
         self.inner.close()

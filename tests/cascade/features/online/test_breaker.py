@@ -18,6 +18,7 @@ from cascade.features.session import Event
 
 SLOW_S = 1.0  # every reply held this long; the socket timeout below is far shorter
 ITEMS = np.asarray([10, 11], dtype=np.int64)
+Make = Callable[[int], BreakerStore]
 
 
 def wait_for(cond: Callable[[], bool], what: str, limit_s: float = 30.0) -> None:
@@ -45,9 +46,19 @@ def direct() -> Iterator[RedisStore]:
         s.close()
 
 
-def make(proxy: DelayProxy, direct: RedisStore, failures: int = 2) -> BreakerStore:
-    cfg = RedisStoreConfig(url=proxy.url + "/15", prefix=direct.prefix, socket_timeout_s=0.05)
-    return BreakerStore(create_store(cfg), failures=failures, probe_interval_s=0.02)
+@pytest.fixture
+def make(proxy: DelayProxy, direct: RedisStore) -> Iterator[Callable[[int], BreakerStore]]:
+    """Breaker stores over the proxy (socket timeout far below the delay); closed after the test."""
+    made: list[BreakerStore] = []
+
+    def build(failures: int = 2) -> BreakerStore:
+        cfg = RedisStoreConfig(url=proxy.url + "/15", prefix=direct.prefix, socket_timeout_s=0.05)
+        made.append(BreakerStore(create_store(cfg), failures=failures, probe_interval_s=0.02))
+        return made[-1]
+
+    yield build
+    for s in made:
+        s.close()
 
 
 def trip(store: BreakerStore, proxy: DelayProxy) -> None:
@@ -60,9 +71,9 @@ def trip(store: BreakerStore, proxy: DelayProxy) -> None:
 
 
 def test_repeated_timeouts_open_it_and_calls_then_fail_without_the_store(
-    proxy: DelayProxy, direct: RedisStore
+    make: Make, proxy: DelayProxy, direct: RedisStore
 ) -> None:
-    store = make(proxy, direct)
+    store = make(2)
     direct.write_items([10, 11], np.ones((2, len(ITEM_DEFAULTS)), dtype=np.float32))
     assert not store.fetch_items(ITEMS)[1].any()
     trip(store, proxy)
@@ -73,31 +84,21 @@ def test_repeated_timeouts_open_it_and_calls_then_fail_without_the_store(
 
 
 def test_probes_keep_it_open_while_slow_and_close_it_once_the_store_answers(
-    proxy: DelayProxy, direct: RedisStore
+    make: Make, proxy: DelayProxy, direct: RedisStore
 ) -> None:
-    store = make(proxy, direct)
+    store = make(2)
     direct.write_items([10], np.full((1, len(ITEM_DEFAULTS)), 2.0, dtype=np.float32))
     trip(store, proxy)
-    with pytest.raises(BreakerOpen):
-        store.ping()  # starts a probe
     wait_for(lambda: store.probes >= 2 or store.state == "closed", "two probes")
     assert store.state != "closed" and store.trips == 1  # failed probes do not count as new trips
     proxy.delay_s = 0.0
-    wait_for(lambda: (_poke(store), store.state == "closed")[1], "the breaker closing")
+    wait_for(lambda: store.state == "closed", "the breaker closing")
     items, missing = store.fetch_items(ITEMS)
     assert missing.tolist() == [False, True] and float(items[0, 0]) == 2.0
 
 
-def _poke(store: BreakerStore) -> None:
-    """A request arriving: while open it fails at once (and schedules the next probe)."""
-    try:
-        store.ping()
-    except StoreUnavailable:
-        pass
-
-
-def test_one_request_shares_one_budget(proxy: DelayProxy, direct: RedisStore) -> None:
-    store = make(proxy, direct, failures=100)  # the breaker stays closed: the budget alone decides
+def test_one_request_shares_one_budget(make: Make, proxy: DelayProxy) -> None:
+    store = make(100)  # the breaker stays closed: the budget alone decides
     proxy.delay_s = SLOW_S
     with request_budget(60.0):
         with pytest.raises(StoreUnavailable) as first:
@@ -112,12 +113,14 @@ def test_one_request_shares_one_budget(proxy: DelayProxy, direct: RedisStore) ->
     assert store.state == "closed"
 
 
-def test_events_are_refused_while_open_and_stored_once_closed(proxy: DelayProxy, direct: RedisStore) -> None:
-    store = make(proxy, direct)
+def test_events_are_refused_while_open_and_stored_once_closed(
+    make: Make, proxy: DelayProxy, direct: RedisStore
+) -> None:
+    store = make(2)
     trip(store, proxy)
     with pytest.raises(BreakerOpen):
         store.record_event(Event(3, 100, "play", 1.0), genre_code=1, consuming=True)
     proxy.delay_s = 0.0
-    wait_for(lambda: (_poke(store), store.state == "closed")[1], "the breaker closing")
+    wait_for(lambda: store.state == "closed", "the breaker closing")
     store.record_event(Event(3, 101, "play", 2.0), genre_code=1, consuming=True)
     assert direct.fetch(3, np.empty(0, dtype=np.int64)).session.recent[0] == 101
