@@ -1,0 +1,78 @@
+"""A throwaway 3-master Redis Cluster on loopback ports (tests and benchmarks), no persistence."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from cascade.ports import free_port
+
+
+class LocalCluster:
+    """`redis-server --cluster-enabled yes` x `masters`, joined by `redis-cli --cluster create`."""
+
+    def __init__(self, masters: int = 3) -> None:
+        self.ports = [free_port() for _ in range(masters)]
+        self._dir = Path(tempfile.mkdtemp(prefix="care-cluster-"))
+        self._procs: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.ports[0]}"
+
+    def start(self) -> LocalCluster:
+        for port in self.ports:
+            d = self._dir / str(port)
+            d.mkdir()
+            cmd = [
+                "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+                "--cluster-config-file", "nodes.conf", "--dir", str(d), "--save", "", "--appendonly", "no",
+            ]  # fmt: skip
+            self._procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for port in self.ports:
+            self._wait(lambda p=port: self._cli(p, "ping") == "PONG", f"redis on {port}")
+        nodes = [f"127.0.0.1:{p}" for p in self.ports]
+        subprocess.run(
+            ["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        for port in self.ports:
+            self._wait(lambda p=port: "cluster_state:ok" in self._cli(p, "cluster", "info"), "cluster_state:ok")
+        return self
+
+    @staticmethod
+    def _cli(port: int, *args: str) -> str:
+        r = subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True, timeout=10)
+        return r.stdout.strip()
+
+    @staticmethod
+    def _wait(cond: Callable[[], bool], what: str, limit_s: float = 60.0) -> None:
+        end = time.monotonic() + limit_s
+        while not cond():
+            if time.monotonic() > end:
+                raise RuntimeError(f"local cluster: no {what} after {limit_s}s")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        for p in self._procs:
+            p.terminate()
+        for p in self._procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> LocalCluster:
+        return self.start()
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
