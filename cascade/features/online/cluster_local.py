@@ -18,6 +18,7 @@ class LocalCluster:
 
     def __init__(self, masters: int = 3) -> None:
         self.ports = [free_port() for _ in range(masters)]
+        self.bus_ports = [free_port() for _ in range(masters)]  # explicit: port + 10000 may not exist
         self._dir = Path(tempfile.mkdtemp(prefix="care-cluster-"))
         self._procs: list[subprocess.Popen[bytes]] = []
 
@@ -26,16 +27,23 @@ class LocalCluster:
         return f"redis://127.0.0.1:{self.ports[0]}"
 
     def start(self) -> LocalCluster:
-        for port in self.ports:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> LocalCluster:
+        for port, bus in zip(self.ports, self.bus_ports, strict=True):
             d = self._dir / str(port)
             d.mkdir()
             cmd = [
                 "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-                "--cluster-config-file", "nodes.conf", "--dir", str(d), "--save", "", "--appendonly", "no",
+                "--cluster-port", str(bus), "--cluster-config-file", "nodes.conf", "--dir", str(d), "--save", "", "--appendonly", "no",
             ]  # fmt: skip
             self._procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        for port in self.ports:
-            self._wait(lambda p=port: self._cli(p, "ping") == "PONG", f"redis on {port}")
+        for port, proc in zip(self.ports, self._procs, strict=True):
+            self._wait(lambda p=port: self._cli(p, "ping") == "PONG", f"redis on {port}", proc)
         nodes = [f"127.0.0.1:{p}" for p in self.ports]
         subprocess.run(
             ["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
@@ -51,16 +59,21 @@ class LocalCluster:
         return r.stdout.strip()
 
     @staticmethod
-    def _wait(cond: Callable[[], bool], what: str, limit_s: float = 60.0) -> None:
+    def _wait(
+        cond: Callable[[], bool], what: str, proc: subprocess.Popen[bytes] | None = None, limit_s: float = 60.0
+    ) -> None:
         end = time.monotonic() + limit_s
         while not cond():
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"local cluster: redis-server exited with {proc.returncode} ({what})")
             if time.monotonic() > end:
                 raise RuntimeError(f"local cluster: no {what} after {limit_s}s")
             time.sleep(0.05)
 
     def stop(self) -> None:
         for p in self._procs:
-            p.terminate()
+            if p.poll() is None:
+                p.terminate()
         for p in self._procs:
             try:
                 p.wait(timeout=10)
