@@ -145,6 +145,18 @@ def bench_store(
     run(requests=requests, concurrency=concurrency, delay_ms=delay_ms, redis_url=redis_url)
 
 
+@bench_app.command("cluster")
+def bench_cluster(
+    users: Annotated[int, typer.Option(help="Synthetic users written.")] = 100_000,
+    items: Annotated[int, typer.Option(help="Synthetic items written.")] = 100_000,
+    n: Annotated[int, typer.Option(help="Timed fetches of 1 user + 500 items.")] = 2000,
+) -> None:
+    """A local 3-master Redis Cluster: memory per million users and items, fetches/s per shard."""
+    from cascade.bench.cluster import run
+
+    run(users=users, items=items, n=n)
+
+
 @app.command("train")
 def train(
     out: Annotated[Path | None, typer.Option(help="Artifacts folder (default $CARE_ARTIFACTS).")] = None,

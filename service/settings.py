@@ -16,7 +16,7 @@ from pydantic_settings import (
 )
 
 from cascade.experiments import EXPERIMENTS_FILE
-from cascade.features.online import MemoryStoreConfig, RedisStoreConfig
+from cascade.features.online import AnyStoreConfig, MemoryStoreConfig, RedisClusterStoreConfig, RedisStoreConfig
 from cascade.paths import artifacts_dir
 from cascade.rerank.llm.prompts import PROMPTS_DIR
 
@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     redis_connect_timeout_s: float = Field(default=0.25, gt=0, le=10)
     session_ttl_s: int = Field(default=86_400, gt=0)
 
-    # Online-store breaker and serving processes (issue 14).
+    # Online-store breaker, Redis Cluster and serving processes (issue 14).
+    redis_cluster: bool = Field(default=False, description="CARE_REDIS_URL names a node of a Redis Cluster.")
     store_budget_ms: float = Field(
         default=250.0, gt=0, le=10_000, description="Store time one request may spend, all its calls together."
     )
@@ -89,11 +90,12 @@ class Settings(BaseSettings):
     def _empty_is_none(cls, v: Any) -> Any:
         return None if v == "" else v
 
-    def store_config(self) -> MemoryStoreConfig | RedisStoreConfig:
+    def store_config(self) -> AnyStoreConfig:
         """The online-store backend config these settings select."""
         if self.redis_url is None:
             return MemoryStoreConfig(session_ttl_s=float(self.session_ttl_s))
-        return RedisStoreConfig(
+        kind = RedisClusterStoreConfig if self.redis_cluster else RedisStoreConfig
+        return kind(
             url=self.redis_url,
             prefix=self.redis_prefix,
             socket_timeout_s=self.redis_socket_timeout_s,

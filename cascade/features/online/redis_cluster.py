@@ -24,7 +24,7 @@ from cascade.features.online.redis_store import _decode_items, _session
 from cascade.features.session import RECENT_MAX, Event
 
 T = TypeVar("T")
-ITEM_BUCKETS = 64
+ITEM_BUCKETS = 16
 _ERRORS = (RedisConnectionError, RedisTimeoutError, RedisClusterException, OSError)
 _EVENT_LUA = """
 local s, r, c = KEYS[1], KEYS[2], KEYS[3]
