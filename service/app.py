@@ -16,6 +16,7 @@ from cascade.runtime import Runtime
 from service.arms import LLMBuilder
 from service.metrics import mark_process_dead
 from service.middleware import GuardMiddleware
+from service.openapi import install as install_openapi
 from service.routes import router
 from service.serving import CareService
 from service.settings import Settings
@@ -78,6 +79,7 @@ def create_app(
     app.state.service = CareService(settings)
     app.add_middleware(GuardMiddleware)
     app.include_router(router)
+    install_openapi(app)
 
     @app.exception_handler(Exception)
     async def unhandled(request: Request, exc: Exception) -> JSONResponse:
