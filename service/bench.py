@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 import httpx
 import numpy as np
 
-from service.process import ServerProcess
-
 N_USERS = 943
 
 
@@ -78,5 +76,3 @@ async def drive(url: str, arm: str, n: int, concurrency: int, label: str, offset
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         res.wall_s = time.perf_counter() - t0
         return res
-
-

@@ -59,10 +59,23 @@ def configs(cores: int) -> list[Config]:
     """Each fast path added in turn, then one worker per core."""
     slow_json = (("CARE_RESPONSE_ENCODER", "fastapi"),)
     return [
-        Config("1 worker, asyncio+h11, fastapi json", ("--workers", "1", "--loop", "asyncio", "--http", "h11"), slow_json),
-        Config("1 worker, uvloop+httptools", ("--workers", "1", "--loop", "uvloop", "--http", "httptools"), slow_json),
-        Config("1 worker, uvloop+httptools+orjson", ("--workers", "1", "--loop", "uvloop", "--http", "httptools")),
-        Config(f"{cores} workers, all fast paths", ("--workers", str(cores), "--loop", "uvloop", "--http", "httptools")),
+        Config(
+            "1 worker, asyncio+h11, fastapi json",
+            ("--workers", "1", "--loop", "asyncio", "--http", "h11"),
+            slow_json,
+        ),
+        Config(
+            "1 worker, uvloop+httptools",
+            ("--workers", "1", "--loop", "uvloop", "--http", "httptools"),
+            slow_json,
+        ),
+        Config(
+            "1 worker, uvloop+httptools+orjson", ("--workers", "1", "--loop", "uvloop", "--http", "httptools")
+        ),
+        Config(
+            f"{cores} workers, all fast paths",
+            ("--workers", str(cores), "--loop", "uvloop", "--http", "httptools"),
+        ),
     ]
 
 
@@ -91,7 +104,17 @@ def parse_wrk(out: str) -> WrkResult:
 def wrk(url: str, connections: int, seconds: float, script: Path) -> WrkResult:
     """One bounded wrk run against a loopback URL (one wrk thread: it shares the cores with the server)."""
     assert url.startswith("http://127.0.0.1:"), "the bench only drives loopback"
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s", "--latency", "-s", str(script)]
+    cmd = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds:g}s",
+        "--timeout",
+        "5s",
+        "--latency",
+        "-s",
+        str(script),
+    ]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
     return parse_wrk(out)
 

@@ -137,7 +137,9 @@ def bench_store(
     requests: Annotated[int, typer.Option(help="Requests per phase (healthy, slow).")] = 1000,
     concurrency: Annotated[int, typer.Option(help="Concurrent connections.")] = 4,
     delay_ms: Annotated[float, typer.Option(help="How long the proxy holds each store reply.")] = 1000.0,
-    redis_url: Annotated[str, typer.Option(help="The real Redis behind the proxy.")] = "redis://127.0.0.1:6379/15",
+    redis_url: Annotated[
+        str, typer.Option(help="The real Redis behind the proxy.")
+    ] = "redis://127.0.0.1:6379/15",
 ) -> None:
     """/recommend p50/p99 with a slow store (breaker open), and the recovery time once it answers."""
     from service.bench_store import run

@@ -39,7 +39,7 @@ def workers_for(requested: int | None, settings: Settings) -> tuple[int, str]:
 
 
 def single_threaded_compute() -> None:
-    """One compute thread per process: processes, not threads, use the cores (XGBoost is set by its loader)."""
+    """One compute thread per process: processes, not threads, use the cores (XGBoost: its loader)."""
     import faiss
     import torch
 
@@ -71,11 +71,17 @@ def worker_app() -> FastAPI:
     settings = Settings()
     host, _, port = os.environ.get(_BIND_ENV, "127.0.0.1:8000").rpartition(":")
     workers = int(os.environ.get("CARE_SERVE_WORKERS", "1"))
-    return create_app(settings, handle_sighup=True, on_ready=_ready_printer(host, int(port), settings, workers))
+    return create_app(
+        settings, handle_sighup=True, on_ready=_ready_printer(host, int(port), settings, workers)
+    )
 
 
 def serve(
-    host: str = "127.0.0.1", port: int = 8000, workers: int | None = None, loop: Loop = "auto", http: Http = "auto"
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int | None = None,
+    loop: Loop = "auto",
+    http: Http = "auto",
 ) -> None:
     """Run the service until interrupted; prints a ready line per process once its artifacts are loaded."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -85,7 +91,9 @@ def serve(
     os.environ[_BIND_ENV] = f"{host}:{port}"
     os.environ["CARE_SERVE_WORKERS"] = str(n)
     if n == 1:
-        uvicorn.run(worker_app(), host=host, port=port, loop=loop, http=http, log_level="info", access_log=False)
+        uvicorn.run(
+            worker_app(), host=host, port=port, loop=loop, http=http, log_level="info", access_log=False
+        )
         return
     metrics_dir = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # /metrics sums every worker's metrics files

@@ -48,7 +48,17 @@ class ServerProcess:
 
     def start(self) -> ServerProcess:
         """Start, then wait until /livez answers (and /readyz says 200 when `wait_ready`)."""
-        cmd = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "service.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            *self.args,
+        ]
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=self.env)
         path = "/readyz" if self.wait_ready else "/livez"
         end = time.monotonic() + self.start_timeout_s

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
+from service.metrics import multiprocess_dir
 from service.protocol import (
     MAX_ID,
     Error,
@@ -26,7 +27,6 @@ from service.protocol import (
     RecommendRequest,
     RecommendResponse,
 )
-from service.metrics import multiprocess_dir
 from service.serving import CareService, ItemExists, NotReady, StoreDown, UnknownArm, UnknownItem
 
 router = APIRouter()
@@ -175,7 +175,7 @@ async def metrics(svc: Service) -> Response:
     """Prometheus metrics."""
     if multiprocess_dir() is not None:  # several workers: every worker's metrics files, summed
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     body = generate_latest(svc.metrics.registry) + generate_latest(REGISTRY)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -16,7 +16,12 @@ from pydantic_settings import (
 )
 
 from cascade.experiments import EXPERIMENTS_FILE
-from cascade.features.online import AnyStoreConfig, MemoryStoreConfig, RedisClusterStoreConfig, RedisStoreConfig
+from cascade.features.online import (
+    AnyStoreConfig,
+    MemoryStoreConfig,
+    RedisClusterStoreConfig,
+    RedisStoreConfig,
+)
 from cascade.paths import artifacts_dir
 from cascade.rerank.llm.prompts import PROMPTS_DIR
 
@@ -50,7 +55,10 @@ class Settings(BaseSettings):
     # Online-store breaker, Redis Cluster and serving processes (issue 14).
     redis_cluster: bool = Field(default=False, description="CARE_REDIS_URL names a node of a Redis Cluster.")
     store_budget_ms: float = Field(
-        default=250.0, gt=0, le=10_000, description="Store time one request may spend, all its calls together."
+        default=250.0,
+        gt=0,
+        le=10_000,
+        description="Store time one request may spend, all its calls together.",
     )
     store_breaker_failures: int = Field(
         default=3, ge=1, description="Consecutive store failures that open the breaker."

@@ -20,7 +20,9 @@ from cascade.features.registry import USER_BATCH
 
 
 def _info(port: int, field: str) -> float:
-    out = subprocess.run(["redis-cli", "-p", str(port), "info"], capture_output=True, text=True, timeout=10).stdout
+    out = subprocess.run(
+        ["redis-cli", "-p", str(port), "info"], capture_output=True, text=True, timeout=10
+    ).stdout
     for line in out.splitlines():
         if line.startswith(field + ":"):
             return float(line.split(":", 1)[1])
@@ -45,7 +47,9 @@ def run(users: int = 100_000, items: int = 100_000, history: int = 100, n: int =
             hist = [rng.integers(1, items, history, dtype=np.int64) for _ in ids]
             store.write_users(ids, rng.random((len(ids), len(USER_BATCH)), dtype=np.float32), hist)
         mem2 = sum(_info(p, "used_memory") for p in cluster.ports)
-        queries = [(int(rng.integers(1, users)), rng.choice(items, 500, replace=False) + 1) for _ in range(64)]
+        queries = [
+            (int(rng.integers(1, users)), rng.choice(items, 500, replace=False) + 1) for _ in range(64)
+        ]
         for u, it in queries:
             store.fetch(u, it)
         cpu0 = [_cpu(p) for p in cluster.ports]

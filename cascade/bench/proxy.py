@@ -13,7 +13,9 @@ from cascade.ports import free_port
 class DelayProxy:
     """127.0.0.1:<port> -> upstream; replies wait `delay_s` (changeable while running); runs in a thread."""
 
-    def __init__(self, upstream_host: str = "127.0.0.1", upstream_port: int = 6379, delay_s: float = 0.0) -> None:
+    def __init__(
+        self, upstream_host: str = "127.0.0.1", upstream_port: int = 6379, delay_s: float = 0.0
+    ) -> None:
         self.upstream = (upstream_host, upstream_port)
         self.delay_s = delay_s
         self.port = free_port()

@@ -1,4 +1,4 @@
-"""The service over a slow (not dead) Redis: the breaker opens, answers degrade, writes refuse, it recovers."""
+"""The service over a slow Redis: the breaker opens, answers degrade, writes answer 503, it recovers."""
 
 from __future__ import annotations
 

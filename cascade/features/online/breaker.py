@@ -3,8 +3,9 @@
 Closed: calls go through; `failures` consecutive failures (timeouts, refused connections) open it.
 Open: calls raise `BreakerOpen` at once (the pipeline answers from defaults, writes answer 503); every
 `probe_interval_s` a background thread pings the store (half-open), and the first answer closes it.
-Requests never wait on a probe, and no request is needed for one. Within one request (`request_budget`), store calls share one budget:
-once a call failed or the budget is spent, the request's later calls are not made.
+Requests never wait on a probe, and no request is needed for one. Within one request
+(`request_budget`), store calls share one budget: once a call failed or the budget is spent, the
+request's later calls are not made.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 
@@ -39,19 +40,26 @@ class LocalCluster:
             d.mkdir()
             cmd = [
                 "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-                "--cluster-port", str(bus), "--cluster-config-file", "nodes.conf", "--dir", str(d), "--save", "", "--appendonly", "no",
+                "--cluster-port", str(bus), "--cluster-config-file", "nodes.conf", "--dir", str(d),
+                "--save", "", "--appendonly", "no",
             ]  # fmt: skip
             self._procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         for port, proc in zip(self.ports, self._procs, strict=True):
-            self._wait(lambda p=port: self._cli(p, "ping") == "PONG", f"redis on {port}", proc)
+            self._wait(partial(self._answers, port, "PONG", "ping"), f"redis on {port}", proc)
         nodes = [f"127.0.0.1:{p}" for p in self.ports]
         subprocess.run(
             ["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
             check=True, capture_output=True, timeout=60,
         )  # fmt: skip
         for port in self.ports:
-            self._wait(lambda p=port: "cluster_state:ok" in self._cli(p, "cluster", "info"), "cluster_state:ok")
+            self._wait(
+                partial(self._answers, port, "cluster_state:ok", "cluster", "info"), "cluster_state:ok"
+            )
         return self
+
+    @classmethod
+    def _answers(cls, port: int, expected: str, *args: str) -> bool:
+        return expected in cls._cli(port, *args)
 
     @staticmethod
     def _cli(port: int, *args: str) -> str:
@@ -60,7 +68,10 @@ class LocalCluster:
 
     @staticmethod
     def _wait(
-        cond: Callable[[], bool], what: str, proc: subprocess.Popen[bytes] | None = None, limit_s: float = 60.0
+        cond: Callable[[], bool],
+        what: str,
+        proc: subprocess.Popen[bytes] | None = None,
+        limit_s: float = 60.0,
     ) -> None:
         end = time.monotonic() + limit_s
         while not cond():

@@ -19,7 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from cascade.features.online.base import F32, I64, ITEM_DEFAULTS, Fetched, StoreUnavailable
+from cascade.features.online.base import F32, I64, Fetched, StoreUnavailable
 from cascade.features.online.redis_store import _decode_items, _session
 from cascade.features.session import RECENT_MAX, Event
 
@@ -56,10 +56,10 @@ class RedisClusterStore:
             raise ValueError(f"prefix {prefix!r}: braces would change the keys' hash tags")
         self.prefix = prefix
         self._ttl = session_ttl_s
-        self._r: RedisCluster = RedisCluster.from_url(
+        self._r: RedisCluster[bytes] = RedisCluster.from_url(
             url, socket_timeout=socket_timeout_s, socket_connect_timeout=connect_timeout_s, **redis_options
         )
-        self._event_script = self._r.register_script(_EVENT_LUA)
+        self._event_script = self._r.register_script(_EVENT_LUA)  # type: ignore[attr-defined]
 
     # ---- keys ---------------------------------------------------------------------------------
     def user_key(self, user_id: int, kind: str) -> str:
@@ -71,6 +71,8 @@ class RedisClusterStore:
     def shard_of(self, key: str) -> int:
         """The port of the primary that holds `key`."""
         node = self._r.get_node_from_key(key)
+        if node is None:
+            raise StoreUnavailable(f"no node holds {key!r}")
         return int(node.port)
 
     def _call(self, fn: Callable[[], T]) -> T:
@@ -127,8 +129,8 @@ class RedisClusterStore:
         """One HMGET per bucket touched; returns (bucket, positions) in queue order."""
         positions: dict[int, list[int]] = defaultdict(list)
         ids = item_ids.tolist()
-        for pos, i in enumerate(ids):
-            positions[i % ITEM_BUCKETS].append(pos)
+        for n, i in enumerate(ids):
+            positions[i % ITEM_BUCKETS].append(n)
         plan = list(positions.items())
         for b, pos in plan:
             pipe.hmget(self.bucket_key(b), [str(ids[p]) for p in pos])

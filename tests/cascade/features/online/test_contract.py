@@ -34,7 +34,9 @@ def store(request: pytest.FixtureRequest) -> Iterator[OnlineStore]:
         return
     if request.param == "redis-cluster":
         cluster: LocalCluster = request.getfixturevalue("redis_cluster")
-        c = create_store(RedisClusterStoreConfig(url=cluster.url, prefix=f"care-test-{uuid.uuid4().hex[:8]}:"))
+        c = create_store(
+            RedisClusterStoreConfig(url=cluster.url, prefix=f"care-test-{uuid.uuid4().hex[:8]}:")
+        )
         assert isinstance(c, RedisClusterStore)
         try:
             yield c

@@ -55,7 +55,9 @@ def test_items_spread_over_every_shard(store: RedisClusterStore, redis_cluster: 
 
 def test_a_fetch_is_one_round_trip_per_shard_touched(store: RedisClusterStore) -> None:
     rng = np.random.default_rng(0)
-    store.write_users([9], rng.random((1, len(USER_BATCH)), dtype=np.float32), [np.asarray([1, 2], dtype=np.int64)])
+    store.write_users(
+        [9], rng.random((1, len(USER_BATCH)), dtype=np.float32), [np.asarray([1, 2], dtype=np.int64)]
+    )
     store.write_items(list(range(1, 501)), rng.random((500, len(ITEM_DEFAULTS)), dtype=np.float32))
     store.fetch(9, np.arange(1, 501, dtype=np.int64))  # warm: connections open, slots known
     CountingConnection.writes.clear()
