@@ -106,7 +106,7 @@ async def recommend(req: RecommendRequest, svc: Service, rid: RequestId, respons
     return out
 
 
-@router.post("/events", responses=WRITE, tags=["events"])
+@router.post("/events", responses={404: _err("An event names an unknown item."), **WRITE}, tags=["events"])
 async def events(body: EventIn | EventBatch, svc: Service, _auth: ApiKey) -> EventsAccepted:
     """Store one event or a batch; answers only once they are stored (none is stored if one is invalid)."""
     batch = body.events if isinstance(body, EventBatch) else [body]
@@ -114,13 +114,9 @@ async def events(body: EventIn | EventBatch, svc: Service, _auth: ApiKey) -> Eve
         return await svc.ingest(batch)
     except (NotReady, StoreDown) as exc:
         raise _not_ready(exc) from exc
-    except UnknownItem as exc:
-        loc: tuple[str | int, ...] = ("body", "item_id") if isinstance(body, EventIn) else ("body", "events")
-        if isinstance(body, EventBatch) and exc.index is not None:
-            loc = (*loc, exc.index, "item_id")
-        raise _field_error(
-            loc, f"{exc}: not in the catalog (add it with POST /items)", "unknown_item"
-        ) from exc
+    except UnknownItem as exc:  # well-formed, but names no item: 404 (the schema cannot list every id)
+        where = f" (events[{exc.index}])" if isinstance(body, EventBatch) and exc.index is not None else ""
+        raise HTTPException(404, f"{exc}{where}: not in the catalog (add it with POST /items)") from exc
 
 
 @router.get("/items/{item_id}", responses={404: _err("No such item."), **COMMON}, tags=["items"])
