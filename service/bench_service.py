@@ -56,26 +56,19 @@ class WrkResult:
 
 
 def configs(cores: int) -> list[Config]:
-    """Each fast path added in turn, then one worker per core."""
-    slow_json = (("CARE_RESPONSE_ENCODER", "fastapi"),)
+    """Each fast path added in turn, then one worker per core (and two, to cover the store's waits)."""
+    fastapi_json = (("CARE_RESPONSE_ENCODER", "fastapi"),)
+    fast = ("--loop", "uvloop", "--http", "httptools")
     return [
         Config(
             "1 worker, asyncio+h11, fastapi json",
             ("--workers", "1", "--loop", "asyncio", "--http", "h11"),
-            slow_json,
+            fastapi_json,
         ),
-        Config(
-            "1 worker, uvloop+httptools",
-            ("--workers", "1", "--loop", "uvloop", "--http", "httptools"),
-            slow_json,
-        ),
-        Config(
-            "1 worker, uvloop+httptools+orjson", ("--workers", "1", "--loop", "uvloop", "--http", "httptools")
-        ),
-        Config(
-            f"{cores} workers, all fast paths",
-            ("--workers", str(cores), "--loop", "uvloop", "--http", "httptools"),
-        ),
+        Config("1 worker, uvloop+httptools", ("--workers", "1", *fast), fastapi_json),
+        Config("1 worker, uvloop+httptools+orjson", ("--workers", "1", *fast)),
+        Config(f"{2 * cores} workers, all fast paths", ("--workers", str(2 * cores), *fast)),
+        Config(f"{cores} workers, all fast paths", ("--workers", str(cores), *fast)),
     ]
 
 

@@ -43,7 +43,7 @@ def test_slow_store_opens_the_breaker_and_the_service_recovers(
     client = make_client(
         redis_url=proxy.url + "/15",
         redis_prefix=direct.prefix,
-        redis_socket_timeout_s=0.1,
+        redis_socket_timeout_s=0.25,
         store_breaker_failures=2,
         store_breaker_probe_s=0.05,
     )

@@ -52,7 +52,7 @@ def make(proxy: DelayProxy, direct: RedisStore) -> Iterator[Callable[[int], Brea
     made: list[BreakerStore] = []
 
     def build(failures: int = 2) -> BreakerStore:
-        cfg = RedisStoreConfig(url=proxy.url + "/15", prefix=direct.prefix, socket_timeout_s=0.05)
+        cfg = RedisStoreConfig(url=proxy.url + "/15", prefix=direct.prefix, socket_timeout_s=0.2)
         made.append(BreakerStore(create_store(cfg), failures=failures, probe_interval_s=0.02))
         return made[-1]
 
