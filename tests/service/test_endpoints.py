@@ -193,8 +193,8 @@ def test_not_ready_is_503_without_artifacts(make_client: MakeClient) -> None:
 def test_openapi_documents_errors(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     events = spec["paths"]["/events"]["post"]["responses"]
-    assert {"200", "401", "413", "422", "429", "503"} <= set(events)
-    assert set(spec["paths"]["/items"]["post"]["responses"]) >= {"201", "401", "409", "422"}
+    assert {"200", "404", "413", "422", "429", "503"} <= set(events)
+    assert set(spec["paths"]["/items"]["post"]["responses"]) >= {"201", "409", "422"}
     assert "404" in spec["paths"]["/items/{item_id}"]["get"]["responses"]
     assert spec["paths"]["/recommend"]["post"]["summary"]
     assert "Error" in spec["components"]["schemas"]
