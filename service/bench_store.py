@@ -24,9 +24,10 @@ BODY = {"user_id": 1, "k": 10, "arm": "rules"}
 
 def _row(label: str, r: ArmResult) -> str:
     c = np.asarray(r.client_ms) if r.client_ms else np.zeros(1)
+    s = np.asarray(r.server_ms) if r.server_ms else np.zeros(1)
     return (
         f"{label:10s} {r.n / r.wall_s:8.1f} {np.percentile(c, 50):8.2f} {np.percentile(c, 99):8.2f} "
-        f"{np.max(c):8.2f} {r.degraded:9d} {r.errors:7d}"
+        f"{np.max(c):8.2f} {np.percentile(s, 50):8.2f} {r.degraded:9d} {r.errors:7d}"
     )
 
 
@@ -46,7 +47,7 @@ def _recovery(url: str, limit_s: float = 30.0) -> tuple[float, float]:
 
 def run(
     requests: int = 1000,
-    concurrency: int = 4,
+    concurrency: int = 1,
     delay_ms: float = 1000.0,
     redis_url: str = "redis://127.0.0.1:6379/15",
 ) -> None:
@@ -72,13 +73,13 @@ def run(
                 slow = asyncio.run(drive(server.url, "rules", requests, concurrency, "slow"))
                 proxy.delay_s = 0.0
                 answered, ready = _recovery(server.url)
-                trips = [ln for ln in server.output().splitlines() if "breaker open" in ln]
+                trips = [ln for ln in server.output().splitlines() if "breaker opened" in ln]
         finally:
             direct.delete_prefix()
             direct.close()
     print(
-        f"{'phase':10s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'max ms':>8s} {'degraded':>9s} "
-        f"{'errors':>7s}"
+        f"{'phase':10s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'max ms':>8s} {'srv p50':>8s} "
+        f"{'degraded':>9s} {'errors':>7s}"
     )
     print(_row("healthy", healthy))
     print(_row("slow", slow))

@@ -135,7 +135,7 @@ def bench_service(
 @bench_app.command("store")
 def bench_store(
     requests: Annotated[int, typer.Option(help="Requests per phase (healthy, slow).")] = 1000,
-    concurrency: Annotated[int, typer.Option(help="Concurrent connections.")] = 4,
+    concurrency: Annotated[int, typer.Option(help="Concurrent connections.")] = 1,
     delay_ms: Annotated[float, typer.Option(help="How long the proxy holds each store reply.")] = 1000.0,
     redis_url: Annotated[
         str, typer.Option(help="The real Redis behind the proxy.")

@@ -110,7 +110,10 @@ class BreakerStore:
             self.trips += 1
             self._opened_at = time.monotonic()
             threading.Thread(target=self._probe_until_closed, name="store-breaker-probe", daemon=True).start()
-        log.warning("online store breaker %s", state)
+        if state == "open" and before == "closed":
+            log.warning("online store breaker opened after %d consecutive failures", self._consecutive)
+        elif state == "closed":
+            log.warning("online store breaker closed: the store answered a probe")
         if self.on_change is not None:
             self.on_change(state)
 
