@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +53,8 @@ class WrkResult:
     p99_ms: float
     non_2xx: int
     errors: int
+    requests: int
+    cpu_ms_per_req: float = float("nan")  # server CPU (all its processes) per request
 
 
 def configs(cores: int) -> list[Config]:
@@ -83,6 +85,7 @@ def parse_wrk(out: str) -> WrkResult:
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
     if rps is None or p50 is None or p99 is None:
         raise RuntimeError(f"unexpected wrk output:\n{out}")
+    total = re.search(r"(\d+) requests in", out)
     non = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return WrkResult(
@@ -91,10 +94,27 @@ def parse_wrk(out: str) -> WrkResult:
         _ms(*p99.groups()),
         int(non.group(1)) if non else 0,
         sum(int(x) for x in errs.groups()) if errs else 0,
+        int(total.group(1)) if total else 0,
     )
 
 
-def wrk(url: str, connections: int, seconds: float, script: Path) -> WrkResult:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its direct children (uvicorn's workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        pids += [int(c) for c in (task / "children").read_text().split()]
+    total = 0.0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def wrk(url: str, connections: int, seconds: float, script: Path, server_pid: int | None = None) -> WrkResult:
     """One bounded wrk run against a loopback URL (one wrk thread: it shares the cores with the server)."""
     assert url.startswith("http://127.0.0.1:"), "the bench only drives loopback"
     cmd = [
@@ -108,12 +128,16 @@ def wrk(url: str, connections: int, seconds: float, script: Path) -> WrkResult:
         "-s",
         str(script),
     ]
+    cpu0 = cpu_seconds(server_pid) if server_pid else 0.0
     out = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
-    return parse_wrk(out)
+    r = parse_wrk(out)
+    if server_pid and r.requests:
+        r = replace(r, cpu_ms_per_req=(cpu_seconds(server_pid) - cpu0) * 1000.0 / r.requests)
+    return r
 
 
-def inprocess_p50(n: int, prefix: str) -> float:
-    """p50 (ms) of the same request in process: rules arm, the Redis store, one compute thread."""
+def inprocess_p50(n: int, prefix: str) -> tuple[float, float]:
+    """p50 (ms) of the same request in process (rules arm, Redis store, one compute thread), CPU ms/req."""
     from cascade.pipeline import Arm
     from cascade.rerank.rules import RulesReranker
     from cascade.runtime import load_runtime
@@ -128,16 +152,20 @@ def inprocess_p50(n: int, prefix: str) -> float:
     ctx = Context(playlist_title="90s thrillers")
     loop = asyncio.new_event_loop()
     times: list[float] = []
+    cpu0 = 0.0
     try:
         for i in range(n + 100):
+            if i == 100:
+                cpu0 = time.process_time()
             t0 = time.perf_counter()
             loop.run_until_complete(pipe.recommend(i % 943 + 1, 10, ctx, arm))
             if i >= 100:
                 times.append((time.perf_counter() - t0) * 1000.0)
+        cpu_ms = (time.process_time() - cpu0) * 1000.0 / n
     finally:
         loop.close()
         online.close()
-    return float(np.percentile(times, 50))
+    return float(np.percentile(times, 50)), cpu_ms
 
 
 def _wait_workers(server: ServerProcess, n: int, limit_s: float = 300.0) -> None:
@@ -156,11 +184,12 @@ def run(seconds: float = 5.0, connections: tuple[int, ...] = (1, 4, 16), only_la
     prefix = f"care-bench-svc-{uuid.uuid4().hex[:8]}:"
     rows: list[tuple[str, int, WrkResult]] = []
     try:
-        p50 = inprocess_p50(500, prefix)
+        p50, cpu_ms = inprocess_p50(500, prefix)
         limit = cores * 1000.0 / p50
         print(
             f"care bench service: wrk -t1, {seconds:g} s per run, rules arm, Redis store; "
-            f"in-process p50 {p50:.2f} ms -> compute limit {cores} x 1000 / {p50:.2f} = {limit:.0f} req/s",
+            f"in-process p50 {p50:.2f} ms -> compute limit {cores} x 1000 / {p50:.2f} = {limit:.0f} req/s; "
+            f"in-process CPU {cpu_ms:.2f} ms/req",
             flush=True,
         )
         with tempfile.TemporaryDirectory() as tmp:
@@ -172,23 +201,31 @@ def run(seconds: float = 5.0, connections: tuple[int, ...] = (1, 4, 16), only_la
                     _wait_workers(server, int(cfg.args[cfg.args.index("--workers") + 1]))
                     url = server.url + "/recommend"
                     wrk(url, 4, 2.0, script)  # warm-up
+                    assert server.proc is not None
                     for c in connections:
-                        r = wrk(url, c, seconds, script)
+                        r = wrk(url, c, seconds, script, server.proc.pid)
                         rows.append((cfg.label, c, r))
                         print(
                             f"{cfg.label:38s} c={c:<3d} {r.rps:8.1f} req/s  p50 {r.p50_ms:7.2f} ms  "
                             f"p99 {r.p99_ms:7.2f} ms  {r.rps / limit:5.2f}x limit  "
-                            f"non-2xx {r.non_2xx} errors {r.errors}",
+                            f"CPU {r.cpu_ms_per_req:5.2f} ms/req  non-2xx {r.non_2xx} errors {r.errors}",
                             flush=True,
                         )
     finally:
         cleanup = RedisStore(REDIS_URL, prefix=prefix)
         cleanup.delete_prefix()
         cleanup.close()
-    _verdict(rows, p50, limit)
+    _verdict(rows, p50, limit, cpu_ms)
 
 
-def _verdict(rows: list[tuple[str, int, WrkResult]], p50: float, limit: float) -> None:
+def _verdict(rows: list[tuple[str, int, WrkResult]], p50: float, limit: float, cpu_ms: float) -> None:
+    """The targets, by wall clock (what a quiet machine shows) and by CPU (robust to other load)."""
+    for label in dict.fromkeys(label for label, _, _ in rows):
+        cpu = float(np.nanmedian([r.cpu_ms_per_req for lb, _, r in rows if lb == label]))
+        print(
+            f"{label}: server CPU {cpu:.2f} ms/req, in process {cpu_ms:.2f} (HTTP +{cpu - cpu_ms:.2f} ms); "
+            f"on dedicated cores: {cpu_ms / cpu:.2f}x the in-process rate"
+        )
     best = rows[-1][0]
     at = {c: r for label, c, r in rows if label == best}
     if 16 in at:
