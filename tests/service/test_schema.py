@@ -69,7 +69,9 @@ def test_api_conforms_to_its_schema(
             suppress_health_check=list(HealthCheck),
         )
         def run(case: schemathesis.Case) -> None:
-            case.call_and_validate(headers=headers, checks=CHECKS, timeout=120)  # loaded cores: no flaky timeouts
+            case.call_and_validate(
+                headers=headers, checks=CHECKS, timeout=120
+            )  # loaded cores: no flaky timeouts
 
         run()
         n += 1
