@@ -12,9 +12,14 @@ from cascade.features.registry import EVENT_TYPES
 MAX_ID = 2**31 - 1
 MAX_TS = 1e11  # unix seconds; far beyond any real timestamp, small enough for every datetime call
 
-UserId = Annotated[int, Field(ge=0, le=MAX_ID, description="User id; unknown ids take the cold-start path.")]
-ItemId = Annotated[int, Field(ge=1, le=MAX_ID, description="Item id.")]
-Timestamp = Annotated[float, Field(ge=0, le=MAX_TS, allow_inf_nan=False, description="Unix seconds.")]
+# strict: JSON true is not the number 1 (the schema says integer / number, so it must be refused)
+UserId = Annotated[
+    int, Field(ge=0, le=MAX_ID, strict=True, description="User id; unknown ids take the cold-start path.")
+]
+ItemId = Annotated[int, Field(ge=1, le=MAX_ID, strict=True, description="Item id.")]
+Timestamp = Annotated[
+    float, Field(ge=0, le=MAX_TS, allow_inf_nan=False, strict=True, description="Unix seconds.")
+]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 EventType = Literal["view", "click", "play", "skip", "like", "dislike"]
 assert set(EventType.__args__) == set(EVENT_TYPES)  # type: ignore[attr-defined]
@@ -37,7 +42,7 @@ class RecommendRequest(_Strict):
     """A recommendation request."""
 
     user_id: UserId
-    k: int = Field(default=10, ge=1, le=100, description="How many items to return.")
+    k: int = Field(default=10, ge=1, le=100, strict=True, description="How many items to return.")
     context: RequestContext = Field(default_factory=lambda: RequestContext())
     arm: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
         None, description="Force this experiment arm (evaluation); default: assigned by user id."
@@ -99,7 +104,7 @@ class NewItem(_Strict):
 
     item_id: ItemId
     title: Title
-    year: int = Field(default=0, ge=0, le=3000, description="Release year; 0 when unknown.")
+    year: int = Field(default=0, ge=0, le=3000, strict=True, description="Release year; 0 when unknown.")
     genres: list[str] = Field(min_length=1, max_length=len(GENRES), description=f"Among {list(GENRES)}.")
 
     @field_validator("genres")

@@ -198,3 +198,14 @@ def test_openapi_documents_errors(client: TestClient) -> None:
     assert "404" in spec["paths"]["/items/{item_id}"]["get"]["responses"]
     assert spec["paths"]["/recommend"]["post"]["summary"]
     assert "Error" in spec["components"]["schemas"]
+
+
+def test_booleans_are_not_numbers(client: TestClient) -> None:
+    for path, body in (
+        ("/events", {"user_id": 1, "item_id": True, "type": "play"}),
+        ("/events", {"user_id": True, "item_id": 1, "type": "play"}),
+        ("/recommend", {"user_id": 1, "k": True}),
+        ("/items", {"item_id": 30_001, "title": "X", "year": True, "genres": ["Drama"]}),
+    ):
+        r = client.post(path, json=body)
+        assert r.status_code == 422, (path, body, r.text)
