@@ -22,6 +22,7 @@ import numpy as np
 
 from cascade.features.online import RedisStoreConfig, create_store
 from cascade.features.online.redis_store import RedisStore
+from service.main import usable_cores
 from service.process import ServerProcess
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -180,7 +181,7 @@ def run(seconds: float = 5.0, connections: tuple[int, ...] = (1, 4, 16), only_la
     """Print the in-process p50, the compute limit, and the wrk table per configuration."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install -y wrk (the Makefile's bench target does)")
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     prefix = f"care-bench-svc-{uuid.uuid4().hex[:8]}:"
     rows: list[tuple[str, int, WrkResult]] = []
     try:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 import uvicorn
@@ -29,12 +31,24 @@ def _curl(host: str, port: int, settings: Settings) -> str:
     return f"curl -s {shown}:{port}/recommend -H 'content-type: application/json' -d '{body}'"
 
 
+def usable_cores() -> int:
+    """Cores this process may use: its CPU affinity, capped by a cgroup v2 CPU limit (a pod's)."""
+    cores = len(os.sched_getaffinity(0))
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+    except (OSError, ValueError):
+        return cores
+    if quota == "max":
+        return cores
+    return max(1, min(cores, math.ceil(int(quota) / int(period))))
+
+
 def workers_for(requested: int | None, settings: Settings) -> tuple[int, str]:
     """How many processes, and why: the in-process store lives in one process's memory, so one."""
     if settings.redis_url is None:
         why = "the in-process store keeps sessions and events in this process's memory"
         return 1, f"1 worker: {why} (set CARE_REDIS_URL to run one per core)"
-    n = requested if requested is not None else os.cpu_count() or 1
+    n = requested if requested is not None else usable_cores()
     return n, f"{n} worker(s) sharing the Redis store" + ("" if requested else " (one per core)")
 
 
