@@ -22,10 +22,10 @@ def _json_number(v: Any) -> Any:
 
 Number = BeforeValidator(_json_number)
 UserId = Annotated[
-    int, Number, Field(ge=0, le=MAX_ID, description="User id; unknown ids take the cold-start path.")
+    int, Field(ge=0, le=MAX_ID, description="User id; unknown ids take the cold-start path."), Number
 ]
-ItemId = Annotated[int, Number, Field(ge=1, le=MAX_ID, description="Item id.")]
-Timestamp = Annotated[float, Number, Field(ge=0, le=MAX_TS, allow_inf_nan=False, description="Unix seconds.")]
+ItemId = Annotated[int, Field(ge=1, le=MAX_ID, description="Item id."), Number]
+Timestamp = Annotated[float, Field(ge=0, le=MAX_TS, allow_inf_nan=False, description="Unix seconds."), Number]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 EventType = Literal["view", "click", "play", "skip", "like", "dislike"]
 assert set(EventType.__args__) == set(EVENT_TYPES)  # type: ignore[attr-defined]
