@@ -29,7 +29,7 @@ redis:
 	@for i in $$(seq 1 50); do redis-cli -p 6379 ping >/dev/null 2>&1 && exit 0; sleep 0.1; done; echo "redis did not start" >&2; exit 1
 
 run: artifacts
-	$(BIN)/care serve
+	$(BIN)/care serve --host 127.0.0.1  # loopback; the ready line says whether writes need CARE_API_KEY
 
 lint: setup
 	$(BIN)/ruff check .
@@ -56,10 +56,12 @@ eval: artifacts
 	$(BIN)/care eval --llm-users 50 --name make-eval
 
 bench: artifacts redis
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/care bench features
 	$(BIN)/care bench cascade
 	$(BIN)/care bench llm
 	$(BIN)/care bench service
+	$(BIN)/care bench store
 
 clean:
 	rm -rf $(VENV) deploy/.venv build *.egg-info

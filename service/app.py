@@ -12,7 +12,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from service.metrics import mark_process_dead
 from service.middleware import GuardMiddleware
+from service.openapi import install as install_openapi
 from service.routes import router
 from service.serving import CareService
 from service.settings import Settings
@@ -56,6 +58,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
             await svc.close()
+            mark_process_dead()
 
     app = FastAPI(
         title="care",
@@ -67,6 +70,7 @@ def create_app(
     app.state.service = CareService(settings)
     app.add_middleware(GuardMiddleware)
     app.include_router(router)
+    install_openapi(app)
 
     @app.exception_handler(Exception)
     async def unhandled(request: Request, exc: Exception) -> JSONResponse:

@@ -1,22 +1,14 @@
-"""`care bench service`: /recommend over loopback HTTP against `care serve` in a subprocess.
-
-Per arm: throughput, client-observed p50/p99, the server's own cascade total (timings_ms.total), and
-the share of client latency spent outside the cascade (HTTP, validation, serialization, the event loop).
-The rules arm runs against both cascade executions (inline on the event loop, and a worker thread).
-"""
+"""A Python HTTP driver for /recommend (used by `care bench store`); `care bench service` drives with wrk."""
 
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
 import numpy as np
-
-from service.process import ServerProcess
 
 N_USERS = 943
 
@@ -29,6 +21,7 @@ class ArmResult:
     client_ms: list[float] = field(default_factory=list)
     server_ms: list[float] = field(default_factory=list)
     errors: int = 0
+    degraded: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
 
     def row(self) -> str:
@@ -49,7 +42,7 @@ HEADER = (
 )
 
 
-async def _drive(url: str, arm: str, n: int, concurrency: int, label: str, offset: int = 0) -> ArmResult:
+async def drive(url: str, arm: str, n: int, concurrency: int, label: str, offset: int = 0) -> ArmResult:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30.0) as client:
         queue = iter(range(n))
@@ -76,38 +69,10 @@ async def _drive(url: str, arm: str, n: int, concurrency: int, label: str, offse
                 data = r.json()
                 res.client_ms.append(dt)
                 res.server_ms.append(float(data["timings_ms"].get("total", 0.0)))
+                res.degraded += bool(data["degraded"])
                 res.reasons[f"{data['reranker_used']}/{data['fallback_reason'] or 'ok'}"] += 1
 
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         res.wall_s = time.perf_counter() - t0
         return res
-
-
-def _bench(execution: str, arms: list[str], requests: int, concurrency: int) -> list[ArmResult]:
-    env = {"CARE_CASCADE_EXECUTION": execution, "CARE_MAX_INFLIGHT": str(max(64, concurrency * 2))}
-    out: list[ArmResult] = []
-    with ServerProcess(env) as server:
-        asyncio.run(_drive(server.url, arms[0], min(200, requests), concurrency, "warmup", offset=500))
-        for arm in arms:
-            out.append(asyncio.run(_drive(server.url, arm, requests, concurrency, f"{arm} ({execution})")))
-    return out
-
-
-def run(requests: int = 2000, concurrency: int = 8) -> None:
-    """Print the table: rules arm (inline and thread execution) and the LLM arm (its fallback included)."""
-    print(
-        f"care bench service: {requests} requests per arm, concurrency {concurrency}, loopback HTTP",
-        flush=True,
-    )
-    results = _bench("inline", ["rules", "llm-single-pass", "none"], requests, concurrency)
-    results += _bench("thread", ["rules"], requests, concurrency)
-    print(HEADER)
-    for r in results:
-        print(r.row())
-    rules = results[0]
-    if rules.client_ms:
-        print(
-            f"\nrules arm, inline: p50 {statistics.median(rules.client_ms):.2f} ms (target <= 8), "
-            f"{rules.n / rules.wall_s:.0f} req/s (target >= 200); the load generator shares the cores."
-        )

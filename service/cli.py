@@ -127,13 +127,42 @@ def bench_llm(
 
 @bench_app.command("service")
 def bench_service(
-    requests: Annotated[int, typer.Option(help="Requests per arm.")] = 2000,
-    concurrency: Annotated[int, typer.Option(help="Concurrent connections.")] = 8,
+    seconds: Annotated[float, typer.Option(help="Seconds per wrk run.")] = 5.0,
+    only_last: Annotated[
+        bool, typer.Option("--only-last", help="Only the last configuration (one worker per core).")
+    ] = False,
 ) -> None:
-    """Throughput and p50/p99 of /recommend over loopback HTTP, rules arm and LLM arm."""
-    from service.bench import run
+    """wrk at 1, 4 and 16 connections per server configuration: req/s, p50, p99 vs the compute limit."""
+    from service.bench_service import run
 
-    run(requests=requests, concurrency=concurrency)
+    run(seconds=seconds, only_last=only_last)
+
+
+@bench_app.command("store")
+def bench_store(
+    requests: Annotated[int, typer.Option(help="Requests per phase (healthy, slow).")] = 1000,
+    concurrency: Annotated[int, typer.Option(help="Concurrent connections.")] = 1,
+    delay_ms: Annotated[float, typer.Option(help="How long the proxy holds each store reply.")] = 1000.0,
+    redis_url: Annotated[
+        str, typer.Option(help="The real Redis behind the proxy.")
+    ] = "redis://127.0.0.1:6379/15",
+) -> None:
+    """/recommend p50/p99 with a slow store (breaker open), and the recovery time once it answers."""
+    from service.bench_store import run
+
+    run(requests=requests, concurrency=concurrency, delay_ms=delay_ms, redis_url=redis_url)
+
+
+@bench_app.command("cluster")
+def bench_cluster(
+    users: Annotated[int, typer.Option(help="Synthetic users written.")] = 100_000,
+    items: Annotated[int, typer.Option(help="Synthetic items written.")] = 100_000,
+    n: Annotated[int, typer.Option(help="Timed fetches of 1 user + 500 items.")] = 2000,
+) -> None:
+    """A local 3-master Redis Cluster: memory per million users and items, fetches/s per shard."""
+    from cascade.bench.cluster import run
+
+    run(users=users, items=items, n=n)
 
 
 @app.command("train")
@@ -166,11 +195,19 @@ def recommend(
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Processes (default: one per core with Redis; the in-process store: 1)."),
+    ] = None,
+    loop: Annotated[str, typer.Option(help="Event loop: auto | asyncio | uvloop.")] = "auto",
+    http: Annotated[str, typer.Option(help="HTTP parser: auto | h11 | httptools.")] = "auto",
 ) -> None:
-    """Start the REST service (uvicorn, one worker)."""
+    """Start the REST service (uvicorn; one process per core when the store is Redis)."""
     from service.main import serve as run_server
 
-    run_server(host=host, port=port)
+    if loop not in ("auto", "asyncio", "uvloop") or http not in ("auto", "h11", "httptools"):
+        raise _fail(f"unknown --loop {loop!r} or --http {http!r}")
+    run_server(host=host, port=port, workers=workers, loop=loop, http=http)  # type: ignore[arg-type]
 
 
 @app.command("eval")

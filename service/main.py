@@ -1,15 +1,28 @@
-"""`care serve`: the service under uvicorn (one worker), with a ready line and a curl line to try."""
+"""`care serve`: the service under uvicorn, one process per core when the store is shared (Redis)."""
 
 from __future__ import annotations
 
 import logging
+import math
+import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
 
 import uvicorn
+from fastapi import FastAPI
 
 from service.app import create_app
 from service.serving import CareService
 from service.settings import Settings
+
+Loop = Literal["auto", "asyncio", "uvloop"]
+Http = Literal["auto", "h11", "httptools"]
+_BIND_ENV = "CARE_SERVE_BIND"  # host:port, handed to worker processes for their ready line
+ReadyHook = Callable[[CareService], None]
 
 
 def _curl(host: str, port: int, settings: Settings) -> str:
@@ -18,23 +31,100 @@ def _curl(host: str, port: int, settings: Settings) -> str:
     return f"curl -s {shown}:{port}/recommend -H 'content-type: application/json' -d '{body}'"
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the service until interrupted; prints a ready line once artifacts are loaded."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings()
+def usable_cores() -> int:
+    """Cores this process may use: its CPU affinity, capped by a cgroup v2 CPU limit (a pod's)."""
+    cores = len(os.sched_getaffinity(0))
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+    except (OSError, ValueError):
+        return cores
+    if quota == "max":
+        return cores
+    return max(1, min(cores, math.ceil(int(quota) / int(period))))
 
+
+def workers_for(requested: int | None, settings: Settings) -> tuple[int, str]:
+    """How many processes, and why: the in-process store lives in one process's memory, so one."""
+    if settings.redis_url is None:
+        why = "the in-process store keeps sessions and events in this process's memory"
+        return 1, f"1 worker: {why} (set CARE_REDIS_URL to run one per core)"
+    n = requested if requested is not None else usable_cores()
+    return n, f"{n} worker(s) sharing the Redis store" + ("" if requested else " (one per core)")
+
+
+def single_threaded_compute() -> None:
+    """One compute thread per process: processes, not threads, use the cores (XGBoost: its loader)."""
+    import faiss
+    import torch
+
+    faiss.omp_set_num_threads(1)
+    torch.set_num_threads(1)
+
+
+def _ready_printer(host: str, port: int, settings: Settings, workers: int) -> ReadyHook:
     def ready(svc: CareService) -> None:
         ld, arms = svc.loaded, svc.arms
         assert ld is not None and arms is not None
         store = ld.online.name + ("" if ld.materialized else " (unreachable: degraded)")
+        writes = "open (no CARE_API_KEY)" if settings.api_key is None else "need X-API-Key"
+        who = f" worker={os.getpid()}" if workers > 1 else ""
         print(
-            f"care ready on http://{host}:{port}  model={ld.model_version} ranker={ld.ranker_version} "
-            f"store={store} arms={','.join(arms.names())}\n"
+            f"care ready on http://{host}:{port}{who}  model={ld.model_version} ranker={ld.ranker_version} "
+            f"store={store} arms={','.join(arms.names())} writes={writes}\n"
             f"try:  {_curl(host, port, settings)}\n"
             f"docs: http://{host}:{port}/docs   metrics: http://{host}:{port}/metrics",
             flush=True,
         )
 
-    app = create_app(settings, handle_sighup=True, on_ready=ready)
-    print(f"care: loading artifacts from {settings.artifacts} ...", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=host, port=port, workers=1, log_level="info", access_log=False)
+    return ready
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process (a uvicorn factory: each worker loads its own artifacts)."""
+    single_threaded_compute()
+    settings = Settings()
+    host, _, port = os.environ.get(_BIND_ENV, "127.0.0.1:8000").rpartition(":")
+    workers = int(os.environ.get("CARE_SERVE_WORKERS", "1"))
+    return create_app(
+        settings, handle_sighup=True, on_ready=_ready_printer(host, int(port), settings, workers)
+    )
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int | None = None,
+    loop: Loop = "auto",
+    http: Http = "auto",
+) -> None:
+    """Run the service until interrupted; prints a ready line per process once its artifacts are loaded."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    n, why = workers_for(workers, settings)
+    print(f"care: loading artifacts from {settings.artifacts}; {why}", file=sys.stderr, flush=True)
+    os.environ[_BIND_ENV] = f"{host}:{port}"
+    os.environ["CARE_SERVE_WORKERS"] = str(n)
+    if n == 1:
+        uvicorn.run(
+            worker_app(), host=host, port=port, loop=loop, http=http, log_level="info", access_log=False
+        )
+        return
+    metrics_dir = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # /metrics sums every worker's metrics files
+        metrics_dir = tempfile.mkdtemp(prefix="care-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        uvicorn.run(
+            "service.main:worker_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=n,
+            loop=loop,
+            http=http,
+            log_level="info",
+            access_log=False,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

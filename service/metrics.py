@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -18,6 +20,20 @@ STAGE_BUCKETS_MS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0,
 # RerankOutput.stats keys counted as events (summed), by metric name.
 _CACHE_HIT_KEYS = ("cache_hit",)
 _REPAIR_KEYS = ("repairs_unknown", "repairs_duplicate", "repairs_missing")
+
+
+def multiprocess_dir() -> Path | None:
+    """Where workers write their metrics files (prometheus-client's multiprocess mode), if several run."""
+    d = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return Path(d) if d else None
+
+
+def mark_process_dead() -> None:
+    """A worker stopping: its live gauges leave the sums."""
+    if multiprocess_dir() is not None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
 class Metrics:
@@ -39,7 +55,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS_S,
             registry=r,
         )
-        self.inflight = Gauge("care_inflight_requests", "Requests in flight (guarded routes).", registry=r)
+        self.inflight = Gauge(
+            "care_inflight_requests",
+            "Requests in flight (guarded routes).",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.rejected = Counter(
             "care_rejected", "Requests rejected before handling, by reason.", ["reason"], registry=r
         )
@@ -75,9 +96,29 @@ class Metrics:
         self.reloads = Counter(
             "care_config_reloads", "Experiments/prompts reloads, by result.", ["result"], registry=r
         )
-        self.ready = Gauge(
-            "care_ready", "1 when artifacts are loaded and the online store answers.", registry=r
+        self.breaker = Gauge(
+            "care_store_breaker_open",
+            "1 while the online-store breaker is open or half-open (any worker).",
+            registry=r,
+            multiprocess_mode="livemax",
         )
+        self.breaker_trips = Counter(
+            "care_store_breaker_trips", "Times the online-store breaker opened.", registry=r
+        )
+        self._breaker_state = "closed"
+        self.ready = Gauge(
+            "care_ready",
+            "1 when artifacts are loaded and the online store answers (every worker).",
+            registry=r,
+            multiprocess_mode="livemin",
+        )
+
+    def observe_breaker(self, state: str) -> None:
+        """The breaker's state change hook (called from any thread)."""
+        if state == "open" and self._breaker_state == "closed":
+            self.breaker_trips.inc()
+        self._breaker_state = state
+        self.breaker.set(0 if state == "closed" else 1)
 
     def observe_recommendation(
         self,

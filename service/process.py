@@ -4,28 +4,25 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from cascade.process import ManagedServer
 
 
 class ServerProcess(ManagedServer):
-    """`python -m service.cli serve` on 127.0.0.1:<free port>, with CARE_* settings from `env`."""
+    """`python -m service.cli serve` on 127.0.0.1:<free port> plus `args`, with CARE_* settings from `env`."""
 
     def __init__(
-        self, env: Mapping[str, str] | None = None, *, start_timeout_s: float = 180.0, wait_ready: bool = True
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        start_timeout_s: float = 180.0,
+        wait_ready: bool = True,
+        args: Sequence[str] = (),
     ) -> None:
+        serve = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1"]
         super().__init__(
-            lambda port: [
-                sys.executable,
-                "-m",
-                "service.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
+            lambda port: [*serve, "--port", str(port), *args],
             "/readyz" if wait_ready else "/livez",
             env=env,
             start_timeout_s=start_timeout_s,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from cascade.data.dataset import GENRES
 from cascade.features.registry import EVENT_TYPES
@@ -13,9 +13,20 @@ from cascade.types import FallbackReason
 MAX_ID = 2**31 - 1
 MAX_TS = 1e11  # unix seconds; far beyond any real timestamp, small enough for every datetime call
 
-UserId = Annotated[int, Field(ge=0, le=MAX_ID, description="User id; unknown ids take the cold-start path.")]
-ItemId = Annotated[int, Field(ge=1, le=MAX_ID, description="Item id.")]
-Timestamp = Annotated[float, Field(ge=0, le=MAX_TS, allow_inf_nan=False, description="Unix seconds.")]
+
+def _json_number(v: Any) -> Any:
+    """Only JSON numbers: true and "14" are not numbers (the schema says so), 14.0 is an integer."""
+    if isinstance(v, bool | str | bytes):
+        raise ValueError(f"expected a number, got {type(v).__name__}")
+    return v
+
+
+Number = BeforeValidator(_json_number)
+UserId = Annotated[
+    int, Field(ge=0, le=MAX_ID, description="User id; unknown ids take the cold-start path."), Number
+]
+ItemId = Annotated[int, Field(ge=1, le=MAX_ID, description="Item id."), Number]
+Timestamp = Annotated[float, Field(ge=0, le=MAX_TS, allow_inf_nan=False, description="Unix seconds."), Number]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 EventType = Literal["view", "click", "play", "skip", "like", "dislike"]
 assert set(EventType.__args__) == set(EVENT_TYPES)  # type: ignore[attr-defined]
@@ -38,7 +49,7 @@ class RecommendRequest(_Strict):
     """A recommendation request."""
 
     user_id: UserId
-    k: int = Field(default=10, ge=1, le=100, description="How many items to return.")
+    k: Annotated[int, Number] = Field(default=10, ge=1, le=100, description="How many items to return.")
     context: RequestContext = Field(default_factory=lambda: RequestContext())
     arm: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
         None, description="Force this experiment arm (evaluation); default: assigned by user id."
@@ -100,7 +111,9 @@ class NewItem(_Strict):
 
     item_id: ItemId
     title: Title
-    year: int = Field(default=0, ge=0, le=3000, description="Release year; 0 when unknown.")
+    year: Annotated[int, Number] = Field(
+        default=0, ge=0, le=3000, description="Release year; 0 when unknown."
+    )
     genres: list[str] = Field(min_length=1, max_length=len(GENRES), description=f"Among {list(GENRES)}.")
 
     @field_validator("genres")

@@ -7,12 +7,14 @@ import re
 import uuid
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
+from service.metrics import multiprocess_dir
 from service.protocol import (
     MAX_ID,
     Error,
@@ -88,10 +90,8 @@ def _field_error(loc: tuple[str | int, ...], msg: str, kind: str) -> RequestVali
     return RequestValidationError([{"loc": loc, "msg": msg, "type": kind}])
 
 
-@router.post("/recommend", responses=BODY, tags=["recommend"])
-async def recommend(
-    req: RecommendRequest, svc: Service, rid: RequestId, response: Response
-) -> RecommendResponse:
+@router.post("/recommend", response_model=RecommendResponse, responses=BODY, tags=["recommend"])
+async def recommend(req: RecommendRequest, svc: Service, rid: RequestId, response: Response) -> Any:
     """Recommend k items for a user in a context; the arm is assigned by user id unless forced."""
     try:
         out = await svc.recommend(req, rid)
@@ -99,11 +99,14 @@ async def recommend(
         raise _not_ready(exc) from exc
     except UnknownArm as exc:
         raise _field_error(("body", "arm"), str(exc), "unknown_arm") from exc
+    if svc.settings.response_encoder == "orjson":  # the model is already valid: encode it once, in C
+        body = orjson.dumps(out.model_dump(), option=orjson.OPT_SERIALIZE_NUMPY)
+        return Response(body, media_type="application/json", headers={"X-Request-ID": rid})
     response.headers["X-Request-ID"] = rid
     return out
 
 
-@router.post("/events", responses=WRITE, tags=["events"])
+@router.post("/events", responses={404: _err("An event names an unknown item."), **WRITE}, tags=["events"])
 async def events(body: EventIn | EventBatch, svc: Service, _auth: ApiKey) -> EventsAccepted:
     """Store one event or a batch; answers only once they are stored (none is stored if one is invalid)."""
     batch = body.events if isinstance(body, EventBatch) else [body]
@@ -111,13 +114,9 @@ async def events(body: EventIn | EventBatch, svc: Service, _auth: ApiKey) -> Eve
         return await svc.ingest(batch)
     except (NotReady, StoreDown) as exc:
         raise _not_ready(exc) from exc
-    except UnknownItem as exc:
-        loc: tuple[str | int, ...] = ("body", "item_id") if isinstance(body, EventIn) else ("body", "events")
-        if isinstance(body, EventBatch) and exc.index is not None:
-            loc = (*loc, exc.index, "item_id")
-        raise _field_error(
-            loc, f"{exc}: not in the catalog (add it with POST /items)", "unknown_item"
-        ) from exc
+    except UnknownItem as exc:  # well-formed, but names no item: 404 (the schema cannot list every id)
+        where = f" (events[{exc.index}])" if isinstance(body, EventBatch) and exc.index is not None else ""
+        raise HTTPException(404, f"{exc}{where}: not in the catalog (add it with POST /items)") from exc
 
 
 @router.get("/items/{item_id}", responses={404: _err("No such item."), **COMMON}, tags=["items"])
@@ -170,5 +169,9 @@ async def readyz(svc: Service) -> JSONResponse:
 )
 async def metrics(svc: Service) -> Response:
     """Prometheus metrics."""
+    if multiprocess_dir() is not None:  # several workers: every worker's metrics files, summed
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     body = generate_latest(svc.metrics.registry) + generate_latest(REGISTRY)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from cascade.arms import Arm, ArmResolver, ArmSet, Assignment, ExperimentsError, arm_resolver, watched_files
 from cascade.features.online import OnlineStore, StoreUnavailable, create_store
+from cascade.features.online.breaker import BreakerStore, request_budget
 from cascade.features.session import Event
 from cascade.features.store import FeatureStore, UnknownItemError
 from cascade.pipeline import Pipeline, Recommendation
@@ -144,7 +145,7 @@ class CareService:
 
     def _load_sync(self) -> Loaded:
         runtime = load_runtime(self.settings.artifacts)
-        online = create_store(self.settings.store_config())
+        online = self._online_store()
         try:
             store, materialized = runtime.feature_store(online, materialize=True), True
         except StoreUnavailable:
@@ -154,6 +155,18 @@ class CareService:
         self._resolver = service_resolver(self.settings, runtime)
         return Loaded(
             runtime, online, store, pipeline, _model_version(runtime), runtime.ranker.version, materialized
+        )
+
+    def _online_store(self) -> OnlineStore:
+        """The configured store; a remote one sits behind a breaker (the in-process one cannot be slow)."""
+        store = create_store(self.settings.store_config())
+        if self.settings.redis_url is None:
+            return store
+        return BreakerStore(
+            store,
+            failures=self.settings.store_breaker_failures,
+            probe_interval_s=self.settings.store_breaker_probe_s,
+            on_change=self.metrics.observe_breaker,
         )
 
     async def close(self) -> None:
@@ -221,8 +234,10 @@ class CareService:
         if ld is None:
             self.metrics.ready.set(0)
             return Health(status="unavailable", checks=checks)
+        if isinstance(ld.online, BreakerStore):
+            checks["store_breaker"] = ld.online.snapshot()
         try:
-            await asyncio.to_thread(ld.online.ping)
+            await asyncio.to_thread(ld.online.ping)  # fails at once while the breaker is open
             checks["online_store"] = ld.online.name
         except StoreUnavailable as exc:
             checks["online_store"] = f"unavailable: {exc}"
@@ -285,6 +300,12 @@ class CareService:
         )
 
     async def _run(self, pipeline: Pipeline, user_id: int, k: int, ctx: Context, arm: Arm) -> Recommendation:
+        with request_budget(self.settings.store_budget_ms / 1000.0):  # the request's store calls share it
+            return await self._run_budgeted(pipeline, user_id, k, ctx, arm)
+
+    async def _run_budgeted(
+        self, pipeline: Pipeline, user_id: int, k: int, ctx: Context, arm: Arm
+    ) -> Recommendation:
         if self.settings.cascade_execution == "thread" and not arm.uses_llm:
             # CPU-bound cascade and a loop-free re-ranker: a worker thread with its own loop.
             result: Recommendation = await asyncio.to_thread(

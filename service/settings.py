@@ -16,7 +16,12 @@ from pydantic_settings import (
 )
 
 from cascade.experiments import EXPERIMENTS_FILE
-from cascade.features.online import MemoryStoreConfig, RedisStoreConfig
+from cascade.features.online import (
+    AnyStoreConfig,
+    MemoryStoreConfig,
+    RedisClusterStoreConfig,
+    RedisStoreConfig,
+)
 from cascade.llm import PROMPTS_DIR, LLMSettings
 from cascade.paths import artifacts_dir
 
@@ -48,6 +53,24 @@ class Settings(BaseSettings):
     redis_connect_timeout_s: float = Field(default=0.25, gt=0, le=10)
     session_ttl_s: int = Field(default=86_400, gt=0)
 
+    # Online-store breaker, Redis Cluster and serving processes (issue 14).
+    redis_cluster: bool = Field(default=False, description="CARE_REDIS_URL names a node of a Redis Cluster.")
+    store_budget_ms: float = Field(
+        default=250.0,
+        gt=0,
+        le=10_000,
+        description="Store time one request may spend, all its calls together.",
+    )
+    store_breaker_failures: int = Field(
+        default=3, ge=1, description="Consecutive store failures that open the breaker."
+    )
+    store_breaker_probe_s: float = Field(
+        default=0.25, gt=0, le=60, description="While open: seconds between half-open probes."
+    )
+    response_encoder: Literal["orjson", "fastapi"] = Field(
+        default="orjson", description="/recommend body: orjson once, or FastAPI's re-validating encoder."
+    )
+
     # The LLM stage of arms whose kind uses it: CARE_LLM__BACKEND__KIND=http, CARE_LLM__BACKEND__BASE_URL=...
     llm: LLMSettings = Field(default_factory=LLMSettings)
 
@@ -69,11 +92,12 @@ class Settings(BaseSettings):
     def _empty_is_none(cls, v: Any) -> Any:
         return None if v == "" else v
 
-    def store_config(self) -> MemoryStoreConfig | RedisStoreConfig:
+    def store_config(self) -> AnyStoreConfig:
         """The online-store backend config these settings select."""
         if self.redis_url is None:
             return MemoryStoreConfig(session_ttl_s=float(self.session_ttl_s))
-        return RedisStoreConfig(
+        kind = RedisClusterStoreConfig if self.redis_cluster else RedisStoreConfig
+        return kind(
             url=self.redis_url,
             prefix=self.redis_prefix,
             socket_timeout_s=self.redis_socket_timeout_s,

@@ -32,7 +32,7 @@ def env_config(r: Any) -> dict[str, str]:
 
 
 def test_overlays_are_the_expected_ones() -> None:
-    assert set(OVERLAYS) == {"cpu", "gpu", "gpu-external-redis"}
+    assert set(OVERLAYS) == {"cpu", "gpu", "gpu-external-redis", "gpu-redis-cluster"}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -198,6 +198,15 @@ def test_external_redis_replaces_the_statefulset(rendered: dict[str, Any]) -> No
     care = container(r.get("Deployment", "care")["spec"]["template"]["spec"], "care")
     url = next(e for e in care["env"] if e["name"] == "CARE_REDIS_URL")
     assert url["valueFrom"]["secretKeyRef"] == {"name": "care-redis", "key": "url"}
+
+
+def test_redis_cluster_overlay_is_external_and_in_cluster_mode(rendered: dict[str, Any]) -> None:
+    r = rendered["gpu-redis-cluster"]
+    assert not r.names("StatefulSet")
+    care = container(r.get("Deployment", "care")["spec"]["template"]["spec"], "care")
+    env = {e["name"]: e for e in care["env"]}
+    assert env["CARE_REDIS_CLUSTER"]["value"] == "true"
+    assert env["CARE_REDIS_URL"]["valueFrom"]["secretKeyRef"] == {"name": "care-redis", "key": "url"}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cascade.features.online.base import OnlineStore
 from cascade.features.online.memory import MemoryStore
+from cascade.features.online.redis_cluster import RedisClusterStore
 from cascade.features.online.redis_store import RedisStore
 
 
@@ -27,10 +28,27 @@ class RedisStoreConfig(BaseModel):
     session_ttl_s: int = Field(default=86_400, gt=0)
 
 
-StoreConfig = Annotated[MemoryStoreConfig | RedisStoreConfig, Field(discriminator="type")]
+class RedisClusterStoreConfig(BaseModel):
+    """A Redis Cluster; `url` names any one node (the client discovers the others)."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["redis_cluster"] = "redis_cluster"
+    url: str = "redis://127.0.0.1:7000"
+    prefix: str = "care:"
+    socket_timeout_s: float = Field(default=0.25, gt=0, le=10)
+    connect_timeout_s: float = Field(default=0.25, gt=0, le=10)
+    session_ttl_s: int = Field(default=86_400, gt=0)
 
 
-def create_store(config: MemoryStoreConfig | RedisStoreConfig) -> OnlineStore:
+AnyStoreConfig = MemoryStoreConfig | RedisStoreConfig | RedisClusterStoreConfig
+StoreConfig = Annotated[AnyStoreConfig, Field(discriminator="type")]
+
+
+def create_store(config: AnyStoreConfig) -> OnlineStore:
+    if isinstance(config, RedisClusterStoreConfig):
+        return RedisClusterStore(
+            config.url, config.prefix, config.socket_timeout_s, config.connect_timeout_s, config.session_ttl_s
+        )
     if isinstance(config, RedisStoreConfig):
         return RedisStore(
             config.url, config.prefix, config.socket_timeout_s, config.connect_timeout_s, config.session_ttl_s

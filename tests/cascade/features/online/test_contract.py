@@ -8,8 +8,17 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from cascade.features.online import MemoryStoreConfig, OnlineStore, RedisStoreConfig, create_store
+from cascade.features.online import (
+    MemoryStoreConfig,
+    OnlineStore,
+    RedisClusterStoreConfig,
+    RedisStoreConfig,
+    create_store,
+)
 from cascade.features.online.base import ITEM_DEFAULTS
+from cascade.features.online.breaker import BreakerStore
+from cascade.features.online.cluster_local import LocalCluster
+from cascade.features.online.redis_cluster import RedisClusterStore
 from cascade.features.online.redis_store import RedisStore
 from cascade.features.registry import ITEM_BATCH, USER_BATCH
 from cascade.features.session import Event
@@ -17,16 +26,28 @@ from cascade.features.session import Event
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis+breaker", "redis-cluster"])
 def store(request: pytest.FixtureRequest) -> Iterator[OnlineStore]:
     if request.param == "memory":
         s = create_store(MemoryStoreConfig())
         yield s
         return
+    if request.param == "redis-cluster":
+        cluster: LocalCluster = request.getfixturevalue("redis_cluster")
+        c = create_store(
+            RedisClusterStoreConfig(url=cluster.url, prefix=f"care-test-{uuid.uuid4().hex[:8]}:")
+        )
+        assert isinstance(c, RedisClusterStore)
+        try:
+            yield c
+        finally:
+            c.delete_prefix()
+            c.close()
+        return
     s = create_store(RedisStoreConfig(url=REDIS_URL, prefix=f"care-test-{uuid.uuid4().hex[:8]}:"))
     assert isinstance(s, RedisStore)
     try:
-        yield s
+        yield BreakerStore(s) if request.param == "redis+breaker" else s
     finally:
         s.delete_prefix()
         s.close()
