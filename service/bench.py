@@ -94,7 +94,7 @@ def _bench(execution: str, arms: list[str], requests: int, concurrency: int) -> 
     return out
 
 
-def run(requests: int = 2000, concurrency: int = 8) -> None:
+def run(requests: int = 2000, concurrency: int = 8, logging_requests: int = 2000) -> None:
     """Print the table: rules arm (inline and thread execution) and the LLM arm (its fallback included)."""
     print(
         f"care bench service: {requests} requests per arm, concurrency {concurrency}, loopback HTTP",
@@ -111,3 +111,7 @@ def run(requests: int = 2000, concurrency: int = 8) -> None:
             f"\nrules arm, inline: p50 {statistics.median(rules.client_ms):.2f} ms (target <= 8), "
             f"{rules.n / rules.wall_s:.0f} req/s (target >= 200); the load generator shares the cores."
         )
+    if logging_requests > 0:
+        from service.bench_logging import run as run_logging
+
+        run_logging(logging_requests)

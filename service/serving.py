@@ -40,6 +40,7 @@ from service.protocol import (
     ScoredItem,
 )
 from service.settings import Settings
+from service.tracking import EventRef, Tracker, open_log
 
 log = logging.getLogger("care.service")
 T = TypeVar("T")
@@ -117,6 +118,7 @@ class CareService:
     arms: ArmSet | None = None
     inflight: int = 0
     llm_factory: Callable[[Settings, Runtime], LLMBuilder | None] | None = None
+    tracker: Tracker | None = None  # the A/B impression log (None when off or unavailable)
     _factory: RerankerFactory | None = None
     _mtimes: dict[Path, tuple[int, int]] = field(default_factory=dict)
     _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -144,6 +146,7 @@ class CareService:
             log.warning("online store unreachable at start; serving degraded until it answers")
             store, materialized = runtime.feature_store(online, materialize=False), False
         pipeline = runtime.online_pipeline(store)
+        self._open_tracker()
         from cascade.rerank.rules import RulesReranker
 
         rules = RulesReranker(catalog=runtime.dataset.catalog)
@@ -153,7 +156,20 @@ class CareService:
             runtime, online, store, pipeline, _model_version(runtime), runtime.ranker.version, materialized
         )
 
+    def _open_tracker(self) -> None:
+        s = self.settings
+        try:
+            sink = open_log(s)
+        except Exception as exc:  # no impression log is no reason to refuse recommendations
+            self.metrics.ab_log_failures.labels("open").inc()
+            log.error("impression log unavailable, A/B logging off: %s", exc)
+            return
+        if sink is not None:
+            self.tracker = Tracker(sink, self.metrics, s.attribution_window_s, s.impressions_queue)
+
     async def close(self) -> None:
+        if self.tracker is not None:
+            await asyncio.to_thread(self.tracker.close)
         if self.loaded is not None:
             await asyncio.to_thread(self.loaded.online.close)
 
@@ -267,6 +283,8 @@ class CareService:
             timings_ms=rec.timings_ms,
             stats=rec.stats,
         )
+        if self.tracker is not None:
+            self.tracker.record(request_id, req.user_id, choice.experiment, choice.forced, rec)
         return RecommendResponse(
             items=[
                 ScoredItem(item_id=it.item_id, title=it.title, year=it.year, genres=list(it.genres), score=s)
@@ -314,6 +332,10 @@ class CareService:
             raise UnknownItem(-1) from exc
         for ev in evs:
             self.metrics.events.labels(ev.type).inc()
+        if self.tracker is not None:
+            await self.tracker.attribute(
+                [EventRef(e.user_id, e.item_id, e.type, e.request_id, e.position) for e in events]
+            )
         return EventsAccepted(stored=len(evs))
 
     # ---- /items ----------------------------------------------------------------------------

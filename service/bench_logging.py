@@ -1,0 +1,58 @@
+"""The impression log's cost on /recommend: two servers, logging off and on, driven in alternating rounds.
+
+Both servers run at once and the rounds alternate (off, on, off, on, ...), so load from other jobs on
+the machine falls on both alike; the p50 difference at one connection is the number the target is on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import uuid
+from pathlib import Path
+
+from service.bench import _drive
+from service.impressions import delete_prefix
+from service.process import ServerProcess
+
+TARGET_MS = 0.2
+
+
+def overhead(
+    backend: str, requests: int, rounds: int = 5, redis_url: str = "redis://127.0.0.1:6379/15"
+) -> tuple[float, float]:
+    """(p50 off, p50 on) in ms for the rules arm at concurrency 1."""
+    prefix = f"care-bench-log-{uuid.uuid4().hex[:8]}:"
+    with tempfile.TemporaryDirectory(prefix="care-bench-log-") as tmp:
+        base = {"CARE_IMPRESSIONS_PATH": str(Path(tmp) / "impressions.sqlite"), "CARE_REDIS_URL": ""}
+        if backend == "redis":
+            base = {**base, "CARE_REDIS_URL": redis_url, "CARE_REDIS_PREFIX": prefix}
+        off_ms: list[float] = []
+        on_ms: list[float] = []
+        try:
+            with (
+                ServerProcess({**base, "CARE_IMPRESSIONS": "off"}) as off,
+                ServerProcess({**base, "CARE_IMPRESSIONS": backend}) as on,
+            ):
+                for srv in (off, on):
+                    asyncio.run(_drive(srv.url, "rules", 200, 1, "warmup", offset=500))
+                per = max(1, requests // rounds)
+                for r in range(rounds):
+                    for srv, acc in ((off, off_ms), (on, on_ms)):
+                        res = asyncio.run(_drive(srv.url, "rules", per, 1, "x", offset=r * per))
+                        acc.extend(res.client_ms)
+        finally:
+            if backend == "redis":
+                delete_prefix(redis_url, prefix)
+    return statistics.median(off_ms), statistics.median(on_ms)
+
+
+def run(requests: int = 2000, redis_url: str = "redis://127.0.0.1:6379/15") -> None:
+    print(f"\nimpression logging, rules arm, concurrency 1, {requests} requests per server in alternating rounds")
+    print(f"{'log backend':12s} {'p50 off':>9s} {'p50 on':>9s} {'added':>9s}")
+    for backend in ("sqlite", "redis"):
+        p_off, p_on = overhead(backend, requests, redis_url=redis_url)
+        added = p_on - p_off
+        verdict = "met" if added <= TARGET_MS else "MISSED"
+        print(f"{backend:12s} {p_off:9.3f} {p_on:9.3f} {added:+9.3f}  target <= {TARGET_MS} ms: {verdict}")
