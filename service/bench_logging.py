@@ -49,7 +49,7 @@ def overhead(
 
 
 def run(requests: int = 2000, redis_url: str = "redis://127.0.0.1:6379/15") -> None:
-    print(f"\nimpression logging, rules arm, concurrency 1, {requests} requests per server in alternating rounds")
+    print(f"\nimpression logging, rules arm, concurrency 1, {requests} requests per server, alternating")
     print(f"{'log backend':12s} {'p50 off':>9s} {'p50 on':>9s} {'added':>9s}")
     for backend in ("sqlite", "redis"):
         p_off, p_on = overhead(backend, requests, redis_url=redis_url)

@@ -12,7 +12,9 @@ app = typer.Typer(help="care: a recommendation cascade with an LLM re-ranker.", 
 data_app = typer.Typer(help="Datasets.", no_args_is_help=True)
 models_app = typer.Typer(help="Model files (LLM GGUF).", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks that print latency numbers.", no_args_is_help=True)
-ab_app = typer.Typer(help="Online A/B results: impressions, attribution, reports, simulation.", no_args_is_help=True)
+ab_app = typer.Typer(
+    help="Online A/B results: impressions, attribution, reports, simulation.", no_args_is_help=True
+)
 app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
@@ -139,8 +141,12 @@ def bench_service(
 def bench_ab_report(
     impressions: Annotated[int, typer.Option(help="Synthetic impressions.")] = 1_000_000,
     users: Annotated[int, typer.Option(help="Synthetic users.")] = 50_000,
-    backend: Annotated[list[str] | None, typer.Option(help="sqlite | redis (repeatable; default both).")] = None,
-    redis_url: Annotated[str, typer.Option(help="Redis for the Redis backend.")] = "redis://127.0.0.1:6379/15",
+    backend: Annotated[
+        list[str] | None, typer.Option(help="sqlite | redis (repeatable; default both).")
+    ] = None,
+    redis_url: Annotated[
+        str, typer.Option(help="Redis for the Redis backend.")
+    ] = "redis://127.0.0.1:6379/15",
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 2000,
 ) -> None:
     """Time `care ab report` over synthetic impressions written to each impression-log backend."""
@@ -158,14 +164,20 @@ _EXPERIMENTS_OPT = typer.Option(help="Experiments file with the configured weigh
 
 @ab_app.command("report")
 def ab_report(
-    since: Annotated[str | None, typer.Option(help="Start: unix seconds or ISO-8601 (UTC); default: all.")] = None,
-    until: Annotated[str | None, typer.Option(help="End: unix seconds or ISO-8601 (UTC); default: now.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Start: unix seconds or ISO-8601 (UTC); default: all.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="End: unix seconds or ISO-8601 (UTC); default: now.")
+    ] = None,
     experiments_file: Annotated[Path | None, _EXPERIMENTS_OPT] = None,
     experiment: Annotated[str | None, typer.Option(help="Experiment (default: the file's first).")] = None,
     control: Annotated[str | None, typer.Option(help="Control arm (default: rules).")] = None,
     out: Annotated[Path | None, typer.Option(help="Report folder (default reports/ab-<UTC time>).")] = None,
     redis_url: Annotated[str | None, typer.Option(help="Read this Redis (default: CARE_ settings).")] = None,
-    prefix: Annotated[str | None, typer.Option(help="Key prefix in that Redis (default CARE_REDIS_PREFIX).")] = None,
+    prefix: Annotated[
+        str | None, typer.Option(help="Key prefix in that Redis (default CARE_REDIS_PREFIX).")
+    ] = None,
     sqlite: Annotated[Path | None, typer.Option(help="Read this SQLite impression log instead.")] = None,
     n_boot: Annotated[int, typer.Option(min=100, help="Bootstrap resamples of users.")] = 2000,
     alpha: Annotated[float, typer.Option(help="SRM p-value below which the check fails.")] = 0.001,
@@ -202,9 +214,12 @@ def ab_simulate(
     noise: Annotated[float, typer.Option(help="P(play | examined, not in the test window).")] = 0.0,
     patience: Annotated[float, typer.Option(help="P(examine the next position | not played).")] = 0.85,
     satisfied: Annotated[float, typer.Option(help="P(stop | played).")] = 0.5,
-    like_rating: Annotated[float, typer.Option(help="A played item is liked when rated at least this.")] = 4.0,
+    like_rating: Annotated[
+        float, typer.Option(help="A played item is liked when rated at least this.")
+    ] = 4.0,
     skew: Annotated[
-        str | None, typer.Option(help="Serve with ARM's weight changed by POINTS (ARM=POINTS): the SRM must fail.")
+        str | None,
+        typer.Option(help="Serve with ARM's weight changed by POINTS (ARM=POINTS): the SRM must fail."),
     ] = None,
     experiments_file: Annotated[Path | None, _EXPERIMENTS_OPT] = None,
     redis_url: Annotated[
@@ -213,7 +228,9 @@ def ab_simulate(
     offline: Annotated[
         Path | None, typer.Option(help="A `care eval` report.json: check the online order against its NDCG.")
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="Output folder (default reports/ab-sim-<UTC time>).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default reports/ab-sim-<UTC time>).")
+    ] = None,
     n_boot: Annotated[int, typer.Option(min=100, help="Bootstrap resamples of users.")] = 2000,
     keep_log: Annotated[bool, typer.Option("--keep-log", help="Keep the run's Redis keys.")] = False,
 ) -> None:

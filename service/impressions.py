@@ -125,7 +125,10 @@ class RedisImpressionLog:
         socket_timeout_s: float = 0.5,
     ) -> None:
         self._r = redis.Redis.from_url(
-            url, socket_timeout=socket_timeout_s, socket_connect_timeout=socket_timeout_s, retry_on_timeout=False
+            url,
+            socket_timeout=socket_timeout_s,
+            socket_connect_timeout=socket_timeout_s,
+            retry_on_timeout=False,
         )
         self.imp_key, self.out_key, self.user_prefix = f"{prefix}ab:imp", f"{prefix}ab:out", f"{prefix}ab:u:"
         self.max_len, self.window_s = max_len, window_s
@@ -191,7 +194,8 @@ class RedisImpressionLog:
 
     def delete_all(self) -> None:
         """Remove this log's keys (tests, simulations and benchmarks on their own prefix)."""
-        keys = [self.imp_key, self.out_key, *self._r.scan_iter(match=f"{self.user_prefix}*", count=1000)]
+        keys: list[Any] = [self.imp_key, self.out_key]
+        keys += list(self._r.scan_iter(match=f"{self.user_prefix}*", count=1000))
         for i in range(0, len(keys), 1000):
             self._r.delete(*keys[i : i + 1000])
 
@@ -240,7 +244,9 @@ class SqliteImpressionLog:
         if self._since_trim < self.TRIM_EVERY:
             return
         self._since_trim = 0
-        self._db.execute(f"DELETE FROM {table} WHERE id <= (SELECT MAX(id) FROM {table}) - ?", (self.max_rows,))
+        self._db.execute(
+            f"DELETE FROM {table} WHERE id <= (SELECT MAX(id) FROM {table}) - ?", (self.max_rows,)
+        )
 
     def append(self, impressions: Sequence[Impression]) -> None:
         rows = [(i.ts, i.user_id, i.encode()) for i in impressions]

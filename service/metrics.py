@@ -74,7 +74,10 @@ class Metrics:
             "care_config_reloads", "Experiments/prompts reloads, by result.", ["result"], registry=r
         )
         self.ab_impressions = Counter(
-            "care_ab_impressions", "Impressions logged, by experiment and arm.", ["experiment", "arm"], registry=r
+            "care_ab_impressions",
+            "Impressions logged, by experiment and arm.",
+            ["experiment", "arm"],
+            registry=r,
         )
         self.ab_attributed = Counter(
             "care_ab_attributed_events",

@@ -9,6 +9,7 @@ event, counts it per experiment and arm, and logs the outcome.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -113,10 +114,8 @@ class ImpressionRecorder:
                 self._done.notify_all()
 
     def close(self, timeout: float = 5.0) -> None:
-        try:
+        with contextlib.suppress(queue.Full):
             self._q.put(None, timeout=timeout)
-        except queue.Full:
-            pass
         self._thread.join(timeout)
 
 
@@ -130,7 +129,10 @@ def open_log(settings: Settings) -> ImpressionLog | None:
         if url is None:
             raise ValueError("CARE_IMPRESSIONS=redis needs CARE_IMPRESSIONS_REDIS_URL or CARE_REDIS_URL")
         return RedisImpressionLog(
-            url, settings.redis_prefix, max_len=settings.impressions_max, window_s=settings.attribution_window_s
+            url,
+            settings.redis_prefix,
+            max_len=settings.impressions_max,
+            window_s=settings.attribution_window_s,
         )
     path = settings.impressions_path or default_sqlite_path()
     return SqliteImpressionLog(path, max_rows=settings.impressions_max)

@@ -146,19 +146,23 @@ def analyze(
     """Every number of the A/B report (JSON-ready)."""
     cols, forced = collect(impressions, experiment, [s.name for s in specs])
     outs = join_outcomes(outcomes, cols)
-    n_arms = len(cols.arms)
     # one group per (arm, user): the bootstrap resamples these
     span = int(cols.user.max()) + 1 if cols.user.shape[0] else 1
     keys, inverse = np.unique(cols.arm * span + cols.user, return_inverse=True)
     g_arm, g_user = keys // span, keys % span
     rr = np.where(outs.first > 0, 1.0 / np.maximum(outs.first, 1), 0.0)
-    per_imp = np.stack([(outs.plays > 0).astype(np.float64), outs.plays, outs.liked.astype(np.float64), rr], 1)
-    num = np.zeros((keys.shape[0], len(RATES)), dtype=np.float64)
-    np.add.at(num, inverse, per_imp)
+    per_imp = np.stack(
+        [(outs.plays > 0).astype(np.float64), outs.plays, outs.liked.astype(np.float64), rr], 1
+    )
+    num = np.stack([np.bincount(inverse, per_imp[:, j], keys.shape[0]) for j in range(len(RATES))], 1)
     den = np.bincount(inverse, minlength=keys.shape[0]).astype(np.float64)
 
     kinds = {s.name: s.reranker for s in specs}
-    ctrl = control if control is not None else ("rules" if "rules" in kinds else (specs[0].name if specs else ""))
+    ctrl = (
+        control
+        if control is not None
+        else ("rules" if "rules" in kinds else (specs[0].name if specs else ""))
+    )
     arms_out: dict[str, Any] = {}
     samples: dict[str, npt.NDArray[np.float64]] = {}
     points: dict[str, dict[str, float]] = {}
@@ -171,9 +175,7 @@ def analyze(
         points[name] = rates
         boot = ratio_of_sums_samples(num[sel], den[sel], n_boot, seed + a)
         samples[name] = boot
-        ci = {
-            m: [_nanpct(boot[:, j], 2.5), _nanpct(boot[:, j], 97.5)] for j, m in enumerate(RATES)
-        }
+        ci = {m: [_nanpct(boot[:, j], 2.5), _nanpct(boot[:, j], 97.5)] for j, m in enumerate(RATES)}
         tot, rer = cols.total_ms[imps], cols.rerank_ms[imps]
         arms_out[name] = {
             "reranker": kinds.get(name, "?"),
@@ -185,9 +187,11 @@ def analyze(
             "fallback_rate": float(cols.fallback[imps].mean()) if n_imp else None,
             "fallback_reasons": dict(cols.reasons[a].most_common()),
             "latency_ms": {
-                "total_p50": _pct(tot, 50), "total_p95": _pct(tot, 95),
-                "rerank_p50": _pct(rer, 50), "rerank_p95": _pct(rer, 95),
-            },  # fmt: skip
+                "total_p50": _pct(tot, 50),
+                "total_p95": _pct(tot, 95),
+                "rerank_p50": _pct(rer, 50),
+                "rerank_p95": _pct(rer, 95),
+            },
         }
     comparisons: dict[str, Any] = {}
     if ctrl in samples:

@@ -66,11 +66,15 @@ def _fill(sink: ImpressionLog, imps: list[Impression], outs: list[Outcome]) -> N
         sink.record(outs[s : s + BATCH])
 
 
-def run(n: int, n_users: int, backends: list[str], redis_url: str, experiments_file: Path, n_boot: int) -> None:
+def run(
+    n: int, n_users: int, backends: list[str], redis_url: str, experiments_file: Path, n_boot: int
+) -> None:
     print(f"care bench ab-report: {n:,} impressions, {n_users:,} users, bootstrap {n_boot}", flush=True)
     t = time.perf_counter()
     imps, outs = synthetic(n, n_users, experiments_file)
-    print(f"generated {len(imps):,} impressions and {len(outs):,} outcomes in {time.perf_counter() - t:.1f} s")
+    print(
+        f"generated {len(imps):,} impressions and {len(outs):,} outcomes in {time.perf_counter() - t:.1f} s"
+    )
     with tempfile.TemporaryDirectory(prefix="care-ab-bench-") as tmp:
         for backend in backends:
             sink: ImpressionLog

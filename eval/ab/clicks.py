@@ -37,7 +37,9 @@ class CascadeClickModel:
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], not {v}")
 
-    def examine(self, items: Sequence[int], wanted: Mapping[int, float], rng: np.random.Generator) -> list[Play]:
+    def examine(
+        self, items: Sequence[int], wanted: Mapping[int, float], rng: np.random.Generator
+    ) -> list[Play]:
         """The plays of one impression; `wanted` maps the items the user would play to their rating."""
         plays: list[Play] = []
         for pos, item in enumerate(items, start=1):

@@ -96,12 +96,15 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# care A/B report: {report['experiment']}",
         "",
-        f"Created {report['created']} · log `{src['log']}` · {since} .. {until} · control **{report['control']}** "
-        f"· bootstrap {report['n_boot']} resamples of users (seed {report['seed']})",
+        f"Created {report['created']} · log `{src['log']}` · {since} .. {until} · "
+        f"control **{report['control']}** · bootstrap {report['n_boot']} resamples of users "
+        f"(seed {report['seed']})",
         "",
-        f"{tot['impressions']} impressions of {tot['users']} users ({tot['forced_impressions_skipped']} forced "
-        f"impressions skipped); attributed events {tot['attributed_events'] or '{}'}, unattributed "
-        f"{tot['unattributed_events'] or '{}'}; users seen in several arms: {tot['users_in_several_arms']}.",
+        f"{tot['impressions']} impressions of {tot['users']} users "
+        f"({tot['forced_impressions_skipped']} forced impressions skipped); "
+        f"attributed events {tot['attributed_events'] or '{}'}, "
+        f"unattributed {tot['unattributed_events'] or '{}'}; "
+        f"users seen in several arms: {tot['users_in_several_arms']}.",
         "",
         "## Sample ratio",
         "",
@@ -137,11 +140,16 @@ def markdown(report: dict[str, Any]) -> str:
         rows.append([name, a["reranker"], _f(a["fallback_rate"], 3), reasons,
                      f"{_f(lat['total_p50'], 2)} / {_f(lat['total_p95'], 2)}",
                      f"{_f(lat['rerank_p50'], 2)} / {_f(lat['rerank_p95'], 2)}"])  # fmt: skip
-    lines += [_table(["arm", "reranker", "fallback rate", "reasons", "total p50 / p95", "rerank p50 / p95"], rows)]
+    lines += [
+        _table(["arm", "reranker", "fallback rate", "reasons", "total p50 / p95", "rerank p50 / p95"], rows)
+    ]
     lines += ["", "## Plots", "", "![rates](rates.png)", "", "![differences](ci_bars.png)", ""]
-    lines += ["Definitions: play_through = share of impressions with at least one attributed play; "
-              "plays_per_impression; like_rate = share with at least one attributed like; mrr_first_play = "
-              "mean over impressions of 1 / position of the first attributed play (0 without one).", ""]  # fmt: skip
+    lines += [
+        "Definitions: play_through = share of impressions with at least one attributed play; "
+        "plays_per_impression; like_rate = share with at least one attributed like; mrr_first_play = "
+        "mean over impressions of 1 / position of the first attributed play (0 without one).",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -162,12 +162,23 @@ def ordering_check(report: Mapping[str, Any], offline: Mapping[str, Mapping[str,
         off = offline[where][a] - offline[where][b]
         on = comp["play_through"]
         contradicts = (off > 0 and on["hi"] < 0) or (off < 0 and on["lo"] > 0)
-        pairs.append({
-            "pair": key, "offline_set": where, "offline_ndcg_diff": off, "online_play_through_diff": on["mean_diff"],
-            "online_lo": on["lo"], "online_hi": on["hi"], "same_sign": (off > 0) == (on["mean_diff"] > 0),
-            "online_significant": bool(on["excludes_zero"]), "contradicts": contradicts,
-        })  # fmt: skip
-    return {"pairs": pairs, "agrees_within_intervals": bool(pairs) and not any(p["contradicts"] for p in pairs)}
+        pairs.append(
+            {
+                "pair": key,
+                "offline_set": where,
+                "offline_ndcg_diff": off,
+                "online_play_through_diff": on["mean_diff"],
+                "online_lo": on["lo"],
+                "online_hi": on["hi"],
+                "same_sign": (off > 0) == (on["mean_diff"] > 0),
+                "online_significant": bool(on["excludes_zero"]),
+                "contradicts": contradicts,
+            }
+        )
+    return {
+        "pairs": pairs,
+        "agrees_within_intervals": bool(pairs) and not any(p["contradicts"] for p in pairs),
+    }
 
 
 def _open(cfg: SimConfig, prefix: str, sqlite: Path) -> ImpressionLog:
@@ -233,10 +244,22 @@ def simulate(cfg: SimConfig, windows: Mapping[int, Mapping[int, float]] | None =
         "srm": report["srm"],
         "ordering": ordering,
         "arms": {
-            a: {k: v[k] for k in ("reranker", "users", "impressions", "play_through", "like_rate",
-                                   "mrr_first_play", "fallback_rate", "fallback_reasons", "ci95")}
+            a: {
+                k: v[k]
+                for k in (
+                    "reranker",
+                    "users",
+                    "impressions",
+                    "play_through",
+                    "like_rate",
+                    "mrr_first_play",
+                    "fallback_rate",
+                    "fallback_reasons",
+                    "ci95",
+                )
+            }
             for a, v in report["arms"].items()
-        },  # fmt: skip
+        },
         "verdict": verdict(cfg, srm_passed, ordering),
     }
     write_json(cfg.out / "simulation.json", json.loads(json.dumps(summary, default=str)))
@@ -257,9 +280,10 @@ def simulation_markdown(s: Mapping[str, Any]) -> str:
     lines = [
         "# care A/B simulation",
         "",
-        f"{c['users_simulated']} users ({c['cold_users']} cold-start), {t['requests']} requests, {t['plays']} plays, "
-        f"{t['likes']} likes, {t['errors']} errors, {t['wall_s']:.1f} s; log {c['log']}; serving experiments "
-        f"`{c['serving_experiments_file']}`" + (f" (skew {c['skew'][0]} {c['skew'][1]:+g} points)" if c["skew"] else ""),
+        f"{c['users_simulated']} users ({c['cold_users']} cold-start), {t['requests']} requests, "
+        f"{t['plays']} plays, {t['likes']} likes, {t['errors']} errors, {t['wall_s']:.1f} s; "
+        f"log {c['log']}; serving experiments `{c['serving_experiments_file']}`"
+        + (f" (skew {c['skew'][0]} {c['skew'][1]:+g} points)" if c["skew"] else ""),
         "",
         f"Cascade click model: attract {cl['attract']}, noise {cl['noise']}, patience {cl['patience']}, "
         f"satisfied {cl['satisfied']}, like when rating >= {cl['like_rating']}.",

@@ -1,4 +1,4 @@
-"""Sample-ratio mismatch: a chi-square goodness-of-fit test of users per arm against the configured weights."""
+"""Sample-ratio mismatch: chi-square goodness of fit of users per arm against the configured weights."""
 
 from __future__ import annotations
 
@@ -51,14 +51,18 @@ class SRMResult:
             parts.append(f"users in arms without weight: {self.unexpected_arms}")
         if self.p_value < self.alpha:
             parts.append(f"chi2={self.chi2:.2f}, df={self.df}, p={self.p_value:.3g} < {self.alpha}")
-        shares = ", ".join(f"{a}: {self.observed.get(a, 0)} vs {e:.1f} expected" for a, e in self.expected.items())
+        shares = ", ".join(
+            f"{a}: {self.observed.get(a, 0)} vs {e:.1f} expected" for a, e in self.expected.items()
+        )
         return "SAMPLE RATIO MISMATCH: " + "; ".join(parts) + f" ({shares}). Do not trust these results."
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "passed": self.passed}
 
 
-def srm_test(observed: Mapping[str, int], weights: Mapping[str, float], alpha: float = SRM_ALPHA) -> SRMResult:
+def srm_test(
+    observed: Mapping[str, int], weights: Mapping[str, float], alpha: float = SRM_ALPHA
+) -> SRMResult:
     """Users per arm against `weights` (arms with weight 0 must see no users)."""
     live = {a: w for a, w in weights.items() if w > 0}
     total_w = sum(live.values())
