@@ -21,7 +21,6 @@ from typing import Any, Protocol
 import redis
 
 READ_CHUNK = 10_000
-WRITE_LAG_S = 60.0  # how long after its own time a record may reach the stream (writer queue)
 RECENT_PER_USER = 20  # impressions per user kept for attribution (Redis backend)
 
 
@@ -169,8 +168,9 @@ class RedisImpressionLog:
         return sorted((i for i in out if i.ts >= since), key=lambda i: -i.ts)
 
     def _read(self, key: str, since: float, until: float) -> Iterator[bytes]:
-        # entry ids are the write time, a little after the record's own time: read past `until`, then filter
-        start, end = f"{int(since * 1000)}", f"{int((until + WRITE_LAG_S) * 1000)}"
+        # entry ids are the write time, never before the record's own time: start at `since`, read to the
+        # end (a record written late, or backfilled, may sit anywhere after), filter on the record's time
+        start, end = f"{int(since * 1000)}", "+"
         while True:
             chunk = self._run(lambda s=start: self._r.xrange(key, s, end, count=READ_CHUNK))
             for _id, fields in chunk:

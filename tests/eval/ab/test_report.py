@@ -24,7 +24,7 @@ def _log(path: Path, n_rules: int, n_none: int) -> None:
     log = SqliteImpressionLog(path)
     imps, outs = [], []
     for u in range(n_rules + n_none):
-        arm = "rules" if u < n_rules else "none"
+        arm = "rules" if (u % 2 == 0 if n_rules == n_none else u < n_rules) else "none"
         rid = f"r{u}"
         imps.append(Impression(100.0 + u, rid, u, "main", arm, arm, None, None, (1, 2, 3), 2.0, 0.2, False))
         if u % 3 == 0:
