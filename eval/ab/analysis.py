@@ -8,7 +8,7 @@ difference of two independent bootstrap distributions.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,21 @@ import numpy.typing as npt
 
 from eval.ab.srm import SRM_ALPHA, srm_test
 from eval.metrics.bootstrap import interval_of_difference, ratio_of_sums_samples
-from service.impressions import Impression, Outcome
+from service.impressions import (
+    I_ARM,
+    I_EXP,
+    I_FALLBACK,
+    I_FORCED,
+    I_RERANK,
+    I_RID,
+    I_TOTAL,
+    I_USER,
+    O_ARM,
+    O_HOW,
+    O_POS,
+    O_RID,
+    O_TYPE,
+)
 
 # rate metrics per impression, numerator column order in the per-user matrix
 RATES = ("play_through", "plays_per_impression", "like_rate", "mrr_first_play")
@@ -46,7 +60,10 @@ class Columns:
     row: dict[str, int]  # request id -> row
 
 
-def collect(impressions: Iterable[Impression], experiment: str, arms: list[str]) -> tuple[Columns, int]:
+Row = Sequence[Any]  # an encoded record: service.impressions I_* / O_* field positions
+
+
+def collect(impressions: Iterable[Row], experiment: str, arms: list[str]) -> tuple[Columns, int]:
     """The experiment's randomized impressions as columns (forced ones are skipped and counted)."""
     index = {a: i for i, a in enumerate(arms)}
     names = list(arms)
@@ -58,25 +75,27 @@ def collect(impressions: Iterable[Impression], experiment: str, arms: list[str])
     row: dict[str, int] = {}
     reasons: list[Counter[str]] = [Counter() for _ in names]
     forced = 0
-    for imp in impressions:
-        if imp.experiment != experiment:
+    for v in impressions:
+        if v[I_EXP] != experiment:
             continue
-        if imp.forced:
+        if v[I_FORCED]:
             forced += 1
             continue
-        a = index.get(imp.arm)
+        arm = v[I_ARM]
+        a = index.get(arm)
         if a is None:
-            a = index[imp.arm] = len(names)
-            names.append(imp.arm)
+            a = index[arm] = len(names)
+            names.append(arm)
             reasons.append(Counter())
-        row[imp.request_id] = len(arm_l)
+        row[v[I_RID]] = len(arm_l)
         arm_l.append(a)
-        user_l.append(imp.user_id)
-        fb_l.append(imp.fallback_reason is not None)
-        if imp.fallback_reason is not None:
-            reasons[a][imp.fallback_reason] += 1
-        tot_l.append(imp.total_ms)
-        rr_l.append(imp.rerank_ms)
+        user_l.append(v[I_USER])
+        fb = v[I_FALLBACK]
+        fb_l.append(fb is not None)
+        if fb is not None:
+            reasons[a][fb] += 1
+        tot_l.append(v[I_TOTAL])
+        rr_l.append(v[I_RERANK])
     cols = Columns(
         np.asarray(arm_l, dtype=np.int64),
         np.asarray(user_l, dtype=np.int64),
@@ -102,7 +121,7 @@ class Outcomes:
     other_experiment: int
 
 
-def join_outcomes(outcomes: Iterable[Outcome], cols: Columns) -> Outcomes:
+def join_outcomes(outcomes: Iterable[Row], cols: Columns) -> Outcomes:
     n = cols.arm.shape[0]
     plays = np.zeros(n, dtype=np.float64)
     first = np.zeros(n, dtype=np.int64)
@@ -111,20 +130,22 @@ def join_outcomes(outcomes: Iterable[Outcome], cols: Columns) -> Outcomes:
     unattributed: Counter[str] = Counter()
     other = 0
     for o in outcomes:
-        if o.arm is None or o.request_id is None:
-            unattributed[o.type] += 1
+        rid = o[O_RID]
+        if o[O_ARM] is None or rid is None:
+            unattributed[o[O_TYPE]] += 1
             continue
-        r = cols.row.get(o.request_id)
+        r = cols.row.get(rid)
         if r is None:  # another experiment's, a forced request's, or outside the time range
             other += 1
             continue
-        attributed[o.how or "?"] += 1
-        if o.type == "play":
+        attributed[o[O_HOW] or "?"] += 1
+        typ = o[O_TYPE]
+        if typ == "play":
             plays[r] += 1
-            pos = int(o.position or 0)
+            pos = int(o[O_POS] or 0)
             if pos > 0 and (first[r] == 0 or pos < first[r]):
                 first[r] = pos
-        elif o.type == "like":
+        elif typ == "like":
             liked[r] = True
     return Outcomes(plays, first, liked, attributed, unattributed, other)
 
@@ -134,8 +155,8 @@ def _pct(x: npt.NDArray[np.float64], q: float) -> float | None:
 
 
 def analyze(
-    impressions: Iterable[Impression],
-    outcomes: Iterable[Outcome],
+    impressions: Iterable[Row],
+    outcomes: Iterable[Row],
     experiment: str,
     specs: list[ArmSpec],
     control: str | None = None,

@@ -42,6 +42,7 @@ def synthetic(
             outs.append(Outcome(float(ts[i]) + 5, u, its[p - 1], "play", rid, exp_name, arm, p, "request_id"))
             if liked[i]:
                 outs.append(Outcome(float(ts[i]) + 6, u, its[p - 1], "like", rid, exp_name, arm, p, "window"))
+    outs.sort(key=lambda o: o.ts)
     return imps, outs
 
 

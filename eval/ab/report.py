@@ -57,8 +57,8 @@ def build_report(
     """Read the log for [since, until] and compute every number (nothing written)."""
     t0 = time.perf_counter()
     name, specs = arm_specs(experiments_file, experiment)
-    imps = list(sink.read_impressions(since, until))
-    outs = list(sink.read_outcomes(since, until))
+    imps = [r for rows in sink.impression_rows(since, until) for r in rows]
+    outs = [r for rows in sink.outcome_rows(since, until) for r in rows]
     t_read = time.perf_counter() - t0
     report = analyze(imps, outs, name, specs, control=control, n_boot=n_boot, alpha=alpha)
     report.update(

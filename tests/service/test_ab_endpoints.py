@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cascade.ports import free_port
-from service.impressions import RedisImpressionLog, delete_prefix
+from service.impressions import RedisImpressionLog, delete_prefix, read_impressions, read_outcomes
 from tests.service.conftest import MakeClient
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -57,7 +57,7 @@ def test_impressions_are_logged_to_the_redis_stream(redis_client: TestClient, pr
     svc = redis_client.app.state.service  # type: ignore[attr-defined]
     assert svc.tracker.recorder.flush(5.0)
     log = RedisImpressionLog(REDIS, prefix)
-    got = {i.request_id: i for i in log.read_impressions(0, 4e9)}
+    got = {i.request_id: i for i in read_impressions(log, 0, 4e9)}
     log.close()
     assert set(got) == {a["request_id"], b["request_id"]}
     ia = got[a["request_id"]]
@@ -105,7 +105,7 @@ def test_outcomes_are_logged_with_arm_and_position(redis_client: TestClient, pre
     ev = {"user_id": 8, "item_id": item, "type": "play", "request_id": rec["request_id"]}
     assert redis_client.post("/events", json=ev).status_code == 200
     log = RedisImpressionLog(REDIS, prefix)
-    outs = list(log.read_outcomes(0, 4e9))
+    outs = list(read_outcomes(log, 0, 4e9))
     log.close()
     assert len(outs) == 1
     o = outs[0]

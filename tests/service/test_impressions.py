@@ -17,6 +17,8 @@ from service.impressions import (
     RedisImpressionLog,
     SqliteImpressionLog,
     delete_prefix,
+    read_impressions,
+    read_outcomes,
 )
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -55,9 +57,9 @@ def test_impressions_round_trip_by_time(make_log) -> None:  # type: ignore[no-un
     recs = [imp(t + i, f"r{i}", 10 + i % 3, (i, i + 1)) for i in range(30)]
     log.append(recs[:10])
     log.append(recs[10:])
-    assert list(log.read_impressions(t, t + 100)) == recs
-    assert list(log.read_impressions(t + 5, t + 9)) == recs[5:10]
-    assert list(log.read_impressions(t + 1000, t + 2000)) == []
+    assert list(read_impressions(log, t, t + 100)) == recs
+    assert list(read_impressions(log, t + 5, t + 9)) == recs[5:10]
+    assert list(read_impressions(log, t + 1000, t + 2000)) == []
 
 
 def test_outcomes_round_trip(make_log) -> None:  # type: ignore[no-untyped-def]
@@ -68,8 +70,8 @@ def test_outcomes_round_trip(make_log) -> None:  # type: ignore[no-untyped-def]
         Outcome(t + 1, 1, 6, "like", None, None, None, None, None),
     ]
     log.record(outs)
-    assert list(log.read_outcomes(t - 1, t + 10)) == outs
-    assert list(log.read_outcomes(t + 0.5, t + 10)) == outs[1:]
+    assert list(read_outcomes(log, t - 1, t + 10)) == outs
+    assert list(read_outcomes(log, t + 0.5, t + 10)) == outs[1:]
 
 
 def test_recent_is_the_users_newest_first_since(make_log) -> None:  # type: ignore[no-untyped-def]
@@ -88,7 +90,7 @@ def test_log_is_bounded_and_keeps_the_newest(make_log) -> None:  # type: ignore[
     t = 1_700_000_000.0
     for s in range(0, 3000, 250):
         log.append([imp(t + i, f"r{i}", 1) for i in range(s, s + 250)])
-    kept = list(log.read_impressions(t, t + 10_000))
+    kept = list(read_impressions(log, t, t + 10_000))
     assert 100 <= len(kept) <= 1100
     assert kept[-1].request_id == "r2999"
 
@@ -100,7 +102,7 @@ def test_unreachable_redis_raises_log_unavailable() -> None:
     with pytest.raises(LogUnavailable):
         log.recent(1, 0.0)
     with pytest.raises(LogUnavailable):
-        list(log.read_impressions(0.0, 10.0))
+        list(read_impressions(log, 0.0, 10.0))
 
 
 def test_unopenable_sqlite_raises_log_unavailable(tmp_path: Path) -> None:

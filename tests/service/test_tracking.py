@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
-from service.impressions import Impression, LogUnavailable, Outcome, SqliteImpressionLog
+from service.impressions import Impression, LogUnavailable, Outcome, SqliteImpressionLog, read_impressions
 from service.tracking import ImpressionRecorder
 
 
@@ -26,10 +27,10 @@ class FailingLog:
     def recent(self, user_id: int, since: float) -> list[Impression]:
         raise LogUnavailable("down")
 
-    def read_impressions(self, since: float, until: float) -> Iterator[Impression]:
+    def impression_rows(self, since: float, until: float) -> Iterator[list[list[Any]]]:
         raise LogUnavailable("down")
 
-    def read_outcomes(self, since: float, until: float) -> Iterator[Outcome]:
+    def outcome_rows(self, since: float, until: float) -> Iterator[list[list[Any]]]:
         raise LogUnavailable("down")
 
     def close(self) -> None:
@@ -55,7 +56,7 @@ def test_writes_reach_the_log_and_flush_waits_for_them(tmp_path: Path) -> None:
         rec.submit(imp(i))
     assert rec.flush(5.0)
     assert rec.pending() == 0
-    assert [x.request_id for x in log.read_impressions(0, 100)] == [f"r{i}" for i in range(50)]
+    assert [x.request_id for x in read_impressions(log, 0, 100)] == [f"r{i}" for i in range(50)]
     rec.close()
     log.close()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from eval.ab.analysis import ArmSpec, analyze
@@ -34,7 +36,7 @@ OUTS = [
 
 
 def test_rates_per_impression_and_mrr_of_the_first_play() -> None:
-    r = analyze(IMPS, OUTS, "main", SPECS, n_boot=200)
+    r = analyze([i.row() for i in IMPS], [o.row() for o in OUTS], "main", SPECS, n_boot=200)
     rules, none = r["arms"]["rules"], r["arms"]["none"]
     assert (rules["users"], rules["impressions"], none["users"], none["impressions"]) == (2, 3, 2, 2)
     assert rules["play_through"] == pytest.approx(2 / 3)
@@ -65,7 +67,11 @@ def test_intervals_are_per_user_and_shrink_with_more_users() -> None:
                     outs.append(play(rid, arm, 1))
         return imps, outs
 
-    small = analyze(*data(20), "main", SPECS, n_boot=500)["arms"]["rules"]["ci95"]["play_through"]
-    large = analyze(*data(400), "main", SPECS, n_boot=500)["arms"]["rules"]["ci95"]["play_through"]
+    def rows(n: int) -> tuple[list[list[Any]], list[list[Any]]]:
+        imps, outs = data(n)
+        return [i.row() for i in imps], [o.row() for o in outs]
+
+    small = analyze(*rows(20), "main", SPECS, n_boot=500)["arms"]["rules"]["ci95"]["play_through"]
+    large = analyze(*rows(400), "main", SPECS, n_boot=500)["arms"]["rules"]["ci95"]["play_through"]
     assert small[0] < 0.5 < small[1] and large[0] < 0.5 < large[1]
     assert large[1] - large[0] < (small[1] - small[0]) / 2
