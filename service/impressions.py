@@ -211,12 +211,25 @@ class RedisImpressionLog:
         # end (a record written late, or backfilled, may sit anywhere after), filter on the record's time
         start, end = f"{int(since * 1000)}", "+"
         while True:
-            chunk = self._run(lambda s=start: self._r.xrange(key, s, end, count=READ_CHUNK))
-            yield _decode_chunk([fields[b"d"] for _id, fields in chunk], since, until)
+            chunk = self._run(lambda s=start: self._xrange_raw(key, s, end))
+            yield _decode_chunk([fields[1] for _id, fields in chunk], since, until)
             if len(chunk) < READ_CHUNK:
                 return
             last = chunk[-1][0].decode()
             start = f"({last}"
+
+    def _xrange_raw(self, key: str, start: str, end: str) -> list[Any]:
+        """XRANGE without redis-py's per-entry dict building: [[id, [b"d", payload]], ...]."""
+        conn = self._r.connection_pool.get_connection("XRANGE")
+        try:
+            conn.send_command("XRANGE", key, start, end, "COUNT", READ_CHUNK)
+            out: list[Any] = conn.read_response()
+        except BaseException:
+            conn.disconnect()
+            raise
+        finally:
+            self._r.connection_pool.release(conn)
+        return out
 
     def impression_rows(self, since: float, until: float) -> Iterator[list[list[Any]]]:
         return self._read(self.imp_key, since, until)
@@ -320,17 +333,28 @@ class SqliteImpressionLog:
         return [Impression.decode(r[0]) for r in rows]
 
     def _read(self, table: str, since: float, until: float) -> Iterator[list[list[Any]]]:
-        last = 0
-        while True:
+        # walk the rowid (insertion order) between the first and last row of the range, filtering on ts:
+        # a ts-ordered plan would re-sort the whole range for every chunk
+        lo, hi = self._run(
+            lambda: self._db.execute(
+                f"SELECT (SELECT MIN(id) FROM {table} WHERE ts >= ?), "
+                f"(SELECT MAX(id) FROM {table} WHERE ts <= ?)",
+                (since, until),
+            ).fetchone()
+        )
+        if lo is None or hi is None:
+            return
+        last = lo - 1
+        while last < hi:
             rows = self._run(
-                lambda lo=last: self._db.execute(
-                    f"SELECT id, d FROM {table} WHERE id > ? AND ts >= ? AND ts <= ? ORDER BY id LIMIT ?",
-                    (lo, since, until, READ_CHUNK),
+                lambda a=last: self._db.execute(
+                    f"SELECT id, d FROM {table} WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
+                    (a, hi, READ_CHUNK),
                 ).fetchall()
             )
-            yield _decode_chunk([d for _id, d in rows], since, until)
-            if len(rows) < READ_CHUNK:
+            if not rows:
                 return
+            yield _decode_chunk([d for _id, d in rows], since, until)
             last = rows[-1][0]
 
     def impression_rows(self, since: float, until: float) -> Iterator[list[list[Any]]]:
