@@ -46,9 +46,10 @@ class Impression:
     forced: bool
 
     def row(self) -> list[Any]:
-        """The encoded field order (I_* below)."""
+        """The encoded field order (I_* below); items as one space-separated string (cheap to skip)."""
+        items = " ".join(map(str, self.items))
         return [self.ts, self.request_id, self.user_id, self.experiment, self.arm, self.reranker,
-                self.fallback_reason, self.prompt_version, list(self.items), self.total_ms, self.rerank_ms,
+                self.fallback_reason, self.prompt_version, items, self.total_ms, self.rerank_ms,
                 int(self.forced)]  # fmt: skip
 
     def encode(self) -> str:
@@ -62,7 +63,7 @@ class Impression:
     def from_row(v: list[Any]) -> Impression:
         return Impression(
             float(v[0]), str(v[1]), int(v[2]), v[3], str(v[4]), str(v[5]), v[6], v[7],
-            tuple(int(i) for i in v[8]), float(v[9]), float(v[10]), bool(v[11]),
+            tuple(int(i) for i in v[8].split()), float(v[9]), float(v[10]), bool(v[11]),
         )  # fmt: skip
 
 

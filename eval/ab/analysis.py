@@ -67,35 +67,26 @@ def collect(impressions: Iterable[Row], experiment: str, arms: list[str]) -> tup
     """The experiment's randomized impressions as columns (forced ones are skipped and counted)."""
     index = {a: i for i, a in enumerate(arms)}
     names = list(arms)
-    arm_l: list[int] = []
-    user_l: list[int] = []
-    fb_l: list[bool] = []
-    tot_l: list[float] = []
-    rr_l: list[float] = []
-    row: dict[str, int] = {}
+    mine = [v for v in impressions if v[I_EXP] == experiment]
+    rows = [v for v in mine if not v[I_FORCED]]
+    forced = len(mine) - len(rows)
+    arm_names = [v[I_ARM] for v in rows]
+    for a in sorted(set(arm_names) - set(index)):  # served arms the config no longer lists
+        index[a] = len(names)
+        names.append(a)
+    fbs = [v[I_FALLBACK] for v in rows]
     reasons: list[Counter[str]] = [Counter() for _ in names]
-    forced = 0
-    for v in impressions:
-        if v[I_EXP] != experiment:
-            continue
-        if v[I_FORCED]:
-            forced += 1
-            continue
-        arm = v[I_ARM]
-        a = index.get(arm)
-        if a is None:
-            a = index[arm] = len(names)
-            names.append(arm)
-            reasons.append(Counter())
-        row[v[I_RID]] = len(arm_l)
-        arm_l.append(a)
-        user_l.append(v[I_USER])
-        fb = v[I_FALLBACK]
-        fb_l.append(fb is not None)
-        if fb is not None:
-            reasons[a][fb] += 1
-        tot_l.append(v[I_TOTAL])
-        rr_l.append(v[I_RERANK])
+    for (a, fb), c in Counter(
+        (a, fb) for a, fb in zip(arm_names, fbs, strict=True) if fb is not None
+    ).items():
+        reasons[index[a]][fb] = c
+    n = len(rows)
+    arm_l = [index[a] for a in arm_names]
+    user_l = [v[I_USER] for v in rows]
+    fb_l = [fb is not None for fb in fbs]
+    tot_l = [v[I_TOTAL] for v in rows]
+    rr_l = [v[I_RERANK] for v in rows]
+    row = dict(zip([v[I_RID] for v in rows], range(n), strict=True))
     cols = Columns(
         np.asarray(arm_l, dtype=np.int64),
         np.asarray(user_l, dtype=np.int64),
