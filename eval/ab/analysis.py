@@ -114,31 +114,23 @@ class Outcomes:
 
 def join_outcomes(outcomes: Iterable[Row], cols: Columns) -> Outcomes:
     n = cols.arm.shape[0]
-    plays = np.zeros(n, dtype=np.float64)
-    first = np.zeros(n, dtype=np.int64)
+    outs = list(outcomes)
+    unattributed = Counter(o[O_TYPE] for o in outs if o[O_ARM] is None or o[O_RID] is None)
+    mine = [o for o in outs if o[O_ARM] is not None and o[O_RID] is not None]
+    at = np.asarray([cols.row.get(o[O_RID], -1) for o in mine], dtype=np.int64)
+    known = at >= 0  # else: another experiment's, a forced request's, or outside the time range
+    attributed = Counter(o[O_HOW] or "?" for o, k in zip(mine, known.tolist(), strict=True) if k)
+    types = np.asarray([o[O_TYPE] for o in mine], dtype=object)
+    pos = np.asarray([o[O_POS] or 0 for o in mine], dtype=np.int64)
+    is_play = known & (types == "play")
+    plays = np.bincount(at[is_play], minlength=n).astype(np.float64)
+    first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    with_pos = is_play & (pos > 0)
+    np.minimum.at(first, at[with_pos], pos[with_pos])
+    first[first == np.iinfo(np.int64).max] = 0
     liked = np.zeros(n, dtype=bool)
-    attributed: Counter[str] = Counter()
-    unattributed: Counter[str] = Counter()
-    other = 0
-    for o in outcomes:
-        rid = o[O_RID]
-        if o[O_ARM] is None or rid is None:
-            unattributed[o[O_TYPE]] += 1
-            continue
-        r = cols.row.get(rid)
-        if r is None:  # another experiment's, a forced request's, or outside the time range
-            other += 1
-            continue
-        attributed[o[O_HOW] or "?"] += 1
-        typ = o[O_TYPE]
-        if typ == "play":
-            plays[r] += 1
-            pos = int(o[O_POS] or 0)
-            if pos > 0 and (first[r] == 0 or pos < first[r]):
-                first[r] = pos
-        elif typ == "like":
-            liked[r] = True
-    return Outcomes(plays, first, liked, attributed, unattributed, other)
+    liked[at[known & (types == "like")]] = True
+    return Outcomes(plays, first, liked, attributed, unattributed, int((~known).sum()))
 
 
 def _pct(x: npt.NDArray[np.float64], q: float) -> float | None:

@@ -63,15 +63,15 @@ def ratio_of_sums_samples(
     if n == 0:
         return out
     rng = np.random.default_rng(seed)
-    both = np.concatenate([num, den[:, None]], axis=1)
+    both = np.concatenate([num, den[:, None]], axis=1).astype(np.float32)  # counts: exact below 2**24
     chunk = max(1, 4_000_000 // n)
     for start in range(0, n_boot, chunk):
         m = min(chunk, n_boot - start)
         # each resample as counts per cluster (one bincount for the chunk), then one matrix product
         idx = rng.integers(0, n, size=(m, n))
         idx += (np.arange(m, dtype=np.int64) * n)[:, None]
-        counts = np.bincount(idx.ravel(), minlength=m * n).reshape(m, n).astype(np.float64)
-        sums = counts @ both  # (m, cols)
+        counts = np.bincount(idx.ravel(), minlength=m * n).reshape(m, n).astype(np.float32)
+        sums = (counts @ both).astype(np.float64)  # (m, cols)
         with np.errstate(invalid="ignore", divide="ignore"):
             out[start : start + m] = sums[:, :-1] / sums[:, -1:]
     return out
