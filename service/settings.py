@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     )
     impressions_redis_url: str | None = Field(default=None, description="Log Redis; default: redis_url.")
     impressions_path: Path | None = Field(default=None, description="SQLite log; default $CARE_HOME/ab/.")
-    impressions_max: int = Field(default=2_000_000, gt=0, description="Log bound (entries, oldest trimmed).")
+    impressions_max: int = Field(default=1_000_000, gt=0, description="Log bound (entries, oldest trimmed).")
     impressions_queue: int = Field(default=10_000, gt=0, description="Pending records; beyond: dropped.")
     attribution_window_s: float = Field(default=1800.0, gt=0, description="Event-to-impression window.")
 

@@ -161,9 +161,9 @@ class Tracker:
         try:
             t = rec.timings_ms
             imp = Impression(
-                time.time(), request_id, user_id, experiment, rec.arm, rec.reranker_used, rec.fallback_reason,
-                rec.prompt_version, tuple(it.item_id for it, _ in rec.items), t.get("total", 0.0),
-                t.get("rerank", 0.0), forced,
+                round(time.time(), 4), request_id, user_id, experiment, rec.arm, rec.reranker_used,
+                rec.fallback_reason, rec.prompt_version, tuple(it.item_id for it, _ in rec.items),
+                round(t.get("total", 0.0), 3), round(t.get("rerank", 0.0), 3), forced,
             )  # fmt: skip
             self.metrics.ab_impressions.labels(imp.experiment or "", imp.arm).inc()
             self.recorder.submit(imp)
