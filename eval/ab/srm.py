@@ -73,3 +73,23 @@ def srm_test(
     df = max(1, len(live) - 1)
     p = chi2_sf(chi2, df) if len(live) > 1 and n > 0 else 1.0
     return SRMResult(dict(observed), expected, chi2, df, p, alpha, unexpected)
+
+
+def srm_power(
+    configured: Mapping[str, float],
+    served: Mapping[str, float],
+    users: int,
+    alpha: float = SRM_ALPHA,
+    sims: int = 4000,
+    seed: int = 0,
+) -> float:
+    """Share of simulated experiments (users split by the `served` weights) the SRM check flags."""
+    import numpy as np
+
+    names = [a for a, w in configured.items() if w > 0]
+    p = np.asarray([served.get(a, 0.0) for a in names], dtype=np.float64)
+    counts = np.random.default_rng(seed).multinomial(users, p / p.sum(), size=sims)
+    flagged = sum(
+        not srm_test(dict(zip(names, map(int, c), strict=True)), configured, alpha).passed for c in counts
+    )
+    return flagged / sims

@@ -70,3 +70,10 @@ def test_a_5_point_skew_is_flagged_at_1000_users() -> None:
     assert healthy.passed
     skewed = srm_test(_counts(_exp({**CONFIGURED, "none": 15}), 1000), CONFIGURED)
     assert not skewed.passed and skewed.p_value < 0.001
+
+
+def test_power_is_alpha_without_skew_and_high_with_one() -> None:
+    from eval.ab.srm import srm_power
+
+    assert srm_power(CONFIGURED, CONFIGURED, 1000, alpha=0.05, sims=2000) < 0.08
+    assert srm_power(CONFIGURED, {**CONFIGURED, "none": 15}, 1000, sims=2000) > 0.6
