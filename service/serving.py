@@ -141,7 +141,7 @@ class CareService:
         runtime = load_runtime(self.settings.artifacts)
         online = create_store(self.settings.store_config())
         try:
-            store, materialized = runtime.feature_store(online, materialize=True), True
+            store, materialized = runtime.feature_store(online, True, self.settings.users_as_of), True
         except StoreUnavailable:
             log.warning("online store unreachable at start; serving degraded until it answers")
             store, materialized = runtime.feature_store(online, materialize=False), False
@@ -220,10 +220,9 @@ class CareService:
         ld.materialized = True
         log.info("online store reachable: batch features materialized")
 
-    @staticmethod
-    def _materialize(ld: Loaded) -> None:
+    def _materialize(self, ld: Loaded) -> None:
         ld.online.ping()
-        ld.runtime.feature_store(ld.online, materialize=True)
+        ld.runtime.feature_store(ld.online, True, self.settings.users_as_of)
 
     # ---- health ----------------------------------------------------------------------------
     async def readiness(self) -> Health:

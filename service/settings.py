@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     impressions_max: int = Field(default=1_000_000, gt=0, description="Log bound (entries, oldest trimmed).")
     impressions_queue: int = Field(default=10_000, gt=0, description="Pending records; beyond: dropped.")
     attribution_window_s: float = Field(default=1800.0, gt=0, description="Event-to-impression window.")
+    users_as_of: Literal["end", "test"] = Field(
+        default="end", description="test: users as of their test-window start (`care ab simulate` replays)."
+    )
 
     @field_validator("redis_url", "llm_base_url", "impressions_redis_url", mode="before")
     @classmethod

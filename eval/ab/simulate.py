@@ -16,7 +16,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,16 +61,21 @@ class Traffic:
     wall_s: float = 0.0
 
 
-def test_windows() -> dict[int, dict[int, float]]:
-    """Per user: their test-window items and ratings (the split every stage uses)."""
+def test_windows() -> tuple[dict[int, dict[int, float]], dict[int, list[float]]]:
+    """Per user: their test-window items with ratings, and the window's timestamps in order (the split
+    every stage uses)."""
     from cascade.data.fetch import load_default
     from cascade.data.split import split_by_user
 
     test = split_by_user(load_default().interactions).test
-    out: dict[int, dict[int, float]] = {}
-    for u, i, r in zip(test.user.tolist(), test.item.tolist(), test.rating.tolist(), strict=True):
-        out.setdefault(int(u), {})[int(i)] = float(r)
-    return out
+    items: dict[int, dict[int, float]] = {}
+    times: dict[int, list[float]] = {}
+    for u, i, r, t in zip(
+        test.user.tolist(), test.item.tolist(), test.rating.tolist(), test.ts.tolist(), strict=True
+    ):
+        items.setdefault(int(u), {})[int(i)] = float(r)
+        times.setdefault(int(u), []).append(float(t))
+    return items, {u: sorted(ts) for u, ts in times.items()}
 
 
 def skewed_experiments(src: Path, dst: Path, arm: str, points: float) -> None:
@@ -92,6 +97,7 @@ async def drive(
     url: str,
     plan: list[tuple[int, int]],
     wanted: Mapping[int, Mapping[int, float]],
+    times: Mapping[int, Sequence[float]],
     cfg: SimConfig,
 ) -> Traffic:
     """Every user's requests in order (users in parallel); plays and likes posted with the request id."""
@@ -103,19 +109,26 @@ async def drive(
         async def user(uid: int, n: int) -> None:
             rng = np.random.default_rng([cfg.seed, uid])
             left = dict(wanted.get(uid, {}))
-            for _ in range(n):
-                r = await client.post("/recommend", json={"user_id": uid, "k": cfg.k})
+            when = list(times.get(uid, ()))
+            for j in range(n):
+                body: dict[str, Any] = {"user_id": uid, "k": cfg.k}
+                ts = when[min(j, len(when) - 1)] + j if when else None  # the window's own clock
+                if ts is not None:
+                    body["context"] = {"timestamp": ts}
+                r = await client.post("/recommend", json=body)
                 traffic.requests += 1
                 if r.status_code != 200:
                     traffic.errors += 1
                     continue
-                body = r.json()
-                items = [int(it["item_id"]) for it in body["items"]]
+                got = r.json()
+                items = [int(it["item_id"]) for it in got["items"]]
                 events: list[dict[str, Any]] = []
                 for p in cfg.clicks.examine(items, left, rng):
                     left.pop(p.item_id, None)
-                    ev = {"user_id": uid, "item_id": p.item_id, "request_id": body["request_id"],
+                    ev = {"user_id": uid, "item_id": p.item_id, "request_id": got["request_id"],
                           "position": p.position}  # fmt: skip
+                    if ts is not None:
+                        ev["timestamp"] = ts + 0.5
                     events.append({**ev, "type": "play"})
                     traffic.plays += 1
                     if p.liked:
@@ -187,10 +200,16 @@ def _open(cfg: SimConfig, prefix: str, sqlite: Path) -> ImpressionLog:
     return SqliteImpressionLog(sqlite)
 
 
-def simulate(cfg: SimConfig, windows: Mapping[int, Mapping[int, float]] | None = None) -> dict[str, Any]:
+def simulate(
+    cfg: SimConfig,
+    windows: Mapping[int, Mapping[int, float]] | None = None,
+    times: Mapping[int, Sequence[float]] | None = None,
+) -> dict[str, Any]:
     """Start a service, replay the traffic, write the A/B report and the simulation summary under cfg.out."""
     cfg.out.mkdir(parents=True, exist_ok=True)
-    wanted = windows if windows is not None else test_windows()
+    if windows is None:
+        windows, times = test_windows()
+    wanted = windows
     users = sorted(wanted)
     if cfg.users is not None:
         users = sorted(int(u) for u in np.random.default_rng(cfg.seed).permutation(users)[: cfg.users])
@@ -211,6 +230,7 @@ def simulate(cfg: SimConfig, windows: Mapping[int, Mapping[int, float]] | None =
         "CARE_REDIS_URL": cfg.redis_url or "",
         "CARE_REDIS_PREFIX": prefix,
         "CARE_IMPRESSIONS": "auto",
+        "CARE_USERS_AS_OF": "test",  # the test window is the future: not in anyone's history yet
         "CARE_IMPRESSIONS_PATH": str(sqlite),
         "CARE_MAX_INFLIGHT": str(max(64, 4 * cfg.concurrency)),
         **cfg.server_env,
@@ -218,7 +238,7 @@ def simulate(cfg: SimConfig, windows: Mapping[int, Mapping[int, float]] | None =
     since = time.time() - 1.0
     try:
         with ServerProcess(env) as server:
-            traffic = asyncio.run(drive(server.url, plan, wanted, cfg))
+            traffic = asyncio.run(drive(server.url, plan, wanted, times or {}, cfg))
         until = time.time() + 1.0
         sink = _open(cfg, prefix, sqlite)
         try:

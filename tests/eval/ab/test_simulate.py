@@ -39,9 +39,11 @@ def test_small_simulation_end_to_end(
     tmp_path: Path, config: Path, trained_artifacts: Path, ml_split: Split
 ) -> None:
     windows: dict[int, dict[int, float]] = {}
+    times: dict[int, list[float]] = {}
     t = ml_split.test
-    for u, i, r in zip(t.user.tolist(), t.item.tolist(), t.rating.tolist(), strict=True):
+    for u, i, r, ts in zip(t.user.tolist(), t.item.tolist(), t.rating.tolist(), t.ts.tolist(), strict=True):
         windows.setdefault(int(u), {})[int(i)] = float(r)
+        times.setdefault(int(u), []).append(float(ts))
     offline = tmp_path / "eval.json"
     systems = {
         "all": {"none": {"ndcg@10": 0.15}, "rules": {"ndcg@10": 0.14}},
@@ -54,7 +56,8 @@ def test_small_simulation_end_to_end(
         users=6,
         requests=2,
         concurrency=2,
-        clicks=CascadeClickModel(attract=1.0, noise=0.3, patience=1.0, satisfied=0.0),
+        # only test-window items are played: plays prove the window is not in the served history
+        clicks=CascadeClickModel(attract=1.0, noise=0.0, patience=1.0, satisfied=0.0),
         redis_url=REDIS,
         offline=offline,
         n_boot=200,
@@ -65,7 +68,7 @@ def test_small_simulation_end_to_end(
         },
     )
     before = set(redis.Redis.from_url(REDIS).scan_iter(match="care-sim-*"))
-    s = simulate(cfg, windows)
+    s = simulate(cfg, windows, {u: sorted(v) for u, v in times.items()})
     tr = s["traffic"]
     assert tr["requests"] == 12 and tr["errors"] == 0 and tr["plays"] > 0
     rep = json.loads((tmp_path / "sim" / "report" / "report.json").read_text())
