@@ -33,6 +33,7 @@ from service.settings import Settings
 
 log = logging.getLogger("care.service.tracking")
 FLUSH_TIMEOUT_S = 0.5
+LINGER_S = 0.02  # the writer waits this long after a first record (batching; `flush` cuts it short)
 WARN_EVERY_S = 10.0
 
 
@@ -57,8 +58,10 @@ class ImpressionRecorder:
         *,
         queue_size: int = 10_000,
         batch: int = 512,
+        linger_s: float = LINGER_S,
     ) -> None:
-        self._sink, self._on_failure, self._batch = sink, on_failure, batch
+        self._sink, self._on_failure, self._batch, self._linger = sink, on_failure, batch, linger_s
+        self._hurry = threading.Event()
         self._q: queue.Queue[Impression | None] = queue.Queue(maxsize=queue_size)
         self._done = threading.Condition()
         self.submitted = 0
@@ -82,6 +85,7 @@ class ImpressionRecorder:
     def flush(self, timeout: float = FLUSH_TIMEOUT_S) -> bool:
         """Wait until everything submitted so far is written (or failed); False on timeout."""
         target = self.submitted
+        self._hurry.set()
         with self._done:
             return self._done.wait_for(lambda: self.processed >= target, timeout)
 
@@ -91,6 +95,10 @@ class ImpressionRecorder:
             first = self._q.get()
             if first is None:
                 return
+            # let the request that queued this record finish its response before competing for the GIL
+            if self._linger > 0:
+                self._hurry.wait(self._linger)
+            self._hurry.clear()
             batch = [first]
             while len(batch) < self._batch:
                 try:
