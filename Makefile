@@ -60,6 +60,7 @@ bench: artifacts redis
 	$(BIN)/care bench cascade
 	$(BIN)/care bench llm
 	$(BIN)/care bench service
+	$(BIN)/care bench ab-report
 
 clean:
 	rm -rf $(VENV) deploy/.venv build *.egg-info
