@@ -62,6 +62,7 @@ bench: artifacts redis
 	$(BIN)/care bench llm
 	$(BIN)/care bench service
 	$(BIN)/care bench store
+	$(BIN)/care bench ab-report
 
 clean:
 	rm -rf $(VENV) deploy/.venv build *.egg-info

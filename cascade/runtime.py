@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from cascade import paths
 from cascade.data.dataset import Catalog, Dataset, Interactions
 from cascade.data.fetch import load_default
@@ -55,11 +57,20 @@ class Runtime:
     def as_of_end(self) -> int:
         return int(self.dataset.interactions.ts.max()) + 1
 
-    def feature_store(self, online: OnlineStore, materialize: bool = True) -> FeatureStore:
-        """A feature store over `online`; materializes batch features as of the end of the data."""
+    def feature_store(
+        self, online: OnlineStore, materialize: bool = True, users_as_of: Literal["end", "test"] = "end"
+    ) -> FeatureStore:
+        """A feature store over `online`; materializes batch features as of the end of the data, or with
+        each user's features and history as of the start of their test window (`users_as_of="test"`: a
+        replay of the test window as live traffic, `care ab simulate`)."""
         fs = FeatureStore(online, self.dataset.catalog, self.batch.occupations)
         if materialize:
-            fs.materialize(self.batch, self.dataset.users.user_ids, self.as_of_end)
+            users = self.dataset.users.user_ids
+            per_user = None
+            if users_as_of == "test":
+                starts = window_start(self.split.test)
+                per_user = np.asarray([starts.get(int(u), self.as_of_end) for u in users], dtype=np.int64)
+            fs.materialize(self.batch, users, self.as_of_end, per_user)
         return fs
 
     @property

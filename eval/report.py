@@ -66,9 +66,12 @@ def plot_tradeoff(path: Path, systems: Mapping[str, Mapping[str, float]], title:
 
 
 def plot_ci_bars(
-    path: Path, comparisons: Mapping[str, Mapping[str, Mapping[str, float]]], metrics: Sequence[str]
+    path: Path,
+    comparisons: Mapping[str, Mapping[str, Mapping[str, float]]],
+    metrics: Sequence[str],
+    baseline: str = "rules",
 ) -> None:
-    """One panel per metric: each arm's mean difference to rules with its 95% CI."""
+    """One panel per metric: each arm's mean difference to the baseline arm with its 95% CI."""
     names = list(comparisons)
     fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), max(3.0, 0.45 * len(names) + 1.5)))
     for ax, m in zip(axes if len(metrics) > 1 else [axes], metrics, strict=True):
@@ -81,7 +84,7 @@ def plot_ci_bars(
         ax.set_yticklabels(
             names if ax is (axes[0] if len(metrics) > 1 else axes) else [""] * len(names), fontsize=8
         )
-        ax.set_title(f"Δ {m} vs rules (95% CI)", fontsize=9)
+        ax.set_title(f"Δ {m} vs {baseline} (95% CI)", fontsize=9)
         ax.invert_yaxis()
     fig.tight_layout()
     fig.savefig(path, dpi=110)

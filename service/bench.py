@@ -14,7 +14,7 @@ N_USERS = 943
 
 
 @dataclass
-class ArmResult:
+class LoadResult:
     label: str
     n: int
     wall_s: float
@@ -42,11 +42,11 @@ HEADER = (
 )
 
 
-async def drive(url: str, arm: str, n: int, concurrency: int, label: str, offset: int = 0) -> ArmResult:
+async def drive(url: str, arm: str, n: int, concurrency: int, label: str, offset: int = 0) -> LoadResult:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30.0) as client:
         queue = iter(range(n))
-        res = ArmResult(label, n, 0.0)
+        res = LoadResult(label, n, 0.0)
 
         async def worker() -> None:
             for i in queue:

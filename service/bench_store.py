@@ -16,13 +16,13 @@ import numpy as np
 
 from cascade.bench.proxy import DelayProxy
 from cascade.features.online.redis_store import RedisStore
-from service.bench import ArmResult, drive
+from service.bench import LoadResult, drive
 from service.process import ServerProcess
 
 BODY = {"user_id": 1, "k": 10, "arm": "rules"}
 
 
-def _row(label: str, r: ArmResult) -> str:
+def _row(label: str, r: LoadResult) -> str:
     c = np.asarray(r.client_ms) if r.client_ms else np.zeros(1)
     s = np.asarray(r.server_ms) if r.server_ms else np.zeros(1)
     return (

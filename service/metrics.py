@@ -96,6 +96,27 @@ class Metrics:
         self.reloads = Counter(
             "care_config_reloads", "Experiments/prompts reloads, by result.", ["result"], registry=r
         )
+        self.ab_impressions = Counter(
+            "care_ab_impressions",
+            "Impressions logged, by experiment and arm.",
+            ["experiment", "arm"],
+            registry=r,
+        )
+        self.ab_attributed = Counter(
+            "care_ab_attributed_events",
+            "Events attributed to an impression, by experiment, arm and type.",
+            ["experiment", "arm", "type"],
+            registry=r,
+        )
+        self.ab_unattributed = Counter(
+            "care_ab_unattributed_events", "Events no impression explains, by type.", ["type"], registry=r
+        )
+        self.ab_log_failures = Counter(
+            "care_ab_log_failures",
+            "Impression-log records lost, by operation (dropped, write, read, record, open).",
+            ["op"],
+            registry=r,
+        )
         self.breaker = Gauge(
             "care_store_breaker_open",
             "1 while the online-store breaker is open or half-open (any worker).",

@@ -92,6 +92,10 @@ class EventIn(_Strict):
     item_id: ItemId
     type: EventType
     timestamp: Timestamp | None = Field(default=None, description="Unix seconds; default now.")
+    request_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")] | None = Field(
+        default=None, description="The /recommend request_id that showed the item (A/B attribution)."
+    )
+    position: int | None = Field(default=None, ge=1, le=100, description="1-based position in that list.")
 
 
 class EventBatch(_Strict):

@@ -34,6 +34,7 @@ from service.protocol import (
     ScoredItem,
 )
 from service.settings import Settings
+from service.tracking import EventRef, Tracker, open_log
 
 log = logging.getLogger("care.service")
 T = TypeVar("T")
@@ -123,6 +124,7 @@ class CareService:
     arms: ArmSet | None = None
     admission: Admission = field(init=False)
     _resolver: ArmResolver | None = None
+    tracker: Tracker | None = None  # the A/B impression log (None when off or unavailable)
     _mtimes: dict[Path, tuple[int, int]] = field(default_factory=dict)
     _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _ready_event: asyncio.Event = field(default_factory=asyncio.Event)
@@ -147,11 +149,12 @@ class CareService:
         runtime = load_runtime(self.settings.artifacts)
         online = self._online_store()
         try:
-            store, materialized = runtime.feature_store(online, materialize=True), True
+            store, materialized = runtime.feature_store(online, True, self.settings.users_as_of), True
         except StoreUnavailable:
             log.warning("online store unreachable at start; serving degraded until it answers")
             store, materialized = runtime.feature_store(online, materialize=False), False
         pipeline = runtime.online_pipeline(store)
+        self._open_tracker()
         self._resolver = service_resolver(self.settings, runtime)
         return Loaded(
             runtime, online, store, pipeline, _model_version(runtime), runtime.ranker.version, materialized
@@ -169,7 +172,20 @@ class CareService:
             on_change=self.metrics.observe_breaker,
         )
 
+    def _open_tracker(self) -> None:
+        s = self.settings
+        try:
+            sink = open_log(s)
+        except Exception as exc:  # no impression log is no reason to refuse recommendations
+            self.metrics.ab_log_failures.labels("open").inc()
+            log.error("impression log unavailable, A/B logging off: %s", exc)
+            return
+        if sink is not None:
+            self.tracker = Tracker(sink, self.metrics, s.attribution_window_s, s.impressions_queue)
+
     async def close(self) -> None:
+        if self.tracker is not None:
+            await asyncio.to_thread(self.tracker.close)
         if self._resolver is not None:
             await self._resolver.aclose()
         if self.loaded is not None:
@@ -220,10 +236,9 @@ class CareService:
         ld.materialized = True
         log.info("online store reachable: batch features materialized")
 
-    @staticmethod
-    def _materialize(ld: Loaded) -> None:
+    def _materialize(self, ld: Loaded) -> None:
         ld.online.ping()
-        ld.runtime.feature_store(ld.online, materialize=True)
+        ld.runtime.feature_store(ld.online, True, self.settings.users_as_of)
 
     # ---- health ----------------------------------------------------------------------------
     async def readiness(self) -> Health:
@@ -282,6 +297,8 @@ class CareService:
             timings_ms=rec.timings_ms,
             stats=rec.stats,
         )
+        if self.tracker is not None:
+            self.tracker.record(request_id, req.user_id, choice.experiment, choice.forced, rec)
         return RecommendResponse(
             items=[
                 ScoredItem(item_id=it.item_id, title=it.title, year=it.year, genres=list(it.genres), score=s)
@@ -333,6 +350,10 @@ class CareService:
             raise UnknownItem(-1) from exc
         for ev in evs:
             self.metrics.events.labels(ev.type).inc()
+        if self.tracker is not None:
+            await self.tracker.attribute(
+                [EventRef(e.user_id, e.item_id, e.type, e.request_id, e.position) for e in events]
+            )
         return EventsAccepted(stored=len(evs))
 
     # ---- /items ----------------------------------------------------------------------------

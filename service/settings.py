@@ -87,7 +87,20 @@ class Settings(BaseSettings):
     llm_inflight: int = Field(default=8, ge=0, description="Beyond this many in flight: no LLM call.")
     cascade_execution: Literal["inline", "thread"] = "inline"
 
-    @field_validator("redis_url", mode="before")
+    # A/B impression log and attribution (service/tracking.py).
+    impressions: Literal["auto", "redis", "sqlite", "off"] = Field(
+        default="auto", description="auto: a Redis Stream with a Redis store, else a local SQLite file."
+    )
+    impressions_redis_url: str | None = Field(default=None, description="Log Redis; default: redis_url.")
+    impressions_path: Path | None = Field(default=None, description="SQLite log; default $CARE_HOME/ab/.")
+    impressions_max: int = Field(default=1_000_000, gt=0, description="Log bound (entries, oldest trimmed).")
+    impressions_queue: int = Field(default=10_000, gt=0, description="Pending records; beyond: dropped.")
+    attribution_window_s: float = Field(default=1800.0, gt=0, description="Event-to-impression window.")
+    users_as_of: Literal["end", "test"] = Field(
+        default="end", description="test: users as of their test-window start (`care ab simulate` replays)."
+    )
+
+    @field_validator("redis_url", "impressions_redis_url", mode="before")
     @classmethod
     def _empty_is_none(cls, v: Any) -> Any:
         return None if v == "" else v

@@ -35,12 +35,16 @@ class FeatureStore:
         self.catalog = catalog
         self.occupations = list(occupations)
 
-    def materialize(self, batch: BatchFeatures, user_ids: I64, as_of: int) -> None:
-        """Compute every user and item batch feature as of `as_of` and write them online."""
+    def materialize(
+        self, batch: BatchFeatures, user_ids: I64, as_of: int, user_as_of: I64 | None = None
+    ) -> None:
+        """Compute every user and item batch feature as of `as_of` and write them online; `user_as_of`
+        (one time per user) moves each user's features and history to their own time (replays)."""
         items = self.catalog.item_ids
         self.online.write_items(items.tolist(), batch.items(items, np.full(len(items), as_of)))
-        feats = batch.users_block(user_ids, np.full(len(user_ids), as_of))
-        histories = [batch.history(int(u), as_of) for u in user_ids]
+        when = np.full(len(user_ids), as_of) if user_as_of is None else np.asarray(user_as_of, dtype=np.int64)
+        feats = batch.users_block(user_ids, when)
+        histories = [batch.history(int(u), int(t)) for u, t in zip(user_ids, when, strict=True)]
         self.online.write_users(user_ids.tolist(), feats, histories)
 
     def primary_genre(self, item_id: int) -> int:

@@ -48,3 +48,43 @@ def paired_bootstrap_ci(
     tail = (1.0 - level) / 2.0 * 100.0
     lo, hi = np.percentile(means, [tail, 100.0 - tail])
     return Interval(float(d.mean()), float(lo), float(hi), n)
+
+
+def ratio_of_sums_samples(
+    num: npt.NDArray[np.float64], den: npt.NDArray[np.float64], n_boot: int = 2000, seed: int = 0
+) -> npt.NDArray[np.float64]:
+    """Bootstrap samples of sum(num[:, j]) / sum(den) with the clusters (rows, e.g. users) resampled.
+
+    num: (n, m) per-cluster numerators, den: (n,) per-cluster denominators; returns (n_boot, m).
+    Rates per impression with the user as the unit of randomization are this ratio.
+    """
+    n = int(den.shape[0])
+    out = np.full((n_boot, num.shape[1]), np.nan)
+    if n == 0:
+        return out
+    rng = np.random.default_rng(seed)
+    both = np.concatenate([num, den[:, None]], axis=1).astype(np.float32)  # counts: exact below 2**24
+    chunk = max(1, 4_000_000 // n)
+    for start in range(0, n_boot, chunk):
+        m = min(chunk, n_boot - start)
+        # each resample as counts per cluster (one bincount for the chunk), then one matrix product
+        idx = rng.integers(0, n, size=(m, n))
+        idx += (np.arange(m, dtype=np.int64) * n)[:, None]
+        counts = np.bincount(idx.ravel(), minlength=m * n).reshape(m, n).astype(np.float32)
+        sums = (counts @ both).astype(np.float64)  # (m, cols)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[start : start + m] = sums[:, :-1] / sums[:, -1:]
+    return out
+
+
+def interval_of_difference(
+    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], point: float, level: float = 0.95
+) -> Interval:
+    """Percentile interval of independent bootstrap samples a - b (two arms with different users)."""
+    d = a - b
+    d = d[~np.isnan(d)]
+    if d.shape[0] == 0:
+        return Interval(point, float("nan"), float("nan"), 0)
+    tail = (1.0 - level) / 2.0 * 100.0
+    lo, hi = np.percentile(d, [tail, 100.0 - tail])
+    return Interval(point, float(lo), float(hi), int(d.shape[0]))

@@ -53,6 +53,7 @@ def settings_for(artifacts: Path, config_dir: Path, **kw: object) -> Settings:
         "prompts_dir": config_dir,
         "llm": {"backend": {"kind": "http", "base_url": f"http://127.0.0.1:{free_port()}/v1"}},
         "redis_url": None,
+        "impressions_path": config_dir.parent / "impressions.sqlite",
     }
     base.update(kw)
     return Settings(**base)  # type: ignore[arg-type]
@@ -105,6 +106,7 @@ def server_env(artifacts: Path, config_dir: Path, **kw: str) -> dict[str, str]:
         "CARE_LLM__BACKEND__KIND": "http",
         "CARE_LLM__BACKEND__BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
         "CARE_REDIS_URL": "",
+        "CARE_IMPRESSIONS_PATH": str(config_dir.parent / "impressions.sqlite"),
     }
     env.update(kw)
     return env

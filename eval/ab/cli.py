@@ -1,0 +1,117 @@
+"""Entry points behind `care ab report`, `care ab simulate` and `care bench ab-report`."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from eval.ab.clicks import CascadeClickModel
+from eval.ab.report import SRMFailure, build_report, parse_time, write_report
+from eval.ab.simulate import SimConfig, simulate
+from service.impressions import ImpressionLog, RedisImpressionLog, SqliteImpressionLog
+
+
+def open_source(redis_url: str | None, prefix: str | None, sqlite: Path | None) -> ImpressionLog:
+    """The log to read: --sqlite, --redis-url, or what the service's CARE_* settings select."""
+    if sqlite is not None:
+        if not sqlite.is_file():
+            raise ValueError(f"{sqlite}: no such impression log")
+        return SqliteImpressionLog(sqlite)
+    from service.settings import Settings
+    from service.tracking import open_log
+
+    s = Settings()
+    url = redis_url or s.impressions_redis_url or s.redis_url
+    if url is not None:
+        return RedisImpressionLog(url, prefix if prefix is not None else s.redis_prefix)
+    sink = open_log(s.model_copy(update={"impressions": "sqlite"}))
+    assert sink is not None
+    return sink
+
+
+def report_cli(
+    since: str | None,
+    until: str | None,
+    experiments_file: Path,
+    experiment: str | None,
+    control: str | None,
+    out: Path | None,
+    redis_url: str | None,
+    prefix: str | None,
+    sqlite: Path | None,
+    n_boot: int,
+    alpha: float,
+) -> Path:
+    """Write the report folder; SRMFailure (after writing) when the sample ratio is off."""
+    now = time.time()
+    t0, t1 = parse_time(since, 0.0), parse_time(until, now)
+    if t1 < t0:
+        raise ValueError(f"--until ({t1}) is before --since ({t0})")
+    sink = open_source(redis_url, prefix, sqlite)
+    try:
+        report = build_report(sink, t0, t1, experiments_file, experiment, control, n_boot, alpha)
+    finally:
+        sink.close()
+    folder = out or Path("reports") / f"ab-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    write_report(folder, report)
+    if not report["srm"]["passed"]:
+        from eval.ab.srm import SRMResult
+
+        srm = SRMResult(**{k: v for k, v in report["srm"].items() if k != "passed"})
+        raise SRMFailure(f"{srm.message()} (report: {folder / 'report.md'})")
+    return folder
+
+
+def parse_skew(value: str | None) -> tuple[str, float] | None:
+    """ARM=POINTS (e.g. none=5) as (arm, points)."""
+    if value is None:
+        return None
+    arm, sep, pts = value.partition("=")
+    try:
+        points = float(pts)
+    except ValueError:
+        points = float("nan")
+    if not sep or not arm or points != points:
+        raise ValueError(f"--skew must look like ARM=POINTS (e.g. none=5), not {value!r}")
+    return arm, points
+
+
+def simulate_cli(
+    experiments_file: Path,
+    out: Path | None,
+    users: int | None,
+    cold_users: int,
+    requests: int | None,
+    k: int,
+    concurrency: int,
+    seed: int,
+    clicks: CascadeClickModel,
+    skew: str | None,
+    redis_url: str | None,
+    offline: Path | None,
+    n_boot: int,
+    keep_log: bool,
+) -> tuple[Path, bool]:
+    """Run the simulation; (summary path, ok)."""
+    if offline is not None and not offline.is_file():
+        raise ValueError(f"{offline}: no such eval report (run `care eval` first)")
+    folder = out or Path("reports") / f"ab-sim-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    cfg = SimConfig(
+        experiments_file=experiments_file,
+        out=folder,
+        users=users,
+        cold_users=cold_users,
+        requests=requests,
+        k=k,
+        concurrency=concurrency,
+        seed=seed,
+        clicks=clicks,
+        skew=parse_skew(skew),
+        redis_url=redis_url,
+        offline=offline,
+        n_boot=n_boot,
+        keep_log=keep_log,
+    )
+    summary = simulate(cfg)
+    return folder / "simulation.md", bool(summary["verdict"]["ok"])
