@@ -26,7 +26,7 @@ from cascade.types import Context
 from eval import report as rep
 from eval.arms import REFERENCE
 from eval.cache import ResultCache
-from eval.harness import ArmRun, RunKey, arm_fingerprint, cache_path, data_id, replay
+from eval.harness import RunKey, arm_fingerprint, cache_path, data_id, replay
 from eval.metrics.diversity import ild_genre
 from eval.runner import BOOTSTRAP_SEED, Plan, eval_resolver, plan, versions
 from eval.score_store import JsonlScoreStore
@@ -54,7 +54,10 @@ def replay_titles(
             for spec in p.specs:
                 who = p.llm_users if spec.kind.uses_llm else p.users
                 for slot_no, slot in enumerate(SLOTS):
-                    ctx = {u: Context(playlist_title=pairs[u][slot_no].title, timestamp=float(p.starts[u])) for u in who}
+                    ctx = {
+                        u: Context(playlist_title=pairs[u][slot_no].title, timestamp=float(p.starts[u]))
+                        for u in who
+                    }
                     key = RunKey(spec, "with")
                     path = cache_path(p.cache_dir, key, p.cfg.deadline).with_suffix(f".titles{slot}.jsonl")
                     cache = ResultCache(path)
@@ -68,7 +71,10 @@ def replay_titles(
                     finally:
                         cache.close()
                     if p.cfg.progress:
-                        print(f"{spec.name} [{slot}]: {len(rows)} users ({computed} computed) in {time.perf_counter() - t0:.0f} s")
+                        took = time.perf_counter() - t0
+                        print(
+                            f"{spec.name} [{slot}]: {len(rows)} users ({computed} computed) in {took:.0f} s"
+                        )
                     out.setdefault(spec.name, {})[slot] = {u: r["items"] for u, r in rows.items()}
         finally:
             use_score_store(None)
@@ -143,7 +149,11 @@ def markdown(report: dict[str, Any]) -> str:
         if cmp:
             lines += ["Paired difference vs rules, mean [95% CI]:", ""]
             rows = [
-                [s] + [f"{rep._f(c[k]['mean_diff'])} [{rep._f(c[k]['lo'])}, {rep._f(c[k]['hi'])}]" for k in METRICS]
+                [s]
+                + [
+                    f"{rep._f(c[k]['mean_diff'])} [{rep._f(c[k]['lo'])}, {rep._f(c[k]['hi'])}]"
+                    for k in METRICS
+                ]
                 for s, c in cmp.items()
             ]
             lines += [rep._table(["arm", *METRICS], rows), ""]

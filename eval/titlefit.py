@@ -73,7 +73,9 @@ def load_titles(path: Path = TITLES_FILE) -> tuple[LabelledTitle, ...]:
         raise ValueError(f"{path}: {errs}") from exc
 
 
-def title_fit(items: Sequence[int], genres: Mapping[int, Sequence[str]], title: LabelledTitle, k: int) -> float:
+def title_fit(
+    items: Sequence[int], genres: Mapping[int, Sequence[str]], title: LabelledTitle, k: int
+) -> float:
     """Share of the top k sharing a labelled genre with the title (nan for an empty list)."""
     top = list(items[:k])
     if not top:

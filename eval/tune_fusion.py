@@ -74,11 +74,20 @@ def grid(
                 top = rerank_fused(r, s.inp, [(w, s.llm)], "tune").item_ids[:k]
                 nd.append(ndcg_at_k(top, s.truth, k))
                 ild.append(ild_genre(top, genres))
-            rows.append({"weight": w, "mmr_lambda": lam, "ndcg@10": float(np.mean(nd)), "ild_genre": float(np.mean(ild))})
+            rows.append(
+                {
+                    "weight": w,
+                    "mmr_lambda": lam,
+                    "ndcg@10": float(np.mean(nd)),
+                    "ild_genre": float(np.mean(ild)),
+                }
+            )
     return rows
 
 
-def choose(rows: list[dict[str, float]], base_lambda: float, ild_slack: float = ILD_SLACK) -> dict[str, float]:
+def choose(
+    rows: list[dict[str, float]], base_lambda: float, ild_slack: float = ILD_SLACK
+) -> dict[str, float]:
     """Best NDCG with ILD >= the rules' (weight 0, their lambda) minus the slack; ties: smaller weight."""
     base = next(r for r in rows if r["weight"] == 0.0 and r["mmr_lambda"] == base_lambda)
     ok = [r for r in rows if r["ild_genre"] >= base["ild_genre"] - ild_slack]
@@ -139,7 +148,10 @@ def tune_fusion(
     finally:
         use_score_store(None)
         store.close()
-    genres = {int(i): tuple(g for g in catalog.genres[catalog.row(int(i))] if g != "unknown") for i in catalog.item_ids}
+    genres = {
+        int(i): tuple(g for g in catalog.genres[catalog.row(int(i))] if g != "unknown")
+        for i in catalog.item_ids
+    }
     rows = grid(samples, rules, genres)
     best = choose(rows, rules.config.mmr_lambda)
     base = next(r for r in rows if r["weight"] == 0.0 and r["mmr_lambda"] == rules.config.mmr_lambda)
@@ -157,5 +169,7 @@ def tune_fusion(
     }
     header = "# Written by `care tune-fusion` (do not edit by hand); rerun after retraining the ranker.\n"
     path = prompts_dir / f"{name}.yaml"
-    path.write_text(header + yaml.safe_dump(json.loads(json.dumps(doc, default=str)), sort_keys=False), encoding="utf-8")
+    path.write_text(
+        header + yaml.safe_dump(json.loads(json.dumps(doc, default=str)), sort_keys=False), encoding="utf-8"
+    )
     return doc

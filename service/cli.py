@@ -115,14 +115,21 @@ def bench_llm(
     dialect: Annotated[
         str, typer.Option(help="Structured-output dialect at --base-url: vllm | llamacpp.")
     ] = "vllm",
+    strategy: Annotated[
+        list[str] | None,
+        typer.Option("--strategy", help="listwise | single_pass | fused (repeatable; default: all)."),
+    ] = None,
+    http: Annotated[bool, typer.Option(help="Also bench the HTTP backend.")] = True,
 ) -> None:
     """Per strategy and backend: p50/p95 latency, tokens, validity before repair, cache hits."""
-    from cascade.bench.llm import run
+    from cascade.bench.llm import STRATEGIES, run
     from cascade.llm import DIALECTS
 
     if dialect not in DIALECTS:
         raise typer.BadParameter(f"must be one of {list(DIALECTS)}", param_hint="--dialect")
-    run(n=n, base_url=base_url, dialect=dialect)  # type: ignore[arg-type]
+    if bad := sorted(set(strategy or ()) - set(STRATEGIES)):
+        raise typer.BadParameter(f"unknown {bad}; known: {list(STRATEGIES)}", param_hint="--strategy")
+    run(n=n, base_url=base_url, dialect=dialect, strategies=tuple(strategy or STRATEGIES), http=http)  # type: ignore[arg-type]
 
 
 @bench_app.command("service")
@@ -257,16 +264,20 @@ def tune_fusion(
     ] = 300,
     seed: Annotated[int, typer.Option(help="Seed of the user sample (as `care eval --seed`).")] = 0,
     prompt: Annotated[str, typer.Option(help="Prompt file the fused arm scores with.")] = "fused",
-    name: Annotated[str, typer.Option(help="Writes prompts/<name>.yaml (arms read it with tuned: <name>).")] = (
-        "fusion_tuned"
-    ),
+    name: Annotated[
+        str, typer.Option(help="Writes prompts/<name>.yaml (arms read it with tuned: <name>).")
+    ] = ("fusion_tuned"),
     base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible endpoint (default: embedded model).")
     ] = None,
     model: Annotated[str, typer.Option(help="Model name at --base-url.")] = "default",
     dialect: Annotated[str, typer.Option(help="vllm | llamacpp (at --base-url).")] = "llamacpp",
-    cache_dir: Annotated[Path, typer.Option(help="Where LLM window scores are kept.")] = Path("reports/cache"),
-    artifacts: Annotated[Path | None, typer.Option(help="Trained artifacts (default $CARE_ARTIFACTS).")] = None,
+    cache_dir: Annotated[Path, typer.Option(help="Where LLM window scores are kept.")] = Path(
+        "reports/cache"
+    ),
+    artifacts: Annotated[
+        Path | None, typer.Option(help="Trained artifacts (default $CARE_ARTIFACTS).")
+    ] = None,
 ) -> None:
     """Pick the fused LLM arm's weight and MMR lambda on held-out users; write prompts/<name>.yaml."""
     from cascade.llm import DIALECTS, HTTPBackendConfig, InProcessBackendConfig, LLMSettings, pull_smollm2
@@ -290,7 +301,8 @@ def tune_fusion(
         raise _fail(str(exc)) from exc
     c, r = doc["chosen"], doc["rules"]
     typer.echo(
-        f"weight={c['weight']} mmr_lambda={c['mmr_lambda']}: NDCG@10 {c['ndcg@10']:.4f} ILD {c['ild_genre']:.3f}"
+        f"weight={c['weight']} mmr_lambda={c['mmr_lambda']}: "
+        f"NDCG@10 {c['ndcg@10']:.4f} ILD {c['ild_genre']:.3f}"
         f" (rules: {r['ndcg@10']:.4f} / {r['ild_genre']:.3f}) on {doc['users']} held-out users"
     )
 

@@ -8,8 +8,7 @@ from cascade.rerank.llm import fused_kind
 from cascade.rerank.llm import kind as llm_kind
 
 KINDS: dict[str, Kind] = {
-    k.name: k
-    for k in (identity_kind.KIND, rules_kind.KIND, title_kind.KIND, llm_kind.KIND, fused_kind.KIND)
+    k.name: k for k in (identity_kind.KIND, rules_kind.KIND, title_kind.KIND, llm_kind.KIND, fused_kind.KIND)
 }
 
 

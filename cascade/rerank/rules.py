@@ -115,7 +115,9 @@ class RulesReranker:
         """These rules with another MMR lambda (self when None or equal); catalog data shared."""
         if mmr_lambda is None or mmr_lambda == self.config.mmr_lambda:
             return self
-        twin = RulesReranker(self.config.model_copy(update={"mmr_lambda": mmr_lambda}), item_vectors=self._vectors)
+        twin = RulesReranker(
+            self.config.model_copy(update={"mmr_lambda": mmr_lambda}), item_vectors=self._vectors
+        )
         twin._franchises, twin._newest_year = self._franchises, self._newest_year
         return twin
 

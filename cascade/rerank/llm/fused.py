@@ -105,7 +105,11 @@ class FusedLLMReranker:
         return f"{self._version}:{inp.user_id}:{digest}"
 
     def _window_key(self, sub: RerankInput) -> str:
-        state = [[c.item_id for c in sub.candidates], [r.item_id for r in sub.recent], sub.context.playlist_title]
+        state = [
+            [c.item_id for c in sub.candidates],
+            [r.item_id for r in sub.recent],
+            sub.context.playlist_title,
+        ]
         digest = hashlib.sha256(json.dumps(state).encode()).hexdigest()[:24]
         return f"{self.prompt.version}:{self.backend.name}:{sub.user_id}:{digest}"
 

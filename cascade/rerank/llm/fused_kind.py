@@ -87,7 +87,9 @@ def _build(cfg: FusedConfig, ctx: BuildContext) -> Built:
         max_attempts=s.max_attempts,
         cache_ttl_s=s.cache_ttl_s,
     )
-    guarded = GuardedReranker(primary, ctx.rules, stage.cache, guard, breaker=stage.breaker, slots=stage.slots)
+    guarded = GuardedReranker(
+        primary, ctx.rules, stage.cache, guard, breaker=stage.breaker, slots=stage.slots
+    )
     return Built(guarded, f"{tpl.version}:w={weight:g}:lam={lam if lam is not None else 'rules'}")
 
 

@@ -46,9 +46,11 @@ LEXICON: dict[str, tuple[str, ...]] = {
     "slow burn": ("Drama", "Thriller"), "slow-burn": ("Drama", "Thriller"), "brood": ("Drama",),
     "moving": ("Drama",), "heartwarm": ("Drama", "Comedy"), "cozy": ("Comedy", "Romance"),
     "cosy": ("Comedy", "Romance"), "lighthearted": ("Comedy",), "light-hearted": ("Comedy",),
-    "rainy": ("Drama", "Romance"), "holiday": ("Comedy", "Children's"), "christmas": ("Comedy", "Children's"),
-    "sunday": ("Comedy", "Drama"), "afternoon": ("Comedy", "Children's"), "wholesome": ("Children's", "Comedy"),
-    "bedtime": ("Children's", "Animation"), "wonder": ("Fantasy", "Adventure"), "escap": ("Fantasy", "Adventure"),
+    "rainy": ("Drama", "Romance"), "holiday": ("Comedy", "Children's"),
+    "christmas": ("Comedy", "Children's"), "sunday": ("Comedy", "Drama"),
+    "afternoon": ("Comedy", "Children's"), "wholesome": ("Children's", "Comedy"),
+    "bedtime": ("Children's", "Animation"), "wonder": ("Fantasy", "Adventure"),
+    "escap": ("Fantasy", "Adventure"),
     "mind-bend": ("Sci-Fi", "Mystery"), "mindbend": ("Sci-Fi", "Mystery"), "twist": ("Mystery", "Thriller"),
     "whodun": ("Mystery",), "sleuth": ("Mystery",), "jazz": ("Musical",), "rock": ("Musical",),
     "music": ("Musical",), "frontline": ("War",), "trench": ("War",), "hero": ("Action", "Adventure"),
@@ -61,8 +63,31 @@ LEXICON: dict[str, tuple[str, ...]] = {
     "wedding": ("Romance", "Comedy"), "crush": ("Romance",), "first date": ("Romance",),
 }  # fmt: skip
 
-WHOLE_WORDS = frozenset({"war", "mob", "cop", "cry", "date", "kid", "star", "rock", "sing", "nail", "heart",
-                         "space", "love", "dark", "tense", "spy", "hero", "gore", "clue", "kiss", "song"})  # fmt: skip
+WHOLE_WORDS = frozenset(
+    {
+        "war",
+        "mob",
+        "cop",
+        "cry",
+        "date",
+        "kid",
+        "star",
+        "rock",
+        "sing",
+        "nail",
+        "heart",
+        "space",
+        "love",
+        "dark",
+        "tense",
+        "spy",
+        "hero",
+        "gore",
+        "clue",
+        "kiss",
+        "song",
+    }
+)
 _WORDS = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 _PATTERNS = {
     stem: re.compile(rf"(?<![a-z0-9]){re.escape(stem)}" + (r"s?(?![a-z0-9])" if stem in WHOLE_WORDS else ""))

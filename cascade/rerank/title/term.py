@@ -35,7 +35,9 @@ def lexicon_term(title: str, inp: RerankInput) -> FloatArray | None:
     )
 
 
-def title_term(signal: TitleSignal, inp: RerankInput, sim: TitleSimilarity | None = None) -> FloatArray | None:
+def title_term(
+    signal: TitleSignal, inp: RerankInput, sim: TitleSimilarity | None = None
+) -> FloatArray | None:
     """The term for `signal`, or None when the request has no title or the signal reads nothing in it."""
     title = inp.context.playlist_title
     if signal == "none" or not title or not title.strip():

@@ -18,7 +18,8 @@ def anyio_backend() -> str:
 def _input(ml100k: Dataset, title: str | None = None, n: int = 30) -> RerankInput:
     cat = ml100k.catalog
     cands = tuple(
-        ItemText(int(i), cat.titles[r], int(cat.years[r]), cat.genres[r]) for r, i in enumerate(cat.item_ids[:n])
+        ItemText(int(i), cat.titles[r], int(cat.years[r]), cat.genres[r])
+        for r, i in enumerate(cat.item_ids[:n])
     )
     return RerankInput(3, Context(playlist_title=title), cands, tuple(float(n - j) for j in range(n)), (), 10)
 

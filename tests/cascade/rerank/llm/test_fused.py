@@ -23,8 +23,12 @@ pytestmark = pytest.mark.anyio
 def _input(ml100k: Dataset, n: int = 30, user: int = 5) -> RerankInput:
     cat = ml100k.catalog
     rows = range(100, 100 + n)
-    cands = tuple(ItemText(int(cat.item_ids[r]), cat.titles[r], int(cat.years[r]), cat.genres[r]) for r in rows)
-    recent = tuple(ItemText(int(cat.item_ids[r]), cat.titles[r], int(cat.years[r]), cat.genres[r]) for r in range(3))
+    cands = tuple(
+        ItemText(int(cat.item_ids[r]), cat.titles[r], int(cat.years[r]), cat.genres[r]) for r in rows
+    )
+    recent = tuple(
+        ItemText(int(cat.item_ids[r]), cat.titles[r], int(cat.years[r]), cat.genres[r]) for r in range(3)
+    )
     return RerankInput(user, Context(playlist_title="late-night slow burners"), cands,
                        tuple(float(n - j) * 0.1 for j in range(n)), recent, 10)  # fmt: skip
 
@@ -34,7 +38,9 @@ def test_windows_are_a_seeded_permutation_in_small_windows() -> None:
     assert [len(x) for x in w] == [15, 15, 15]
     assert sorted(np.concatenate(w).tolist()) == list(range(45))
     assert [x.tolist() for x in w] == [x.tolist() for x in windows(45, 20, 3, 0, 0)]
-    assert [x.tolist() for x in w] != [x.tolist() for x in windows(45, 20, 3, 0, 1)]  # another pass, another order
+    assert [x.tolist() for x in w] != [
+        x.tolist() for x in windows(45, 20, 3, 0, 1)
+    ]  # another pass, another order
     assert np.concatenate(w).tolist() != list(range(45))  # not the ranker's order
 
 
