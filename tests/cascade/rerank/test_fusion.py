@@ -62,3 +62,12 @@ async def test_lexicon_rules_raise_the_titles_genres(ml100k: Dataset) -> None:
     assert sum("Horror" in genres[i] for i in titled) > sum("Horror" in genres[i] for i in plain)
     untitled = await arm.rerank(_input(ml100k, None, n=50))  # no title: exactly the rules
     assert untitled.item_ids == (await rules.rerank(_input(ml100k, None, n=50))).item_ids
+
+
+def test_rules_with_another_lambda_share_the_catalog_data(ml100k: Dataset) -> None:
+    rules = RulesReranker.from_yaml(catalog=ml100k.catalog)
+    assert rules.with_mmr_lambda(None) is rules and rules.with_mmr_lambda(rules.config.mmr_lambda) is rules
+    twin = rules.with_mmr_lambda(1.0)
+    assert twin.config.mmr_lambda == 1.0 and twin.config.max_per_franchise == rules.config.max_per_franchise
+    inp = _input(ml100k, n=50)
+    assert twin.rerank_sync(inp).item_ids[:3] == [c.item_id for c in inp.candidates[:3]]  # pure relevance

@@ -84,3 +84,27 @@ def test_tuned_file_overrides_the_arms_weight(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("weight: -1\nmmr_lambda: 0.8\n")
     with pytest.raises(ValueError, match=r"bad\.yaml"):
         effective(FusedConfig(tuned="bad"), tmp_path)
+
+
+async def test_the_guard_wraps_the_fused_arm(ml100k: Dataset, gguf: Path) -> None:
+    """Serving mode, real model: a deadline already passed answers with the rules, saying timeout;
+    the call finishes in the background and the same request then reads the fused answer from the cache."""
+    import time
+    from dataclasses import replace as dc_replace
+
+    from cascade.arms import arm_resolver
+    from cascade.experiments import ArmSpec
+    from cascade.llm import InProcessBackendConfig, LLMSettings
+    from cascade.types import FallbackReason
+
+    settings = LLMSettings(backend=InProcessBackendConfig(model_path=gguf))
+    resolver = arm_resolver(ml100k.catalog, "serving", settings)
+    spec = ArmSpec.model_validate({"name": "f", "reranker": "llm_fused", "llm_weight": 1.0, "timeout_ms": 50})
+    arm = resolver.resolve(spec)
+    inp = _input(ml100k, n=20)
+    first = await arm.reranker.rerank(dc_replace(inp, deadline=time.monotonic() + 0.001))
+    assert (first.reranker, first.fallback_reason) == ("rules", FallbackReason.TIMEOUT)
+    await arm.reranker.drain()  # type: ignore[attr-defined]
+    second = await arm.reranker.rerank(dc_replace(inp, deadline=time.monotonic() + 0.05))
+    assert second.reranker == "llm_fused" and second.stats.get("cache_hit") == 1.0
+    await resolver.aclose()
