@@ -4,8 +4,11 @@ Held-out users are test users outside the first `eval_users` of the eval's seede
 never the users `care eval --users <eval_users>` reports on); their ranker scores are on the test
 window, which the ranker was not trained on. Each user's LLM window scores are computed once (and
 kept in a JSONL score store); the grid over (weight, lambda) then replays only the rules. The choice:
-the highest mean NDCG@10 whose genre ILD is at least the rules' minus `ild_slack`; ties go to the
-smaller weight. The result is written to prompts/<name>.yaml, which an arm with `tuned: <name>` reads.
+the highest mean NDCG@10 whose genre ILD is at least the rules' minus `ild_slack` (ties: the smaller
+weight); a weight above zero is kept only when its NDCG@10 gain over weight 0 at the same lambda has
+a paired bootstrap CI above zero on the held-out users, else the best weight-0 setting is written
+(the LLM adds nothing there). The result is written to prompts/<name>.yaml, which an arm with
+`tuned: <name>` reads.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from cascade.types import Context, RerankInput
 from eval.baselines import window_truth
 from eval.context import context_titles
 from eval.harness import sample_users
+from eval.metrics.bootstrap import paired_bootstrap_ci
 from eval.metrics.diversity import ild_genre
 from eval.score_store import JsonlScoreStore
 
@@ -63,8 +67,9 @@ def grid(
     weights: tuple[float, ...] = WEIGHTS,
     lambdas: tuple[float, ...] = LAMBDAS,
     k: int = 10,
+    per_user: dict[tuple[float, float], list[float]] | None = None,
 ) -> list[dict[str, float]]:
-    """Mean NDCG@k and genre ILD of every (weight, lambda) over the samples."""
+    """Mean NDCG@k and genre ILD of every (weight, lambda); per-user NDCG into `per_user` if given."""
     rows = []
     for lam in lambdas:
         r = rules.with_mmr_lambda(lam)
@@ -86,12 +91,26 @@ def grid(
 
 
 def choose(
-    rows: list[dict[str, float]], base_lambda: float, ild_slack: float = ILD_SLACK
+    rows: list[dict[str, float]],
+    base_lambda: float,
+    ild_slack: float = ILD_SLACK,
+    per_user: dict[tuple[float, float], list[float]] | None = None,
+    n_boot: int = 2000,
 ) -> dict[str, float]:
-    """Best NDCG with ILD >= the rules' (weight 0, their lambda) minus the slack; ties: smaller weight."""
+    """Best NDCG with ILD >= the rules' (weight 0, their lambda) minus the slack; ties: smaller weight.
+
+    With `per_user`, a weight above zero must beat weight 0 at its lambda with a paired CI above zero.
+    """
     base = next(r for r in rows if r["weight"] == 0.0 and r["mmr_lambda"] == base_lambda)
     ok = [r for r in rows if r["ild_genre"] >= base["ild_genre"] - ild_slack]
-    return max(ok, key=lambda r: (round(r["ndcg@10"], 6), -r["weight"]))
+    best = max(ok, key=lambda r: (round(r["ndcg@10"], 6), -r["weight"]))
+    if per_user is None or best["weight"] == 0.0:
+        return best
+    lam = best["mmr_lambda"]
+    ci = paired_bootstrap_ci(per_user[(best["weight"], lam)], per_user[(0.0, lam)], n_boot=n_boot, seed=0)
+    if ci.lo > 0.0:
+        return best
+    return max((r for r in ok if r["weight"] == 0.0), key=lambda r: round(r["ndcg@10"], 6))
 
 
 def tune_fusion(
@@ -105,6 +124,7 @@ def tune_fusion(
     cache_dir: Path = Path("reports/cache"),
     artifacts: Path | None = None,
     progress: bool = True,
+    require_gain: bool = True,
 ) -> dict[str, Any]:
     """Score the held-out users with the LLM, search the grid, write prompts/<name>.yaml; returns it."""
     from cascade.rerank.llm.factory import LLMStage
@@ -152,8 +172,9 @@ def tune_fusion(
         int(i): tuple(g for g in catalog.genres[catalog.row(int(i))] if g != "unknown")
         for i in catalog.item_ids
     }
-    rows = grid(samples, rules, genres)
-    best = choose(rows, rules.config.mmr_lambda)
+    per_user: dict[tuple[float, float], list[float]] = {}
+    rows = grid(samples, rules, genres, per_user=per_user)
+    best = choose(rows, rules.config.mmr_lambda, per_user=per_user if require_gain else None)
     base = next(r for r in rows if r["weight"] == 0.0 and r["mmr_lambda"] == rules.config.mmr_lambda)
     doc = {
         "weight": best["weight"],
@@ -161,6 +182,7 @@ def tune_fusion(
         "chosen": best,
         "rules": base,
         "users": len(held),
+        "require_gain": require_gain,
         "held_out": f"test users {eval_users}..{eval_users + len(held) - 1} of the seed-{seed} permutation",
         "prompt": prompt,
         "llm": llm.describe(),

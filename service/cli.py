@@ -278,6 +278,10 @@ def tune_fusion(
     artifacts: Annotated[
         Path | None, typer.Option(help="Trained artifacts (default $CARE_ARTIFACTS).")
     ] = None,
+    require_gain: Annotated[
+        bool,
+        typer.Option(help="Keep a weight > 0 only if its NDCG@10 gain over weight 0 has a CI above zero."),
+    ] = True,
 ) -> None:
     """Pick the fused LLM arm's weight and MMR lambda on held-out users; write prompts/<name>.yaml."""
     from cascade.llm import DIALECTS, HTTPBackendConfig, InProcessBackendConfig, LLMSettings, pull_smollm2
@@ -295,7 +299,7 @@ def tune_fusion(
     try:
         doc = run(
             LLMSettings(backend=backend), users=users, eval_users=eval_users, seed=seed, prompt=prompt,
-            name=name, cache_dir=cache_dir, artifacts=artifacts,
+            name=name, cache_dir=cache_dir, artifacts=artifacts, require_gain=require_gain,
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from exc
