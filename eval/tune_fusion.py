@@ -87,6 +87,8 @@ def grid(
                     "ild_genre": float(np.mean(ild)),
                 }
             )
+            if per_user is not None:
+                per_user[(w, lam)] = nd
     return rows
 
 
