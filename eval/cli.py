@@ -7,6 +7,7 @@ from pathlib import Path
 from cascade.llm import DIALECTS, HTTPBackendConfig, InProcessBackendConfig, LLMSettings
 from eval.harness import ContextMode, EvalConfig
 
+PROTOCOLS = ("derived", "titles")  # derived: titles from each user's history; titles: eval/titles.yaml
 CONTEXTS: dict[str, tuple[ContextMode, ...]] = {
     "both": ("with", "without"),
     "with": ("with",),
@@ -31,10 +32,13 @@ def eval_cli(
     baselines: bool = True,
     n_boot: int = 2000,
     progress: bool = True,
+    protocol: str = "derived",
 ) -> Path:
     """Run the offline evaluation and write the report folder; returns its path (printed by the CLI)."""
     from eval.runner import default_out, evaluate
 
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"--protocol must be one of {list(PROTOCOLS)}, not {protocol!r}")
     if context not in CONTEXTS:
         raise ValueError(f"--context must be one of {sorted(CONTEXTS)}, not {context!r}")
     if dialect not in DIALECTS:
@@ -62,5 +66,18 @@ def eval_cli(
         artifacts=artifacts,
         progress=progress,
     )
-    report = evaluate(cfg)
-    return report
+    if protocol == "titles":
+        from eval.title_protocol import evaluate_titles
+
+        return evaluate_titles(cfg)
+    from cascade.rerank.llm.fused import use_score_store
+    from eval.score_store import JsonlScoreStore
+    from eval.tune_fusion import store_path
+
+    store = JsonlScoreStore(store_path(cache_dir or folder.parent / "cache", cfg.llm, "fused"))
+    use_score_store(store)  # the fused arms' LLM window scores, kept across runs
+    try:
+        return evaluate(cfg)
+    finally:
+        use_score_store(None)
+        store.close()

@@ -119,14 +119,21 @@ def bench_llm(
     dialect: Annotated[
         str, typer.Option(help="Structured-output dialect at --base-url: vllm | llamacpp.")
     ] = "vllm",
+    strategy: Annotated[
+        list[str] | None,
+        typer.Option("--strategy", help="listwise | single_pass | fused (repeatable; default: all)."),
+    ] = None,
+    http: Annotated[bool, typer.Option(help="Also bench the HTTP backend.")] = True,
 ) -> None:
     """Per strategy and backend: p50/p95 latency, tokens, validity before repair, cache hits."""
-    from cascade.bench.llm import run
+    from cascade.bench.llm import STRATEGIES, run
     from cascade.llm import DIALECTS
 
     if dialect not in DIALECTS:
         raise typer.BadParameter(f"must be one of {list(DIALECTS)}", param_hint="--dialect")
-    run(n=n, base_url=base_url, dialect=dialect)  # type: ignore[arg-type]
+    if bad := sorted(set(strategy or ()) - set(STRATEGIES)):
+        raise typer.BadParameter(f"unknown {bad}; known: {list(STRATEGIES)}", param_hint="--strategy")
+    run(n=n, base_url=base_url, dialect=dialect, strategies=tuple(strategy or STRATEGIES), http=http)  # type: ignore[arg-type]
 
 
 @bench_app.command("service")
@@ -378,6 +385,13 @@ def eval_(
     baselines: Annotated[bool, typer.Option(help="Popularity, EASE and item-kNN on the same split.")] = True,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples per comparison.")] = 2000,
     progress: Annotated[bool, typer.Option(help="Progress bars.")] = True,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="derived: titles derived from each user's history; titles: two labelled free-form "
+            "titles per user from eval/titles.yaml (TitleFit@10, NDCG@10, steerability)."
+        ),
+    ] = "derived",
 ) -> None:
     """Replay the test window per arm; write report.json/.md, plots, TREC runs and qrels."""
     from eval.cli import eval_cli
@@ -400,10 +414,66 @@ def eval_(
             baselines=baselines,
             n_boot=n_boot,
             progress=progress,
+            protocol=protocol,
         )
     except (FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from exc
     typer.echo(str(folder / "report.md"))
+
+
+@app.command("tune-fusion")
+def tune_fusion(
+    users: Annotated[int, typer.Option(help="Held-out test users to tune on.")] = 80,
+    eval_users: Annotated[
+        int, typer.Option(help="Skip the first N users of the eval's seeded sample (they are reported on).")
+    ] = 300,
+    seed: Annotated[int, typer.Option(help="Seed of the user sample (as `care eval --seed`).")] = 0,
+    prompt: Annotated[str, typer.Option(help="Prompt file the fused arm scores with.")] = "fused",
+    name: Annotated[
+        str, typer.Option(help="Writes prompts/<name>.yaml (arms read it with tuned: <name>).")
+    ] = ("fusion_tuned"),
+    base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible endpoint (default: embedded model).")
+    ] = None,
+    model: Annotated[str, typer.Option(help="Model name at --base-url.")] = "default",
+    dialect: Annotated[str, typer.Option(help="vllm | llamacpp (at --base-url).")] = "llamacpp",
+    cache_dir: Annotated[Path, typer.Option(help="Where LLM window scores are kept.")] = Path(
+        "reports/cache"
+    ),
+    artifacts: Annotated[
+        Path | None, typer.Option(help="Trained artifacts (default $CARE_ARTIFACTS).")
+    ] = None,
+    require_gain: Annotated[
+        bool,
+        typer.Option(help="Keep a weight > 0 only if its NDCG@10 gain over weight 0 has a CI above zero."),
+    ] = True,
+) -> None:
+    """Pick the fused LLM arm's weight and MMR lambda on held-out users; write prompts/<name>.yaml."""
+    from cascade.llm import DIALECTS, HTTPBackendConfig, InProcessBackendConfig, LLMSettings, pull_smollm2
+    from eval.tune_fusion import tune_fusion as run
+
+    if dialect not in DIALECTS:
+        raise typer.BadParameter(f"must be one of {list(DIALECTS)}", param_hint="--dialect")
+    if base_url:
+        backend: HTTPBackendConfig | InProcessBackendConfig = HTTPBackendConfig.model_validate(
+            {"base_url": base_url, "model": model, "dialect": dialect}
+        )
+    else:
+        pull_smollm2()
+        backend = InProcessBackendConfig()
+    try:
+        doc = run(
+            LLMSettings(backend=backend), users=users, eval_users=eval_users, seed=seed, prompt=prompt,
+            name=name, cache_dir=cache_dir, artifacts=artifacts, require_gain=require_gain,
+        )  # fmt: skip
+    except (FileNotFoundError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    c, r = doc["chosen"], doc["rules"]
+    typer.echo(
+        f"weight={c['weight']} mmr_lambda={c['mmr_lambda']}: "
+        f"NDCG@10 {c['ndcg@10']:.4f} ILD {c['ild_genre']:.3f}"
+        f" (rules: {r['ndcg@10']:.4f} / {r['ild_genre']:.3f}) on {doc['users']} held-out users"
+    )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@ validity before repair, and the deadline/cache path (1st request falls back, 2nd
 Candidates are random MovieLens-100k items (a new set per request, so every prompt is cold apart
 from the shared system-prompt prefix). The in-process backend always runs; the HTTP backend runs
 against `base_url` (with `dialect`, default "vllm") or, without one, against a
-llama.cpp server this command starts on a loopback port (dialect "llamacpp").
+llama.cpp server this command starts on a loopback port (dialect "llamacpp"). The "fused" rows time
+one window of the llm_fused arm (its own prompt, 20 candidates): the arm makes one such call per
+window and pass.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ from cascade.rerank.llm.settings import Dialect
 from cascade.types import Context, ItemText, RerankInput
 
 SIZES = (20, 50)
-STRATEGIES = ("listwise", "single_pass")
+STRATEGIES = ("listwise", "single_pass", "fused")
+# fused: one window of the llm_fused arm (prompts/fused.yaml: at most 20 one-case labels, short prompt)
+FUSED_SIZES = (20,)
 DEADLINE_S = 0.15
 COLUMNS = ("backend", "strategy", "cands", "n", "p50 ms", "p95 ms", "prompt tok", "out tok", "valid %",
            "1st (150ms budget)", "overshoot ms", "2nd: cache hit ms")  # fmt: skip
@@ -106,37 +110,60 @@ def _http_target(base_url: str | None, dialect: Dialect) -> Iterator[tuple[str, 
         yield server.base_url, "llamacpp"
 
 
-async def _run(n: int, base_url: str | None, dialect: Dialect) -> list[list[object]]:
+def _cases(
+    strategies: tuple[str, ...], prompts: dict[str, PromptTemplate]
+) -> list[tuple[str, int, PromptTemplate]]:
+    out = []
+    for strategy in strategies:
+        if strategy == "fused":
+            out += [(strategy, size, prompts[strategy]) for size in FUSED_SIZES]
+        else:
+            out += [(strategy, size, _sized(prompts[strategy], size)) for size in SIZES]
+    return out
+
+
+async def _run(
+    n: int,
+    base_url: str | None,
+    dialect: Dialect,
+    strategies: tuple[str, ...] = STRATEGIES,
+    http: bool = True,
+) -> list[list[object]]:
     model = pull_smollm2()
     items = _items()
     inproc = LlamaCppBackend(model, n_ctx=4096, n_threads=2)
-    prompts = {s: load_prompt(prompt_path(s), inproc.tokenizer) for s in STRATEGIES}
+    prompts = {s: load_prompt(prompt_path(s), inproc.tokenizer) for s in strategies}
     rows: list[list[object]] = []
     try:
-        for strategy in STRATEGIES:
-            for size in SIZES:
-                inputs = _inputs(items, size, n + 2, seed=size)
-                rows.append(
-                    ["inproc", strategy, size, *await _bench(inproc, _sized(prompts[strategy], size), inputs)]
-                )
+        for strategy, size, tpl in _cases(strategies, prompts):
+            inputs = _inputs(items, size, n + 2, seed=size)
+            rows.append(["inproc", strategy, size, *await _bench(inproc, tpl, inputs)])
+        if not http:
+            return rows
         with _http_target(base_url, dialect) as (url, served):
-            http = OpenAIHTTPBackend(HTTPBackendConfig(base_url=url, dialect=served, read_timeout_s=300))
+            client = OpenAIHTTPBackend(HTTPBackendConfig(base_url=url, dialect=served, read_timeout_s=300))
             try:
-                for strategy in STRATEGIES:
-                    for size in SIZES:
-                        inputs = _inputs(items, size, n + 2, seed=size)
-                        tpl = _sized(prompts[strategy], size)
-                        rows.append([f"http:{served}", strategy, size, *await _bench(http, tpl, inputs)])
+                for strategy, size, tpl in _cases(strategies, prompts):
+                    inputs = _inputs(items, size, n + 2, seed=size)
+                    rows.append([f"http:{served}", strategy, size, *await _bench(client, tpl, inputs)])
             finally:
-                await http.aclose()
+                await client.aclose()
     finally:
         await inproc.aclose()
     return rows
 
 
-def run(n: int = 10, base_url: str | None = None, dialect: Dialect = "vllm") -> None:
-    """Benchmark every strategy on every backend at 20 and 50 candidates and print one table."""
-    rows = asyncio.run(_run(n, base_url, dialect))
+def run(
+    n: int = 10,
+    base_url: str | None = None,
+    dialect: Dialect = "vllm",
+    strategies: tuple[str, ...] = STRATEGIES,
+    http: bool = True,
+) -> None:
+    """Benchmark the strategies on every backend (20 and 50 candidates; fused: 20) and print one table."""
+    if unknown := set(strategies) - set(STRATEGIES):
+        raise ValueError(f"unknown strategies {sorted(unknown)}; known: {list(STRATEGIES)}")
+    rows = asyncio.run(_run(n, base_url, dialect, strategies, http))
     table = Table(
         title=f"LLM stage, n={n} timed requests per row (SmolLM2-135M Q4_1 unless base_url serves another)"
     )

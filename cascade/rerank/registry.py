@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from cascade.rerank import identity_kind, rules_kind
+from cascade.rerank import identity_kind, rules_kind, title_kind
 from cascade.rerank.kinds import Kind
+from cascade.rerank.llm import fused_kind
 from cascade.rerank.llm import kind as llm_kind
 
-KINDS: dict[str, Kind] = {k.name: k for k in (identity_kind.KIND, rules_kind.KIND, llm_kind.KIND)}
+KINDS: dict[str, Kind] = {
+    k.name: k for k in (identity_kind.KIND, rules_kind.KIND, title_kind.KIND, llm_kind.KIND, fused_kind.KIND)
+}
 
 
 def get_kind(name: str) -> Kind:

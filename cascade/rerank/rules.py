@@ -111,6 +111,16 @@ class RulesReranker:
         """A reranker configured from a YAML file."""
         return cls(load_config(path), catalog=catalog, item_vectors=item_vectors)
 
+    def with_mmr_lambda(self, mmr_lambda: float | None) -> RulesReranker:
+        """These rules with another MMR lambda (self when None or equal); catalog data shared."""
+        if mmr_lambda is None or mmr_lambda == self.config.mmr_lambda:
+            return self
+        twin = RulesReranker(
+            self.config.model_copy(update={"mmr_lambda": mmr_lambda}), item_vectors=self._vectors
+        )
+        twin._franchises, twin._newest_year = self._franchises, self._newest_year
+        return twin
+
     async def rerank(self, inp: RerankInput) -> RerankOutput:
         """The Protocol's entry point; the rules never wait, so this is rerank_sync."""
         return self.rerank_sync(inp)

@@ -26,6 +26,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "none": {},
     "rules": {},
     "llm": {"prompt": "single_pass", "timeout_ms": 120},
+    "rules_title": {"signal": "lexicon", "title_weight": 1.0},
+    "llm_fused": {"llm_weight": 1.0, "timeout_ms": 120},
 }
 MODES: tuple[Mode, ...] = ("serving", "quality")
 

@@ -79,3 +79,5 @@ def test_eval_cli_rejects_bad_options() -> None:
         eval_cli(dialect="tgi")
     with pytest.raises(ValueError, match="at least 1"):
         eval_cli(users=0)
+    with pytest.raises(ValueError, match="--protocol must be one of"):
+        eval_cli(protocol="vibes")
