@@ -21,7 +21,7 @@ experiments:
   main:
     salt: sim-test
     arms:
-      - {name: rules, weight: 40, reranker: rules, timeout_ms: 20}
+      - {name: rules, weight: 40, reranker: rules}
       - {name: none, weight: 30, reranker: none}
       - {name: llm, weight: 30, reranker: llm, prompt: single_pass, timeout_ms: 100}
 """

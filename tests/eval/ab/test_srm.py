@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from cascade.experiments import Arm, Experiment
+from cascade.experiments import ArmSpec, Experiment
 from eval.ab.srm import chi2_sf, srm_test
 
 
@@ -50,7 +50,8 @@ def test_users_in_an_arm_without_weight_fail() -> None:
 
 def _exp(weights: dict[str, float]) -> Experiment:
     return Experiment(
-        salt="rerank-v1-2025", arms=tuple(Arm(name=n, weight=w, reranker="rules") for n, w in weights.items())
+        salt="rerank-v1-2025",
+        arms=tuple(ArmSpec(name=n, weight=w, reranker="rules") for n, w in weights.items()),
     )
 
 
