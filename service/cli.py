@@ -172,6 +172,27 @@ def ablation(
         out.write_text(json.dumps(rows, indent=2))
 
 
+@app.command("versus")
+def versus(
+    out: Annotated[Path | None, typer.Option(help="Also write the result as JSON here.")] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples per comparison.")] = 2000,
+) -> None:
+    """The cascade's order against every baseline (sequential ones included), paired bootstrap CIs."""
+    import json
+
+    from eval.versus import run
+
+    res = run(n_boot=n_boot)
+    for name, m in res["means"].items():
+        line = f"{name:12s} " + "  ".join(f"{k}={v:.4f}" for k, v in m.items())
+        if name in res["cascade_minus"]:
+            c = res["cascade_minus"][name]["ndcg@10"]
+            line += f"  cascade-this ndcg@10 {c['mean_diff']:+.4f} [{c['lo']:+.4f}, {c['hi']:+.4f}]"
+        typer.echo(line)
+    if out is not None:
+        out.write_text(json.dumps(res, indent=2))
+
+
 @app.command("recommend")
 def recommend(
     user_id: Annotated[int, typer.Argument(help="User id (unknown ids take the cold-start path).")],

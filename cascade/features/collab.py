@@ -123,10 +123,13 @@ class CollabModel:
         ease = self.ease[seen].sum(axis=0) if len(seen) else np.zeros(len(self), np.float32)
         w = self._decay[: len(recent)]
         knn = w @ self.cos[recent] if len(recent) else np.zeros(len(self), np.float32)
-        g = self.genres[rows[:GENRE_RECENCY_CAP]] if len(rows) else self.genres[:0]
-        has = g > 0
-        first = np.where(has.any(axis=0), has.argmax(axis=0), GENRE_RECENCY_CAP).astype(np.float32)
-        shares = g[:10].mean(axis=0) if len(g) else np.zeros(self.genres.shape[1], np.float32)
+        n_genres = self.genres.shape[1]
+        first = np.full(n_genres, float(GENRE_RECENCY_CAP), dtype=np.float32)
+        shares = np.zeros(n_genres, dtype=np.float32)
+        if len(rows):
+            has = self.genres[rows[:GENRE_RECENCY_CAP]] > 0
+            first = np.where(has.any(axis=0), has.argmax(axis=0), first).astype(np.float32)
+            shares = has[:10].mean(axis=0).astype(np.float32)
         return UserSignals(recent, ease.astype(np.float32), knn.astype(np.float32), seen, first, shares)
 
     def source(self, sig: UserSignals, exclude: I64, n: int) -> I64:
