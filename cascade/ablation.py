@@ -17,9 +17,9 @@ import numpy.typing as npt
 
 from cascade.features.registry import COLLAB, COLLAB_GROUPS, RANKER_FEATURES, names
 from cascade.metrics import accuracy
-from cascade.retrieval.retriever import catalog_text
+from cascade.retrieval.retriever import TwoTowerRetriever, catalog_text
 from cascade.runtime import load_runtime, window_start
-from cascade.train import SEED, K, _users, fit_ranker, progress, validation_rows
+from cascade.train import RETRIEVER_TRAIN_DIR, SEED, K, _users, fit_ranker, progress, validation_rows
 from cascade.types import Context
 
 F32 = npt.NDArray[np.float32]
@@ -41,16 +41,25 @@ def configs() -> dict[str, tuple[list[int], bool]]:
     return out
 
 
-def run(artifacts: Path | None = None, seed: int = SEED) -> list[dict[str, Any]]:
-    """One row per configuration: test-window NDCG/Recall/HitRate/MRR@10 over all test users."""
+def run(
+    artifacts: Path | None = None, seed: int = SEED, train_two_tower: Path | None = None
+) -> list[dict[str, Any]]:
+    """One row per configuration: test-window NDCG/Recall/HitRate/MRR@10 over all test users.
+
+    train_two_tower: a saved two-tower fitted on the train window (default: the artifacts'
+    retriever_train/, else one is trained here).
+    """
     rt = load_runtime(artifacts)
     ds, split = rt.dataset, rt.split
+    saved = train_two_tower or rt.artifacts / RETRIEVER_TRAIN_DIR
+    tt_val = TwoTowerRetriever.load(saved, ds.catalog) if (saved / "two_tower.pt").is_file() else None
     pipeline = rt.offline_pipeline("test")
     relevant = split.test.by_user()
     as_of = window_start(split.test)
     users = sorted(relevant)
     with progress() as p:
-        _, (x, y, groups) = validation_rows(ds, split, rt.batch, seed, catalog_text(ds.catalog), p, {})
+        text = catalog_text(ds.catalog)
+        _, (x, y, groups) = validation_rows(ds, split, rt.batch, seed, text, p, {}, tt_val)
         tests = []
         for u in _users(p, "test rows", users):
             now = float(as_of[u])

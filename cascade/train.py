@@ -41,6 +41,7 @@ from cascade.types import Context, RerankInput
 F32 = npt.NDArray[np.float32]
 K = 10
 SEED = 7  # the default seed of `care train`
+RETRIEVER_TRAIN_DIR = "retriever_train"  # the two-tower fitted on the train window (validation rows)
 # bump when a change to the code makes older artifacts unusable; `--if-missing` retrains then
 SCHEMA = hashlib.sha256(("care-artifacts-1:" + ",".join(names(RANKER_FEATURES))).encode()).hexdigest()[:12]
 
@@ -163,6 +164,7 @@ def train(out: Path, seed: int = SEED, source: Path | None = None) -> dict[str, 
         ranker, fit = fit_ranker(rows, seed)
         timings["ranker_fit_s"] = time.time() - t0
         ranker.save(tmp / RANKER_FILE)
+        retriever_val.save(tmp / RETRIEVER_TRAIN_DIR)  # for `care ablation`
         # test window and serving: two-tower and collab refit on train + validation
         t0 = time.time()
         history = split.history_before("test")
@@ -223,10 +225,15 @@ def validation_rows(
     text: F32,
     p: Progress,
     timings: dict[str, float],
+    retriever_val: TwoTowerRetriever | None = None,
 ) -> tuple[TwoTowerRetriever, tuple[F32, F32, npt.NDArray[np.int64]]]:
-    """The ranker's training rows: validation window, two-tower and collab fitted on train only."""
+    """The ranker's training rows: validation window, two-tower and collab fitted on train only.
+
+    retriever_val: a two-tower already fitted on the train window with this seed (else trained here).
+    """
     t0 = time.time()
-    retriever_val = _two_tower(p, ds, split.train, seed, text, "two-tower epochs (train)")
+    if retriever_val is None:
+        retriever_val = _two_tower(p, ds, split.train, seed, text, "two-tower epochs (train)")
     timings["two_tower_s"] = time.time() - t0
     t0 = time.time()
     collab_val = CollabModel.fit(split.train, ds.catalog)

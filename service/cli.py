@@ -156,13 +156,17 @@ def bench_cold_start(
 @app.command("ablation")
 def ablation(
     out: Annotated[Path | None, typer.Option(help="Also write the table as JSON here.")] = None,
+    train_two_tower: Annotated[
+        Path | None,
+        typer.Option(help="A saved two-tower fitted on the train window (default: the artifacts' own)."),
+    ] = None,
 ) -> None:
     """Ranker retrained with each collaborative feature group off; test-window metrics per configuration."""
     import json
 
     from cascade.ablation import run
 
-    rows = run()
+    rows = run(train_two_tower=train_two_tower)
     for r in rows:
         typer.echo(
             f"{r['configuration']:52s} ndcg@10={r['ndcg@10']:.4f} recall@10={r['recall@10']:.4f} "
