@@ -21,6 +21,10 @@ from cascade.types import Candidates, UserView
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
 COLLAB_QUOTA = 200  # of the 500 candidates, the item-item source's top 200 come first
+FRESH_MIN_FIT = (
+    0.35  # a fresh item joins the candidates when its genres hold this share of the user's recent items
+)
+FRESH_MAX = 5  # at most this many fresh candidates per request
 COLLAB_DEFAULTS: F32 = np.asarray(defaults(COLLAB), dtype=np.float32)
 _EMB = N_EVIDENCE  # first embedding column of the COLLAB block
 _SRC = N_EVIDENCE + 3  # first source column
@@ -36,6 +40,7 @@ class SourcedCandidates(Candidates):
     signals: UserSignals
     vectors: F32  # (m, dim) two-tower vectors of the candidates
     recent: F32  # (k, dim) two-tower vectors of the user's newest items, newest first
+    fresh_fit: F32  # content fit of fresh items (unknown to the collab model) with the user; 0 otherwise
 
 
 class BlendedRetriever:
@@ -55,6 +60,28 @@ class BlendedRetriever:
             collab_quota,
         )
         self._genres = catalog.genre_matrix()
+        self._fresh: I64 = np.empty(0, dtype=np.int64)
+        self._indexed = -1
+
+    def fresh_items(self) -> I64:
+        """Indexed items the collab model does not know (added after it was fitted)."""
+        ids = self.two_tower.item_ids()
+        if len(ids) != self._indexed:
+            self._indexed = len(ids)
+            self._fresh = ids[self.collab.rows_or_missing(ids) < 0]
+        return self._fresh
+
+    def _fresh_fit(self, sig: UserSignals, exclude: set[int]) -> tuple[I64, F32]:
+        """Fresh items, best first, whose genres fit the user's recent items (the content source)."""
+        fresh = np.asarray([i for i in self.fresh_items().tolist() if i not in exclude], dtype=np.int64)
+        if not len(fresh) or not len(sig.recent):
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        share = self.collab.genres[sig.recent].mean(axis=0)
+        g = self._genre_rows(fresh)
+        fit = (g @ share) / np.maximum(g.sum(axis=1), 1.0)
+        keep = np.flatnonzero(fit >= FRESH_MIN_FIT)
+        keep = keep[np.argsort(-fit[keep], kind="stable")][:FRESH_MAX]
+        return fresh[keep], fit[keep].astype(np.float32)
 
     def _genre_rows(self, item_ids: I64) -> F32:
         if len(self._genres) < len(self.catalog):  # items added at run time
@@ -72,9 +99,10 @@ class BlendedRetriever:
         cf_rows = self.collab.source(sig, excl_rows, n)
         cf_ids = self.collab.item_ids[cf_rows]
         quota = min(self.collab_quota, n)
+        fresh, fit = self._fresh_fit(sig, exclude)
+        head = [*fresh.tolist(), *cf_ids[:quota].tolist()]
         merged = np.asarray(
-            list(dict.fromkeys([*cf_ids[:quota].tolist(), *tt_ids.tolist(), *cf_ids[quota:].tolist()]))[:n],
-            dtype=np.int64,
+            list(dict.fromkeys([*head, *tt_ids.tolist(), *cf_ids[quota:].tolist()]))[:n], dtype=np.int64
         )
         tt_rank = _ranks(merged, tt_ids)
         cf_rank = _ranks(merged, cf_ids)
@@ -86,7 +114,11 @@ class BlendedRetriever:
         merged, tt_rank, cf_rank, vecs = merged[order], tt_rank[order], cf_rank[order], vecs[order]
         rows = self.collab.rows_or_missing(merged)
         scores = (vecs @ q).astype(np.float32)
-        return SourcedCandidates(merged, scores, tt_rank, cf_rank, rows, sig, vecs, recent)
+        fresh_fit = np.zeros(len(merged), dtype=np.float32)
+        if len(fresh):
+            where = {int(i): f for i, f in zip(fresh.tolist(), fit.tolist(), strict=True)}
+            fresh_fit = np.fromiter((where.get(int(i), 0.0) for i in merged), np.float32, len(merged))
+        return SourcedCandidates(merged, scores, tt_rank, cf_rank, rows, sig, vecs, recent, fresh_fit)
 
     def evidence(self, retrieved: SourcedCandidates) -> F32:
         """The COLLAB block of the registry for these candidates."""

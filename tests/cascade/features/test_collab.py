@@ -98,7 +98,7 @@ def _row_as_of_test_start(runtime: Runtime, ds: Dataset, log: Interactions, u: i
 
 @pytest.mark.parametrize("u", [1, 2])
 def test_a_row_as_of_t_sees_nothing_after_t(runtime: Runtime, ml100k: Dataset, u: int) -> None:
-    """Change the items of every event of user u after their test start t: their rows as of t stay the same."""
+    """Change the items of user u's events after their test start t: their rows as of t stay the same."""
     inter = ml100k.interactions
     t = int(runtime.split.test.ts[runtime.split.test.user == u].min())
     future = (inter.user == u) & (inter.ts > t)
