@@ -15,6 +15,8 @@ import numpy.typing as npt
 from cascade.data.dataset import Catalog
 from cascade.features.assembly import assemble, context_features
 from cascade.features.source import FeatureSource, UserFeatures
+from cascade.ranking.explore import explore_fresh
+from cascade.retrieval.blend import BlendedRetriever, SourcedCandidates
 from cascade.types import Candidates, Context, FallbackReason, ItemText, RerankInput, Retriever
 
 if TYPE_CHECKING:
@@ -97,7 +99,9 @@ class Pipeline:
         with _timed(timings, "ranking"):
             scores = self.ranker.score(x)
             top = np.argsort(-scores, kind="stable")[: n_rank or self.n_rank]
-            ranked = Candidates(retrieved.item_ids[top], scores[top].astype(np.float32))
+            ranked = explore_fresh(
+                Candidates(retrieved.item_ids[top], scores[top].astype(np.float32)), retrieved
+            )
         return Ranked(user, retrieved, ranked, user.degraded or items_degraded, timings)
 
     def candidate_features(
@@ -122,6 +126,9 @@ class Pipeline:
         else:
             session_genres = np.zeros(self._genres.shape[1], dtype=np.float32)
         rank = np.arange(len(retrieved), dtype=np.float32)
+        collab = None
+        if isinstance(retrieved, SourcedCandidates) and isinstance(self.retriever, BlendedRetriever):
+            rank, collab = retrieved.tt_rank, self.retriever.evidence(retrieved)
         return assemble(
             user.batch,
             user.session.features(now),
@@ -130,6 +137,7 @@ class Pipeline:
             retrieved.scores,
             rank,
             context_features(now, context.device),
+            collab,
         )
 
     def rerank_input(

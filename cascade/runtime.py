@@ -14,11 +14,14 @@ from cascade.data.dataset import Catalog, Dataset, Interactions
 from cascade.data.fetch import load_default
 from cascade.data.split import Split, split_by_user
 from cascade.features.batch import BatchFeatures, cold_item_features
+from cascade.features.collab import FILE as COLLAB_FILE
+from cascade.features.collab import CollabModel
 from cascade.features.online.base import OnlineStore
 from cascade.features.source import OnlineFeatures, PointInTimeFeatures
 from cascade.features.store import FeatureStore
 from cascade.pipeline import N_RANK, N_RETRIEVE, Pipeline
 from cascade.ranking.xgb import XGBRanker
+from cascade.retrieval.blend import BlendedRetriever
 from cascade.retrieval.retriever import TwoTowerRetriever
 
 RETRIEVER_DIR = "retriever"
@@ -52,6 +55,17 @@ class Runtime:
     batch: BatchFeatures
     manifest: dict[str, Any] = field(default_factory=dict)
     artifacts: Path = Path()
+    collab: CollabModel | None = None  # the item-item source and features (fitted on train + validation)
+    _blended: BlendedRetriever | None = field(default=None, init=False, repr=False)
+
+    @property
+    def candidates(self) -> TwoTowerRetriever | BlendedRetriever:
+        """The pipeline's retriever: both sources merged when the collab model is present."""
+        if self.collab is None:
+            return self.retriever
+        if self._blended is None:
+            self._blended = BlendedRetriever(self.retriever, self.collab, self.dataset.catalog)
+        return self._blended
 
     @property
     def as_of_end(self) -> int:
@@ -85,13 +99,17 @@ class Runtime:
     def online_pipeline(self, store: FeatureStore) -> Pipeline:
         """The serving pipeline over the online store."""
         return Pipeline(
-            OnlineFeatures(store), self.retriever, self.ranker, self.dataset.catalog, **self.sizes
+            OnlineFeatures(store), self.candidates, self.ranker, self.dataset.catalog, **self.sizes
         )
 
     def offline_pipeline(self, window: Literal["val", "test"]) -> Pipeline:
-        """Point-in-time pipeline: each user's features and history as of the start of `window`."""
+        """Point-in-time pipeline: each user's features and history as of the start of `window`.
+
+        The retrieval and collab models are the served ones (fitted on train + validation): they are
+        point in time for the test window only; "val" is for inspection, not for metrics.
+        """
         source = point_in_time(self.split, self.batch, self.dataset.catalog, window)
-        return Pipeline(source, self.retriever, self.ranker, self.dataset.catalog, **self.sizes)
+        return Pipeline(source, self.candidates, self.ranker, self.dataset.catalog, **self.sizes)
 
     def add_item(
         self, store: FeatureStore, item_id: int, title: str, year: int, genres: tuple[str, ...]
@@ -118,4 +136,6 @@ def load_runtime(artifacts: Path | None = None) -> Runtime:
     retriever = TwoTowerRetriever.load(folder / RETRIEVER_DIR, ds.catalog)
     ranker = XGBRanker.load(folder / RANKER_FILE)
     batch = BatchFeatures(ds.interactions, ds.catalog, ds.users)
-    return Runtime(ds, split_by_user(ds.interactions), retriever, ranker, batch, manifest, folder)
+    collab = CollabModel.load(folder) if (folder / COLLAB_FILE).is_file() else None
+    split = split_by_user(ds.interactions)
+    return Runtime(ds, split, retriever, ranker, batch, manifest, folder, collab)

@@ -9,27 +9,31 @@ import random
 import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import torch
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cascade import paths
-from cascade.data.dataset import Dataset
+from cascade.data.dataset import Dataset, Interactions
 from cascade.data.fetch import load_default
 from cascade.data.split import Split, split_by_user
 from cascade.features.batch import BatchFeatures
+from cascade.features.collab import CollabModel
 from cascade.features.registry import RANKER_FEATURES, names
 from cascade.metrics import accuracy
-from cascade.pipeline import Pipeline
+from cascade.pipeline import N_RANK, N_RETRIEVE, Pipeline
 from cascade.ranking.xgb import XGBRanker
 from cascade.rerank.rules import RulesReranker
+from cascade.retrieval.blend import BlendedRetriever, SourcedCandidates
 from cascade.retrieval.evaluate import evaluate_popularity
-from cascade.retrieval.retriever import TwoTowerRetriever
+from cascade.retrieval.retriever import TwoTowerRetriever, catalog_text
 from cascade.retrieval.two_tower import TwoTowerConfig
 from cascade.runtime import MANIFEST, RANKER_FILE, RETRIEVER_DIR, Runtime, point_in_time, window_start
 from cascade.types import Context
@@ -37,6 +41,7 @@ from cascade.types import Context
 F32 = npt.NDArray[np.float32]
 K = 10
 SEED = 7  # the default seed of `care train`
+RETRIEVER_TRAIN_DIR = "retriever_train"  # the two-tower fitted on the train window (validation rows)
 # bump when a change to the code makes older artifacts unusable; `--if-missing` retrains then
 SCHEMA = hashlib.sha256(("care-artifacts-1:" + ",".join(names(RANKER_FEATURES))).encode()).hexdigest()[:12]
 
@@ -91,25 +96,35 @@ def evaluate_test(runtime: Runtime, users: list[int], p: Progress) -> dict[str, 
     as_of = window_start(runtime.split.test)
     rules = RulesReranker(catalog=runtime.dataset.catalog)
     sums: dict[str, dict[str, float]] = {a: {} for a in ("two_tower", "two_tower+xgb", "+rules")}
-    recall500 = 0.0
+    recall = {"recall@500": 0.0, "two_tower_recall@500": 0.0, "collab_recall@500": 0.0}
     for u in _users(p, "test-window metrics", users):
         rel = set(relevant[u].tolist())
         now = float(as_of[u])
         ranked = pipeline.rank(u, Context(timestamp=now))
         inp = pipeline.rerank_input(u, ranked, Context(), K)
+        got = ranked.retrieved
+        tt_rank = got.tt_rank if isinstance(got, SourcedCandidates) else np.arange(len(got))
+        cf_rank = got.collab_rank if isinstance(got, SourcedCandidates) else np.full(len(got), len(got))
+        by_tt = got.item_ids[np.argsort(tt_rank, kind="stable")]
         lists = {
-            "two_tower": ranked.retrieved.item_ids[:K].tolist(),
+            "two_tower": by_tt[:K].tolist(),
             "two_tower+xgb": ranked.ranked.item_ids[:K].tolist(),
             "+rules": rules.rerank_sync(inp).item_ids[:K],
         }
         for arm, items in lists.items():
             for name, v in accuracy(items, rel, K).items():
                 sums[arm][name] = sums[arm].get(name, 0.0) + v
-        recall500 += len(rel & set(ranked.retrieved.item_ids.tolist())) / len(rel)
+        n = len(got)
+        for key, items in (
+            ("recall@500", got.item_ids),
+            ("two_tower_recall@500", got.item_ids[tt_rank < n]),
+            ("collab_recall@500", got.item_ids[cf_rank < n]),
+        ):
+            recall[key] += len(rel & set(items.tolist())) / len(rel)
     out = {arm: {k: v / len(users) for k, v in m.items()} for arm, m in sums.items()}
     pop = evaluate_popularity(runtime.split, runtime.dataset.catalog.item_ids, "test")
     out = {"popularity": {k: v for k, v in pop.items() if k.endswith(f"@{K}")}, **out}
-    out["retrieval"] = {"recall@500": recall500 / len(users)}
+    out["retrieval"] = {k: v / len(users) for k, v in recall.items()}
     return out
 
 
@@ -135,24 +150,26 @@ def train(out: Path, seed: int = SEED, source: Path | None = None) -> dict[str, 
     split = split_by_user(ds.interactions)
     timings: dict[str, float] = {}
     with progress() as p:
+        # validation window: every model fitted on train; the ranker learns from these rows
         t0 = time.time()
-        epochs = p.add_task("two-tower epochs", total=TwoTowerConfig().epochs)
-        retriever = TwoTowerRetriever.train(
-            ds, split.train, seed=seed, progress=lambda _e, _l: p.advance(epochs)
-        )
-        timings["two_tower_s"] = time.time() - t0
-        retriever.save(tmp / RETRIEVER_DIR)
+        text = catalog_text(ds.catalog)
+        timings["text_embeddings_s"] = time.time() - t0
         batch = BatchFeatures(ds.interactions, ds.catalog, ds.users)
-        users = sorted(int(u) for u in np.unique(split.val.user))
+        retriever_val, rows = validation_rows(ds, split, batch, seed, text, p, timings)
         t0 = time.time()
-        val_pipeline = Pipeline(
-            point_in_time(split, batch, ds.catalog, "val"), retriever, _Unfitted(), ds.catalog
-        )
-        rows = ranker_rows(val_pipeline, split, "val", users, p)
-        timings["ranker_rows_s"] = time.time() - t0
-        ranker, fit = _fit_ranker(rows, seed)
+        ranker, fit = fit_ranker(rows, seed)
+        timings["ranker_fit_s"] = time.time() - t0
         ranker.save(tmp / RANKER_FILE)
-        runtime = Runtime(ds, split, retriever, ranker, batch, artifacts=tmp)
+        retriever_val.save(tmp / RETRIEVER_TRAIN_DIR)  # for `care ablation`
+        # test window and serving: two-tower and collab refit on train + validation
+        t0 = time.time()
+        history = split.history_before("test")
+        retriever = _two_tower(p, ds, history, seed, text, "two-tower epochs (train+val)")
+        collab = CollabModel.fit(history, ds.catalog)
+        timings["refit_s"] = time.time() - t0
+        retriever.save(tmp / RETRIEVER_DIR)
+        collab.save(tmp)
+        runtime = Runtime(ds, split, retriever, ranker, batch, artifacts=tmp, collab=collab)
         t0 = time.time()
         test_users = sorted(int(u) for u in np.unique(split.test.user))
         metrics = evaluate_test(runtime, test_users, p)
@@ -173,12 +190,19 @@ def train(out: Path, seed: int = SEED, source: Path | None = None) -> dict[str, 
         "config": {
             "two_tower": {**retriever.cfg.to_dict(), **retriever.meta},
             "ranker_features": names(RANKER_FEATURES),
-            "n_retrieve": val_pipeline.n_retrieve,
-            "n_rank": val_pipeline.n_rank,
+            "n_retrieve": N_RETRIEVE,  # the Pipeline's counts, read back by Runtime.sizes
+            "n_rank": N_RANK,
         },
         "ranker": {"version": ranker.version, **fit, "rows": len(rows[1]), "groups": len(rows[2])},
+        "stages": {
+            "two_tower": {"train": retriever_val.meta, "refit_train_val": retriever.meta},
+            "collab": {**asdict(collab.cfg), "items": len(collab)},
+            "ranker_rows": {"positives": float(rows[1].sum()), "rows": len(rows[1])},
+        },
+        "model_hash": _model_hash(tmp),
         "metrics": {"window": "test", "k": K, "users": len(test_users), **metrics},
         "feature_importance_top10": dict(list(ranker.importance().items())[:10]),
+        "feature_importance": ranker.importance(),
         "timings": {**timings, "total_s": time.time() - t_start},
         "versions": _versions(),
     }
@@ -189,9 +213,64 @@ def train(out: Path, seed: int = SEED, source: Path | None = None) -> dict[str, 
     return manifest
 
 
-def _fit_ranker(
-    rows: tuple[F32, F32, npt.NDArray[np.int64]], seed: int
-) -> tuple[XGBRanker, dict[str, float]]:
+def validation_rows(
+    ds: Dataset,
+    split: Split,
+    batch: BatchFeatures,
+    seed: int,
+    text: F32,
+    p: Progress,
+    timings: dict[str, float],
+    retriever_val: TwoTowerRetriever | None = None,
+) -> tuple[TwoTowerRetriever, tuple[F32, F32, npt.NDArray[np.int64]]]:
+    """The ranker's training rows: validation window, two-tower and collab fitted on train only.
+
+    retriever_val: a two-tower already fitted on the train window with this seed (else trained here).
+    """
+    t0 = time.time()
+    if retriever_val is None:
+        retriever_val = _two_tower(p, ds, split.train, seed, text, "two-tower epochs (train)")
+    timings["two_tower_s"] = time.time() - t0
+    t0 = time.time()
+    collab_val = CollabModel.fit(split.train, ds.catalog)
+    timings["collab_s"] = time.time() - t0
+    users = sorted(int(u) for u in np.unique(split.val.user))
+    t0 = time.time()
+    val_pipeline = Pipeline(
+        point_in_time(split, batch, ds.catalog, "val"),
+        BlendedRetriever(retriever_val, collab_val, ds.catalog),
+        _Unfitted(),
+        ds.catalog,
+    )
+    rows = ranker_rows(val_pipeline, split, "val", users, p)
+    timings["ranker_rows_s"] = time.time() - t0
+    return retriever_val, rows
+
+
+def _two_tower(
+    p: Progress, ds: Dataset, history: Interactions, seed: int, text: F32, label: str
+) -> TwoTowerRetriever:
+    epochs = p.add_task(label, total=TwoTowerConfig().epochs)
+    return TwoTowerRetriever.train(
+        ds, history, seed=seed, text=text, progress=lambda _e, _l: p.advance(epochs)
+    )
+
+
+def _model_hash(folder: Path) -> str:
+    """sha256 over every trained array and weight (not file metadata): same seed, same hash."""
+    h = hashlib.sha256()
+    state = torch.load(folder / RETRIEVER_DIR / "two_tower.pt", weights_only=True)
+    for k in sorted(state):
+        h.update(k.encode())
+        h.update(state[k].numpy().tobytes())
+    with np.load(folder / "collab.npz") as a:
+        for k in sorted(a.files):
+            h.update(np.ascontiguousarray(a[k]).tobytes())
+    h.update((folder / RANKER_FILE).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def fit_ranker(rows: tuple[F32, F32, npt.NDArray[np.int64]], seed: int) -> tuple[XGBRanker, dict[str, float]]:
     """Hold out 15% of the groups for early stopping."""
     x, y, groups = rows
     starts = np.r_[0, np.cumsum(groups)[:-1]]

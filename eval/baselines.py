@@ -9,6 +9,10 @@ scored against the user's window items. Models are fit on the history before the
 - EASE (Steck 2019): B = I - P diag(1/diag(P)), P = (X^T X + lambda I)^-1, closed form; scores X B.
 - item-kNN: cosine item-item similarity on the binary matrix, each item keeps its `neighbors` most
   similar items; scores X S.
+- recency item-kNN (eval.sequential): cosine similarity to the user's last 20 items, weighted
+  decay**j for the j-th most recent (decay tuned).
+- SASRec (eval.sasrec): a small causal transformer trained with full-softmax next-item loss; its
+  number of epochs is tuned on validation, then it is refit on train+validation.
 
 Hyper-parameters (EASE lambda, kNN neighbours) are tuned on the validation window by NDCG@k, then the
 model is refit on train+validation for the test window.
@@ -25,12 +29,15 @@ import numpy.typing as npt
 from cascade.data.dataset import Catalog, Interactions
 from cascade.data.split import Split
 from cascade.metrics import accuracy, ndcg_at_k
+from eval.sasrec import SASRec, SASRecConfig, sasrec_scorer, train_sasrec
+from eval.sequential import RKNN_DECAYS, UserScorer, cosine, recency_knn_scorer, sequences
 
 F64 = npt.NDArray[np.float64]
 Scorer = Callable[[F64], F64]  # user rows of X -> scores over all catalog columns
 
 EASE_LAMBDAS: tuple[float, ...] = (100.0, 250.0, 350.0, 500.0, 750.0, 1000.0)
 KNN_NEIGHBORS: tuple[int, ...] = (20, 50, 100, 200)
+SASREC = SASRecConfig()
 
 
 @dataclass
@@ -95,8 +102,13 @@ def knn_scorer(m: Matrix, neighbors: int) -> Scorer:
 
 def top_k(m: Matrix, scorer: Scorer, users: Sequence[int], k: int) -> dict[int, list[int]]:
     """Top k per user over the catalog minus the user's history (the rows of X)."""
+    return top_k_users(m, lambda us: scorer(m.x[[m.user_row[u] for u in us]]), users, k)
+
+
+def top_k_users(m: Matrix, scorer: UserScorer, users: Sequence[int], k: int) -> dict[int, list[int]]:
+    """Top k per user over the catalog minus the user's history, from per-user scores."""
     rows = m.x[[m.user_row[u] for u in users]]
-    scores = scorer(rows)
+    scores = scorer(users)
     scores[rows > 0] = -np.inf
     top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     return {u: [int(i) for i in m.item_ids[t]] for u, t in zip(users, top, strict=True)}
@@ -119,9 +131,12 @@ def run_baselines(
     catalog: Catalog,
     k: int = 10,
     users: Sequence[int] | None = None,
-    include: Sequence[str] = ("popularity", "ease", "item_knn"),
+    include: Sequence[str] = ("popularity", "ease", "item_knn", "recency_knn", "sasrec"),
     ease_lambdas: Sequence[float] = EASE_LAMBDAS,
     knn_neighbors: Sequence[int] = KNN_NEIGHBORS,
+    rknn_decays: Sequence[float] = RKNN_DECAYS,
+    sasrec: SASRecConfig = SASREC,
+    seed: int = 0,
 ) -> dict[str, BaselineResult]:
     """Tune on the validation window, report on the test window, for `users` (default: all test users)."""
     all_users = sorted(
@@ -151,4 +166,33 @@ def run_baselines(
             tuning[f"{v:g}"] = _mean_ndcg(top_k(val_m, make(val_m, float(v)), val_users, k), val_truth, k)
         best = max(grid, key=lambda v: (tuning[f"{v:g}"], -float(v)))
         finish(name, {param: float(best)}, make(test_m, float(best)), tuning)
+    val_seqs = sequences(split.history_before("val"), catalog)
+    test_seqs = sequences(split.history_before("test"), catalog)
+
+    def finish_users(
+        name: str, params: dict[str, float], scorer: UserScorer, tuning: dict[str, float]
+    ) -> None:
+        lists = top_k_users(test_m, scorer, scored, k)
+        results[name] = BaselineResult(name, params, lists, _evaluate(lists, test_truth, k), tuning)
+
+    if "recency_knn" in include:
+        sim_val, sim_test = cosine(val_m.x), cosine(test_m.x)
+        tuning = {}
+        for d in rknn_decays:
+            lists = top_k_users(val_m, recency_knn_scorer(sim_val, val_seqs, d), val_users, k)
+            tuning[f"{d:g}"] = _mean_ndcg(lists, val_truth, k)
+        best = max(rknn_decays, key=lambda d: (tuning[f"{d:g}"], -d))
+        finish_users("recency_knn", {"decay": best}, recency_knn_scorer(sim_test, test_seqs, best), tuning)
+    if "sasrec" in include:
+        tuning = {}
+
+        def on_eval(epoch: int, model: SASRec) -> None:
+            lists = top_k_users(val_m, sasrec_scorer(model, val_seqs), val_users, k)
+            tuning[f"{epoch}"] = _mean_ndcg(lists, val_truth, k)
+
+        n_items = len(catalog)
+        train_sasrec(val_seqs, n_items, sasrec, seed, sasrec.epochs, on_eval)
+        epochs = int(max(tuning, key=lambda e: (tuning[e], -int(e))))
+        model = train_sasrec(test_seqs, n_items, sasrec, seed, epochs)
+        finish_users("sasrec", {"epochs": float(epochs)}, sasrec_scorer(model, test_seqs), tuning)
     return results

@@ -313,6 +313,60 @@ def train(
     train_cli(out=out, seed=seed, if_missing=if_missing, source=source)
 
 
+@bench_app.command("cold-start")
+def bench_cold_start(
+    items: Annotated[int, typer.Option(help="New items added through the same path as POST /items.")] = 10,
+) -> None:
+    """A simulated day: new items added, one request per user; how often new items are shown."""
+    from cascade.bench.cold_start import run
+
+    run(n_items=items)
+
+
+@app.command("ablation")
+def ablation(
+    out: Annotated[Path | None, typer.Option(help="Also write the table as JSON here.")] = None,
+    train_two_tower: Annotated[
+        Path | None,
+        typer.Option(help="A saved two-tower fitted on the train window (default: the artifacts' own)."),
+    ] = None,
+) -> None:
+    """Ranker retrained with each collaborative feature group off; test-window metrics per configuration."""
+    import json
+
+    from cascade.ablation import run
+
+    rows = run(train_two_tower=train_two_tower)
+    for r in rows:
+        typer.echo(
+            f"{r['configuration']:52s} ndcg@10={r['ndcg@10']:.4f} recall@10={r['recall@10']:.4f} "
+            f"hit_rate@10={r['hit_rate@10']:.4f} mrr@10={r['mrr@10']:.4f} recall@500={r['recall@500']:.4f}"
+        )
+    if out is not None:
+        out.write_text(json.dumps(rows, indent=2))
+
+
+@app.command("versus")
+def versus(
+    out: Annotated[Path | None, typer.Option(help="Also write the result as JSON here.")] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples per comparison.")] = 2000,
+) -> None:
+    """The cascade's order against every baseline (sequential ones included), paired bootstrap CIs."""
+    import json
+
+    from eval.versus import run
+
+    res = run(n_boot=n_boot)
+    for name, m in res["means"].items():
+        line = f"{name:12s} " + "  ".join(f"{k}={v:.4f}" for k, v in m.items())
+        if name in res["cascade_minus"]:
+            c = res["cascade_minus"][name]["ndcg@10"]
+            line += f"  cascade-this ndcg@10 {c['mean_diff']:+.4f} [{c['lo']:+.4f}, {c['hi']:+.4f}]"
+        typer.echo(line)
+    if out is not None:
+        out.write_text(json.dumps(res, indent=2))
+
+
 @app.command("recommend")
 def recommend(
     user_id: Annotated[int, typer.Argument(help="User id (unknown ids take the cold-start path).")],

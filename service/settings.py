@@ -81,7 +81,8 @@ class Settings(BaseSettings):
 
     # Protection.
     api_key: SecretStr | None = Field(default=None, description="Required on write endpoints when set.")
-    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    # a full batch (1,000 events, the schema's maxItems) fits: the body bound never contradicts the schema
+    max_body_bytes: int = Field(default=512 * 1024, gt=0)
     # Admission (service.admission): 429 at the door; rules instead of the LLM when requests pile up.
     max_inflight: int = Field(default=64, gt=0, description="Requests beyond this many in flight: 429.")
     llm_inflight: int = Field(default=8, ge=0, description="Beyond this many in flight: no LLM call.")

@@ -14,7 +14,16 @@ from cascade.retrieval.synthetic import scale_rows
 from cascade.runtime import load_runtime
 from cascade.types import Context
 
-STAGES = ("features_user", "user_tower", "faiss_search", "features_items", "assembly", "xgboost", "rules")
+STAGES = (
+    "features_user",
+    "user_tower",
+    "faiss_search",
+    "item_item_source",
+    "features_items",
+    "assembly",
+    "xgboost",
+    "rules",
+)
 CASCADE = ("features_user", "retrieval", "features_items", "assembly", "ranking")
 
 
@@ -48,6 +57,12 @@ def run(n: int, synthetic: int) -> None:
         t0 = time.perf_counter()
         rt.retriever.index.search_unseen(q, pipe.n_retrieve, view.seen | set(view.history))
         t_faiss = _ms(t0)
+        t_cf = 0.0
+        if rt.collab is not None:  # the item-item source (part of the retrieval stage)
+            t0 = time.perf_counter()
+            sig = rt.collab.signals(view.history, view.session_items)
+            rt.collab.source(sig, rt.collab.rows(list(view.seen)), pipe.n_retrieve)
+            t_cf = _ms(t0)
         t0 = time.perf_counter()
         rt.retriever.index.search(q[None, :], pipe.n_retrieve)
         f_faiss = _ms(t0)
@@ -63,6 +78,7 @@ def run(n: int, synthetic: int) -> None:
             ("features_user", t["features_user"]),
             ("user_tower", t_tower),
             ("faiss_search", t_faiss),
+            ("item_item_source", t_cf),
             ("features_items", t["features_items"]),
             ("assembly", t["assembly"]),
             ("xgboost", t["ranking"]),

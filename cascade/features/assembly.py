@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cascade.features.registry import (
+    COLLAB,
     CONTEXT,
     CROSS,
     DEVICES,
@@ -26,6 +27,7 @@ _I_POP, _I_YEAR = index(ITEM_BATCH, "item_log_pop"), index(ITEM_BATCH, "item_yea
 _I_GENRE = index(ITEM_BATCH, "item_genre_unknown")
 _S_LAST_GENRE = index(SESSION, "sess_last_genre")
 USER_DEFAULTS: F32 = np.asarray(defaults(USER_BATCH), dtype=np.float32)
+COLLAB_DEFAULTS: F32 = np.asarray(defaults(COLLAB), dtype=np.float32)
 
 
 def context_features(timestamp: float, device: str | None) -> F32:
@@ -43,8 +45,12 @@ def assemble(
     tt_score: F32,
     tt_rank: F32,
     context: F32,
+    collab: F32 | None = None,
 ) -> F32:
-    """user (U,), session (S,), session_genres (G,) genre shares of recent items, items (n, I)."""
+    """user (U,), session (S,), session_genres (G,) genre shares of recent items, items (n, I).
+
+    collab: the (n, len(COLLAB)) collaborative block (cascade.retrieval.blend), defaults when None.
+    """
     n = items.shape[0]
     u_genre = user[_U_GENRE:]
     i_genre = items[:, _I_GENRE:]
@@ -66,4 +72,6 @@ def assemble(
     out[:, c + 6] = tt_rank
     c += len(CROSS)
     out[:, c : c + len(CONTEXT)] = context
+    c += len(CONTEXT)
+    out[:, c:] = COLLAB_DEFAULTS if collab is None else collab
     return out

@@ -36,6 +36,7 @@ class FeatureDef:
     dtype: str = "float32"
     default: float = 0.0  # used for cold-start users/items and missing values
     ttl_s: int | None = None  # None: valid until the next materialization
+    group: str = ""  # ablation group of the collaborative block
 
 
 def _genre_slug(g: str) -> str:
@@ -138,13 +139,42 @@ _CONTEXT: list[FeatureDef] = [
     FeatureDef("ctx_device", Entity.CONTEXT, Source.REQUEST, "device code: unknown, mobile, desktop, tv"),
 ]
 
+
+def _collab(name: str, group: str, description: str, default: float = 0.0) -> FeatureDef:
+    return FeatureDef(name, Entity.USER_ITEM, Source.REQUEST, description, default=default, group=group)
+
+
+# collaborative and sequential evidence (cascade/features/collab.py), in this order
+_COLLAB: list[FeatureDef] = [
+    _collab("cf_ease", "ease", "EASE score of the item given the user's history"),
+    _collab("cf_ease_rank", "ease", "rank of the EASE score among unseen items (0 best)", 1682.0),
+    _collab("cf_knn", "knn", "recency-weighted item-kNN score over the last 20 items"),
+    _collab("cf_knn_rank", "knn", "rank of the item-kNN score among unseen items (0 best)", 1682.0),
+    _collab("cf_cooc_log", "cooc", "sum of log1p co-occurrence counts with the last 20 items"),
+    _collab("cf_cos_mean", "cooc", "mean normalized co-occurrence (cosine) with the last 20 items"),
+    _collab("cf_cos_last1", "cooc", "cosine with the last item"),
+    _collab("cf_cos_last3", "cooc", "mean cosine with the last 3 items"),
+    _collab("cf_cos_last10", "cooc", "mean cosine with the last 10 items"),
+    _collab("cf_cos_max10", "cooc", "max cosine with the last 10 items"),
+    _collab("seq_genre_recency", "genre_recency", "items since the user's last item of its genres", 50.0),
+    _collab("seq_genre_share10", "genre_recency", "share of the last 10 items in its genres"),
+    _collab("seq_emb_last1", "embedding", "two-tower item-vector similarity with the last item"),
+    _collab("seq_emb_last3", "embedding", "similarity with the mean of the last 3 items' vectors"),
+    _collab("seq_emb_last10", "embedding", "similarity with the mean of the last 10 items' vectors"),
+    _collab("src_two_tower", "source", "1 if the two-tower source retrieved it"),
+    _collab("src_collab", "source", "1 if the item-item source retrieved it"),
+    _collab("src_collab_rank", "source", "rank in the item-item source (0 best; n if absent)", 500.0),
+]
+
 USER_BATCH: tuple[FeatureDef, ...] = tuple(_USER)
 ITEM_BATCH: tuple[FeatureDef, ...] = tuple(_ITEM)
 SESSION: tuple[FeatureDef, ...] = tuple(_SESSION)
 CROSS: tuple[FeatureDef, ...] = tuple(_CROSS)
 CONTEXT: tuple[FeatureDef, ...] = tuple(_CONTEXT)
+COLLAB: tuple[FeatureDef, ...] = tuple(_COLLAB)
+COLLAB_GROUPS: tuple[str, ...] = tuple(dict.fromkeys(f.group for f in COLLAB))
 # the ranker's input columns, in order
-RANKER_FEATURES: tuple[FeatureDef, ...] = USER_BATCH + ITEM_BATCH + SESSION + CROSS + CONTEXT
+RANKER_FEATURES: tuple[FeatureDef, ...] = USER_BATCH + ITEM_BATCH + SESSION + CROSS + CONTEXT + COLLAB
 REGISTRY: dict[str, FeatureDef] = {f.name: f for f in RANKER_FEATURES}
 
 

@@ -160,6 +160,14 @@ class TwoTowerRetriever:
             self._pool(user.session_items[:SESSION_POOL_MAX]),
         )
 
+    def vectors_of(self, item_ids: IntArray) -> FloatArray:
+        """(n, dim) item vectors of indexed items (zeros for ids the index lacks)."""
+        get = self._row.get
+        rows = np.fromiter((get(int(i), -1) for i in item_ids), dtype=np.int64, count=len(item_ids))
+        out = self._vecs[np.maximum(rows, 0)]
+        out[rows < 0] = 0.0
+        return np.asarray(out, dtype=np.float32)
+
     def score(self, user: UserView, item_ids: Sequence[int] | IntArray) -> FloatArray:
         """Two-tower inner product of the user with each item (KeyError for unknown items)."""
         rows = np.fromiter((self._row[int(i)] for i in item_ids), dtype=np.int64)

@@ -39,12 +39,22 @@ def test_ease_recommends_the_co_occurring_item() -> None:
 
 
 def test_run_baselines_on_movielens(ml100k: Dataset, ml_split: Split) -> None:
-    res = run_baselines(ml_split, ml100k.catalog, ease_lambdas=(250.0, 500.0), knn_neighbors=(100,))
+    res = run_baselines(
+        ml_split,
+        ml100k.catalog,
+        include=("popularity", "ease", "item_knn", "recency_knn"),
+        ease_lambdas=(250.0, 500.0),
+        knn_neighbors=(100,),
+        rknn_decays=(0.7, 0.8),
+    )
     mean = {n: float(np.mean([m["ndcg@10"] for m in r.per_user.values()])) for n, r in res.items()}
     assert len(res["ease"].per_user) == 943
     assert mean["ease"] > 1.3 * mean["popularity"]
     assert mean["item_knn"] > mean["popularity"]
     assert res["ease"].params["lambda"] in (250.0, 500.0)
+    assert mean["recency_knn"] > mean["ease"]  # recency matters on this split
+    assert res["recency_knn"].params["decay"] in (0.7, 0.8)
+    assert set(res["recency_knn"].tuning) == {"0.7", "0.8"}
     hist = ml_split.history_before("test").by_user()
     for u, items in res["ease"].lists.items():
         assert len(items) == 10 and not set(items) & set(hist[u].tolist())

@@ -18,7 +18,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode, checks
 
-from cascade.rerank.llm.prompts import PROMPTS_DIR
+from cascade.llm import PROMPTS_DIR
 from service.process import ServerProcess
 from tests.service.conftest import API_KEY, EXPERIMENTS, server_env
 

@@ -63,8 +63,8 @@ def test_small_simulation_end_to_end(
         n_boot=200,
         server_env={
             "CARE_ARTIFACTS": str(trained_artifacts),
-            "CARE_LLM_BACKEND": "http",
-            "CARE_LLM_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+            "CARE_LLM__BACKEND__KIND": "http",
+            "CARE_LLM__BACKEND__BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
         },
     )
     before = set(redis.Redis.from_url(REDIS).scan_iter(match="care-sim-*"))

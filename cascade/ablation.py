@@ -1,0 +1,94 @@
+"""`care ablation`: the ranker retrained with each collaborative feature group off, scored on the test window.
+
+Rows are built once: the validation rows exactly as `care train` builds them (models fitted on
+train), the test rows from the trained artifacts (models refit on train + validation). A group is
+"off" when its columns are missing (NaN) in both, so the trees cannot split on them. "two-tower
+candidates only" keeps the rows the two-tower source retrieved (the second source off) and drops
+the source columns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from cascade.features.registry import COLLAB, COLLAB_GROUPS, RANKER_FEATURES, names
+from cascade.metrics import accuracy
+from cascade.retrieval.retriever import TwoTowerRetriever, catalog_text
+from cascade.runtime import load_runtime, window_start
+from cascade.train import RETRIEVER_TRAIN_DIR, SEED, K, _users, fit_ranker, progress, validation_rows
+from cascade.types import Context
+
+F32 = npt.NDArray[np.float32]
+_NAMES = names(RANKER_FEATURES)
+_SRC_TT = _NAMES.index("src_two_tower")
+
+
+def _columns(group: str) -> list[int]:
+    return [_NAMES.index(f.name) for f in COLLAB if f.group == group]
+
+
+def configs() -> dict[str, tuple[list[int], bool]]:
+    """name -> (columns off, two-tower candidates only)."""
+    every = [_NAMES.index(f.name) for f in COLLAB]
+    out: dict[str, tuple[list[int], bool]] = {"all features": ([], False)}
+    out |= {f"without {g}": (_columns(g), False) for g in COLLAB_GROUPS}
+    out["two-tower candidates only"] = (_columns("source"), True)
+    out["two-tower candidates, no collab features (round 1)"] = (every, True)
+    return out
+
+
+def run(
+    artifacts: Path | None = None, seed: int = SEED, train_two_tower: Path | None = None
+) -> list[dict[str, Any]]:
+    """One row per configuration: test-window NDCG/Recall/HitRate/MRR@10 over all test users.
+
+    train_two_tower: a saved two-tower fitted on the train window (default: the artifacts'
+    retriever_train/, else one is trained here).
+    """
+    rt = load_runtime(artifacts)
+    ds, split = rt.dataset, rt.split
+    saved = train_two_tower or rt.artifacts / RETRIEVER_TRAIN_DIR
+    tt_val = TwoTowerRetriever.load(saved, ds.catalog) if (saved / "two_tower.pt").is_file() else None
+    pipeline = rt.offline_pipeline("test")
+    relevant = split.test.by_user()
+    as_of = window_start(split.test)
+    users = sorted(relevant)
+    with progress() as p:
+        text = catalog_text(ds.catalog)
+        _, (x, y, groups) = validation_rows(ds, split, rt.batch, seed, text, p, {}, tt_val)
+        tests = []
+        for u in _users(p, "test rows", users):
+            now = float(as_of[u])
+            uf = pipeline.features.user(u, (), now)
+            got, xt, _ = pipeline.candidate_features(uf, Context(timestamp=now), now, {})
+            tests.append((xt, got.item_ids, set(relevant[u].tolist())))
+        out = []
+        task = p.add_task("ablation configurations", total=len(configs()))
+        for name, (off, tt_only) in configs().items():
+            keep = np.ones(len(y), dtype=bool)
+            if tt_only:
+                keep = x[:, _SRC_TT] > 0
+            xs, ys = x[keep].copy(), y[keep]
+            owner = np.repeat(np.arange(len(groups)), groups)[keep]
+            sizes = np.bincount(owner, minlength=len(groups))
+            has_pos = np.bincount(owner, weights=ys, minlength=len(groups)) > 0
+            rows_keep = has_pos[owner]
+            xs, ys, sizes = xs[rows_keep], ys[rows_keep], sizes[has_pos]
+            xs[:, off] = np.nan
+            ranker, _ = fit_ranker((xs, ys, sizes), seed)
+            sums: dict[str, float] = {}
+            for xt, ids, rel in tests:
+                m = xt[:, _SRC_TT] > 0 if tt_only else np.ones(len(ids), dtype=bool)
+                xm = xt[m].copy()
+                xm[:, off] = np.nan
+                top = ids[m][np.argsort(-ranker.score(xm), kind="stable")[:K]].tolist()
+                for k, v in accuracy(top, rel, K).items():
+                    sums[k] = sums.get(k, 0.0) + v
+                sums["recall@500"] = sums.get("recall@500", 0.0) + len(rel & set(ids[m].tolist())) / len(rel)
+            out.append({"configuration": name, **{k: v / len(tests) for k, v in sums.items()}})
+            p.advance(task)
+    return out

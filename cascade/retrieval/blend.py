@@ -1,0 +1,144 @@
+"""Two candidate sources merged: the two-tower's FAISS search and the item-item (EASE + recency kNN) source.
+
+The merged list keeps the item-item source's top `collab_quota`, then fills up to n with the
+two-tower's order (duplicates dropped). Every candidate carries its rank in each source and the
+user's collaborative state, from which the ranker's COLLAB block is computed (`evidence`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from cascade.data.dataset import Catalog
+from cascade.features.collab import N_EVIDENCE, CollabModel, UserSignals
+from cascade.features.registry import COLLAB, defaults
+from cascade.retrieval.retriever import TwoTowerRetriever
+from cascade.types import Candidates, UserView
+
+F32 = npt.NDArray[np.float32]
+I64 = npt.NDArray[np.int64]
+COLLAB_QUOTA = 200  # of the 500 candidates, the item-item source's top 200 come first
+FRESH_MIN_FIT = (
+    0.35  # a fresh item joins the candidates when its genres hold this share of the user's recent items
+)
+FRESH_MAX = 5  # at most this many fresh candidates per request
+COLLAB_DEFAULTS: F32 = np.asarray(defaults(COLLAB), dtype=np.float32)
+_EMB = N_EVIDENCE  # first embedding column of the COLLAB block
+_SRC = N_EVIDENCE + 3  # first source column
+
+
+@dataclass(frozen=True)
+class SourcedCandidates(Candidates):
+    """Merged candidates; scores are two-tower inner products for every candidate."""
+
+    tt_rank: F32  # rank in the two-tower list (its length where absent)
+    collab_rank: F32  # rank in the item-item list (its length where absent)
+    rows: I64  # collab rows (-1: item unknown to the collab model)
+    signals: UserSignals
+    vectors: F32  # (m, dim) two-tower vectors of the candidates
+    recent: F32  # (k, dim) two-tower vectors of the user's newest items, newest first
+    fresh_fit: F32  # content fit of fresh items (unknown to the collab model) with the user; 0 otherwise
+
+
+class BlendedRetriever:
+    """The Retriever protocol over both sources; `evidence` computes the COLLAB block."""
+
+    def __init__(
+        self,
+        two_tower: TwoTowerRetriever,
+        collab: CollabModel,
+        catalog: Catalog,
+        collab_quota: int = COLLAB_QUOTA,
+    ) -> None:
+        self.two_tower, self.collab, self.catalog, self.collab_quota = (
+            two_tower,
+            collab,
+            catalog,
+            collab_quota,
+        )
+        self._genres = catalog.genre_matrix()
+        self._fresh: I64 = np.empty(0, dtype=np.int64)
+        self._indexed = -1
+
+    def fresh_items(self) -> I64:
+        """Indexed items the collab model does not know (added after it was fitted)."""
+        ids = self.two_tower.item_ids()
+        if len(ids) != self._indexed:
+            self._indexed = len(ids)
+            self._fresh = ids[self.collab.rows_or_missing(ids) < 0]
+        return self._fresh
+
+    def _fresh_fit(self, sig: UserSignals, exclude: set[int]) -> tuple[I64, F32]:
+        """Fresh items, best first, whose genres fit the user's recent items (the content source)."""
+        fresh = np.asarray([i for i in self.fresh_items().tolist() if i not in exclude], dtype=np.int64)
+        if not len(fresh) or not len(sig.recent):
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        share = self.collab.genres[sig.recent].mean(axis=0)
+        g = self._genre_rows(fresh)
+        fit = (g @ share) / np.maximum(g.sum(axis=1), 1.0)
+        keep = np.flatnonzero(fit >= FRESH_MIN_FIT)
+        keep = keep[np.argsort(-fit[keep], kind="stable")][:FRESH_MAX]
+        return fresh[keep], fit[keep].astype(np.float32)
+
+    def _genre_rows(self, item_ids: I64) -> F32:
+        if len(self._genres) < len(self.catalog):  # items added at run time
+            self._genres = self.catalog.genre_matrix()
+        return self._genres[self.catalog.rows(item_ids)]
+
+    def retrieve(self, user: UserView, n: int) -> SourcedCandidates:
+        """About n candidates: the item-item source's top `collab_quota`, then the two-tower's."""
+        tt = self.two_tower
+        exclude = set(user.seen) | set(user.history) | set(user.session_items)
+        q = tt.user_vector(user)
+        tt_ids, _ = tt.index.search_unseen(q, n, exclude)
+        sig = self.collab.signals(user.history, user.session_items)
+        excl_rows = self.collab.rows(list(exclude))
+        cf_rows = self.collab.source(sig, excl_rows, n)
+        cf_ids = self.collab.item_ids[cf_rows]
+        quota = min(self.collab_quota, n)
+        fresh, fit = self._fresh_fit(sig, exclude)
+        head = [*fresh.tolist(), *cf_ids[:quota].tolist()]
+        merged = np.asarray(
+            list(dict.fromkeys([*head, *tt_ids.tolist(), *cf_ids[quota:].tolist()]))[:n], dtype=np.int64
+        )
+        tt_rank = _ranks(merged, tt_ids)
+        cf_rank = _ranks(merged, cf_ids)
+        vecs = tt.vectors_of(merged)
+        newest = list(dict.fromkeys((*user.session_items, *reversed(user.history[-10:]))))[:10]
+        recent = tt.vectors_of(np.asarray(newest, dtype=np.int64))
+        # best first by the better of the two source ranks (ties: two-tower first)
+        order = np.lexsort((tt_rank, np.minimum(tt_rank, cf_rank)))
+        merged, tt_rank, cf_rank, vecs = merged[order], tt_rank[order], cf_rank[order], vecs[order]
+        rows = self.collab.rows_or_missing(merged)
+        scores = (vecs @ q).astype(np.float32)
+        fresh_fit = np.zeros(len(merged), dtype=np.float32)
+        if len(fresh):
+            where = {int(i): f for i, f in zip(fresh.tolist(), fit.tolist(), strict=True)}
+            fresh_fit = np.fromiter((where.get(int(i), 0.0) for i in merged), np.float32, len(merged))
+        return SourcedCandidates(merged, scores, tt_rank, cf_rank, rows, sig, vecs, recent, fresh_fit)
+
+    def evidence(self, retrieved: SourcedCandidates) -> F32:
+        """The COLLAB block of the registry for these candidates."""
+        m = len(retrieved)
+        out = np.empty((m, len(COLLAB)), dtype=np.float32)
+        out[:, :N_EVIDENCE] = self.collab.evidence(
+            retrieved.signals, retrieved.rows, self._genre_rows(retrieved.item_ids)
+        )
+        vecs, rec = retrieved.vectors, retrieved.recent
+        for j, k in enumerate((1, 3, 10)):
+            out[:, _EMB + j] = vecs @ rec[:k].mean(axis=0) if len(rec) else 0.0
+        n_tt = len(retrieved)
+        out[:, _SRC] = retrieved.tt_rank < n_tt
+        out[:, _SRC + 1] = retrieved.collab_rank < n_tt
+        out[:, _SRC + 2] = retrieved.collab_rank
+        return out
+
+
+def _ranks(items: I64, source: I64) -> F32:
+    """Rank of each of `items` in `source` (len(source) where absent)."""
+    pos = {int(i): r for r, i in enumerate(source.tolist())}
+    n = len(source)
+    return np.fromiter((pos.get(int(i), n) for i in items), dtype=np.float32, count=len(items))
