@@ -12,7 +12,7 @@ from cascade.rerank.kinds import Mode
 from cascade.rerank.llm.backend import LLMBackend
 from cascade.rerank.llm.breaker import CircuitBreaker
 from cascade.rerank.llm.cache import MemoryCache, ResultCache
-from cascade.rerank.llm.guard import GuardedReranker, GuardSettings, Slots
+from cascade.rerank.llm.guard import GuardedReranker, GuardSettings, KeyedReranker, Slots
 from cascade.rerank.llm.http_backend import OpenAIHTTPBackend
 from cascade.rerank.llm.inproc_backend import LlamaCppBackend
 from cascade.rerank.llm.kind import LLMUnavailable
@@ -83,18 +83,23 @@ class LLMStage:
             self._prompts[name] = tpl
         return self._prompts[name]
 
-    def reranker(self, prompt_name: str, fallback: Reranker) -> GuardedReranker:
-        """The guarded LLM re-ranker for a prompt, answering by each input's deadline or via `fallback`."""
+    def guard(self, primary: KeyedReranker, fallback: Reranker) -> GuardedReranker:
+        """`primary` behind this stage's guard: its cache, breaker and slots, each input's deadline."""
         s = self.settings
-        guard = GuardSettings(
+        settings = GuardSettings(
             max_concurrency=s.max_concurrency,
             failure_threshold=s.failure_threshold,
             reset_after_s=s.reset_after_s,
             max_attempts=s.max_attempts,
             cache_ttl_s=s.cache_ttl_s,
         )
-        primary = LLMReranker(self.backend, self.prompt(prompt_name))
-        return GuardedReranker(primary, fallback, self.cache, guard, breaker=self.breaker, slots=self.slots)
+        return GuardedReranker(
+            primary, fallback, self.cache, settings, breaker=self.breaker, slots=self.slots
+        )
+
+    def reranker(self, prompt_name: str, fallback: Reranker) -> GuardedReranker:
+        """The guarded LLM re-ranker for a prompt, answering by each input's deadline or via `fallback`."""
+        return self.guard(LLMReranker(self.backend, self.prompt(prompt_name)), fallback)
 
     async def aclose(self) -> None:
         """Release the backend."""

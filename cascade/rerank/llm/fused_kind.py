@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cascade.rerank.base import FallbackOnly
 from cascade.rerank.kinds import BuildContext, Built, Kind, KindConfig
 from cascade.rerank.llm.fused import FusedLLMReranker, FusionSettings
-from cascade.rerank.llm.guard import GuardedReranker, GuardSettings
 from cascade.rerank.llm.kind import LLMUnavailable
 from cascade.rerank.llm.prompts import prompt_path, template_variables
 from cascade.rerank.rules import DEFAULT_CONFIG
@@ -79,17 +78,7 @@ def _build(cfg: FusedConfig, ctx: BuildContext) -> Built:
         raise ValueError(f"prompt {cfg.prompt!r}: fusion needs one-case labels (upper, digits or numbers)")
     settings = FusionSettings(weight, cfg.passes, cfg.max_scored, cfg.seed, cfg.title, cfg.title_weight)
     primary = FusedLLMReranker(stage.backend, tpl, rules.with_mmr_lambda(lam), settings)
-    s = stage.settings
-    guard = GuardSettings(
-        max_concurrency=s.max_concurrency,
-        failure_threshold=s.failure_threshold,
-        reset_after_s=s.reset_after_s,
-        max_attempts=s.max_attempts,
-        cache_ttl_s=s.cache_ttl_s,
-    )
-    guarded = GuardedReranker(
-        primary, ctx.rules, stage.cache, guard, breaker=stage.breaker, slots=stage.slots
-    )
+    guarded = stage.guard(primary, ctx.rules)
     return Built(guarded, f"{tpl.version}:w={weight:g}:lam={lam if lam is not None else 'rules'}")
 
 
