@@ -10,7 +10,11 @@ from cascade.process import ManagedServer
 
 
 class ServerProcess(ManagedServer):
-    """`python -m service.cli serve` on 127.0.0.1:<free port> plus `args`, with CARE_* settings from `env`."""
+    """`python -m service.cli serve` on 127.0.0.1:<free port> plus `args`, with CARE_* settings from `env`.
+
+    One worker unless `args` name `--workers`: with several, the readiness this class awaits is one
+    worker's, and the caller's next request may reach another that is still loading.
+    """
 
     def __init__(
         self,
@@ -21,6 +25,8 @@ class ServerProcess(ManagedServer):
         args: Sequence[str] = (),
     ) -> None:
         serve = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1"]
+        if "--workers" not in args:
+            args = [*args, "--workers", "1"]
         super().__init__(
             lambda port: [*serve, "--port", str(port), *args],
             "/readyz" if wait_ready else "/livez",
