@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from cascade.data.idrows import IdRows
+
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
 
@@ -71,10 +73,10 @@ class Catalog:
     years: IntArray
     genres: list[tuple[str, ...]]
     genre_names: tuple[str, ...] = GENRES
-    _row: dict[int, int] = field(default_factory=dict, repr=False)
+    _row: IdRows = field(default_factory=IdRows, repr=False)
 
     def __post_init__(self) -> None:
-        self._row = {int(i): r for r, i in enumerate(self.item_ids)}
+        self._row = IdRows(self.item_ids)
 
     def __len__(self) -> int:
         return int(self.item_ids.shape[0])
@@ -86,7 +88,11 @@ class Catalog:
         return self._row[item_id]
 
     def rows(self, item_ids: IntArray) -> IntArray:
-        return np.fromiter((self._row[int(i)] for i in item_ids), dtype=np.int64, count=len(item_ids))
+        """Rows of catalog items (KeyError naming the first unknown id)."""
+        rows = self._row.rows(item_ids)
+        if len(rows) and rows.min() < 0:
+            raise KeyError(int(np.asarray(item_ids)[np.argmax(rows < 0)]))
+        return rows
 
     def genre_matrix(self) -> FloatArray:
         index = {g: j for j, g in enumerate(self.genre_names)}
@@ -107,8 +113,7 @@ class Catalog:
         self.titles.append(title)
         self.years = np.append(self.years, np.int64(year))
         self.genres.append(tuple(genres))
-        self._row[item_id] = len(self) - 1
-        return len(self) - 1
+        return self._row.append(item_id)
 
 
 @dataclass(frozen=True)

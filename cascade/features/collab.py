@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cascade.data.dataset import Catalog, Interactions
+from cascade.data.idrows import IdRows
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -87,7 +88,7 @@ class CollabModel:
         self.cos = cosine_from_counts(cooc)
         self.log_cooc = np.log1p(cooc).astype(np.float32)
         np.fill_diagonal(self.log_cooc, 0.0)
-        self._row = {int(i): r for r, i in enumerate(self.item_ids)}
+        self._row = IdRows(self.item_ids)
         self._decay = (cfg.decay ** np.arange(cfg.recent)).astype(np.float32)
 
     @classmethod
@@ -106,13 +107,11 @@ class CollabModel:
 
     def rows(self, item_ids: Sequence[int] | I64) -> I64:
         """Collab rows of the items it knows (items added after the fit are skipped)."""
-        get = self._row.get
-        return np.asarray([r for r in (get(int(i)) for i in item_ids) if r is not None], dtype=np.int64)
+        return self._row.known_rows(item_ids)
 
     def rows_or_missing(self, item_ids: I64) -> I64:
         """Collab row of each item, -1 where unknown."""
-        get = self._row.get
-        return np.fromiter((get(int(i), -1) for i in item_ids), dtype=np.int64, count=len(item_ids))
+        return self._row.rows(item_ids)
 
     def signals(self, history: Sequence[int], session: Sequence[int] = ()) -> UserSignals:
         """From the batch history (oldest first) and the session (newest first)."""
@@ -151,8 +150,9 @@ class CollabModel:
         out[:, 2] = sig.knn[r]
         out[:, 3] = _rank_of(sig.knn, sig.seen)[r]
         if len(sig.recent):
-            cos = self.cos[sig.recent][:, r]  # (L, m)
-            out[:, 4] = self.log_cooc[sig.recent][:, r].sum(axis=0)
+            pairs = np.ix_(sig.recent, r)
+            cos = self.cos[pairs]  # (L, m)
+            out[:, 4] = self.log_cooc[pairs].sum(axis=0)
             out[:, 5] = cos.mean(axis=0)
             out[:, 6] = cos[0]
             out[:, 7] = cos[:3].mean(axis=0)

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cascade.data.dataset import Catalog
+from cascade.data.idrows import positions
 from cascade.features.collab import N_EVIDENCE, CollabModel, UserSignals
 from cascade.features.registry import COLLAB, defaults
 from cascade.retrieval.retriever import TwoTowerRetriever
@@ -139,6 +140,5 @@ class BlendedRetriever:
 
 def _ranks(items: I64, source: I64) -> F32:
     """Rank of each of `items` in `source` (len(source) where absent)."""
-    pos = {int(i): r for r, i in enumerate(source.tolist())}
-    n = len(source)
-    return np.fromiter((pos.get(int(i), n) for i in items), dtype=np.float32, count=len(items))
+    r = positions(source, items)
+    return np.where(r >= 0, r, len(source)).astype(np.float32)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from cascade.data.dataset import Catalog
+from cascade.data.idrows import IdRows
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
@@ -43,26 +44,23 @@ class Vocab:
     item_ids: IntArray  # items with an id embedding, row r+1
     user_ids: IntArray  # users with an id embedding, row r+1
     occupations: tuple[str, ...]
+    _items: IdRows = field(init=False, repr=False, compare=False)
+    _users: IdRows = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_items", IdRows(self.item_ids))
+        object.__setattr__(self, "_users", IdRows(self.user_ids))
 
     def item_index(self, item_ids: Sequence[int] | IntArray) -> IntArray:
         """Id-embedding rows of items; 0 for items unseen at training."""
-        return _lookup(self.item_ids, np.asarray(item_ids, dtype=np.int64))
+        rows: IntArray = self._items.rows(np.asarray(item_ids, dtype=np.int64)) + 1
+        return rows
 
     def user_index(self, user_id: int) -> int:
-        return int(_lookup(self.user_ids, np.asarray([user_id], dtype=np.int64))[0])
+        return self._users.get(int(user_id)) + 1
 
     def occupation_index(self, occupation: str | None) -> int:
         return self.occupations.index(occupation) + 1 if occupation in self.occupations else 0
-
-
-def _lookup(known: IntArray, ids: IntArray) -> IntArray:
-    """Position+1 of each id in the sorted-or-not array `known`, 0 when absent."""
-    order = np.argsort(known, kind="stable")
-    sorted_known = known[order]
-    pos = np.searchsorted(sorted_known, ids)
-    pos_c = np.minimum(pos, max(len(known) - 1, 0))
-    found = (pos < len(known)) & (sorted_known[pos_c] == ids) if len(known) else np.zeros(len(ids), bool)
-    return np.where(found, order[pos_c] + 1, 0).astype(np.int64)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import numpy.typing as npt
 import torch
 
 from cascade.data.dataset import Catalog, Dataset, Interactions, Users
+from cascade.data.idrows import IdRows
 from cascade.retrieval.encode import (
     ItemContent,
     Vocab,
@@ -71,7 +72,7 @@ class TwoTowerRetriever:
         self.user_tower = NumpyUserTower.from_torch(model.user)
         self._ids = np.asarray(item_ids, dtype=np.int64)
         self._text = np.asarray(text, dtype=np.float32)
-        self._row = {int(i): r for r, i in enumerate(self._ids)}
+        self._row = IdRows(self._ids)
         self._vecs = self._vectors_for(self._ids, self._text)
         self.index = VectorIndex(self.cfg.dim, index_config).build(self._ids, self._vecs)
 
@@ -136,15 +137,15 @@ class TwoTowerRetriever:
         ids = np.array([item_id], dtype=np.int64)
         vec = self._vectors_for(ids, text)
         self.index.add(ids, vec)
-        self._row[item_id] = len(self._ids)
+        self._row.append(item_id)
         self._ids = np.concatenate([self._ids, ids])
         self._text = np.concatenate([self._text, text])
         self._vecs = np.concatenate([self._vecs, vec])
 
     # --- user side -----------------------------------------------------------------------------
     def _pool(self, items: Sequence[int]) -> FloatArray:
-        rows = [self._row[i] for i in items if i in self._row]
-        if not rows:
+        rows = self._row.known_rows(items)
+        if not len(rows):
             return np.zeros(self.cfg.dim, dtype=np.float32)
         return np.asarray(self._vecs[rows].mean(axis=0), dtype=np.float32)
 
@@ -162,15 +163,16 @@ class TwoTowerRetriever:
 
     def vectors_of(self, item_ids: IntArray) -> FloatArray:
         """(n, dim) item vectors of indexed items (zeros for ids the index lacks)."""
-        get = self._row.get
-        rows = np.fromiter((get(int(i), -1) for i in item_ids), dtype=np.int64, count=len(item_ids))
+        rows = self._row.rows(item_ids)
         out = self._vecs[np.maximum(rows, 0)]
         out[rows < 0] = 0.0
         return np.asarray(out, dtype=np.float32)
 
     def score(self, user: UserView, item_ids: Sequence[int] | IntArray) -> FloatArray:
         """Two-tower inner product of the user with each item (KeyError for unknown items)."""
-        rows = np.fromiter((self._row[int(i)] for i in item_ids), dtype=np.int64)
+        rows = self._row.rows(np.asarray(item_ids, dtype=np.int64))
+        if len(rows) and rows.min() < 0:
+            raise KeyError(int(np.asarray(item_ids)[np.argmax(rows < 0)]))
         return (self._vecs[rows] @ self.user_vector(user)).astype(np.float32)
 
     def retrieve(self, user: UserView, n: int) -> Candidates:
@@ -218,7 +220,7 @@ class TwoTowerRetriever:
         out.meta = dict(meta["meta"])
         out.user_tower = NumpyUserTower.from_torch(model.user)
         out._ids, out._text = a["item_ids"].astype(np.int64), a["text"].astype(np.float32)
-        out._row = {int(i): r for r, i in enumerate(out._ids)}
+        out._row = IdRows(out._ids)
         out._vecs = out._vectors_for(out._ids, out._text)
         out.index = index
         for item_id in catalog.item_ids:

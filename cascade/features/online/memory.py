@@ -10,6 +10,7 @@ from dataclasses import replace
 import numpy as np
 import numpy.typing as npt
 
+from cascade.data.idrows import IdRows
 from cascade.features.online.base import F32, I64, ITEM_DEFAULTS, Fetched
 from cascade.features.session import RECENT_MAX, Event, SessionState
 
@@ -21,7 +22,7 @@ class MemoryStore:
 
     def __init__(self, session_ttl_s: float = 86_400.0) -> None:
         self._users: dict[int, tuple[F32, I64]] = {}
-        self._item_row: dict[int, int] = {}
+        self._item_row = IdRows()
         self._items: F32 = np.empty((0, len(ITEM_DEFAULTS)), dtype=np.float32)
         self._sessions: dict[int, tuple[float, SessionState]] = {}
         self._ttl = session_ttl_s
@@ -33,20 +34,14 @@ class MemoryStore:
 
     def write_items(self, item_ids: Sequence[int], features: F32) -> None:
         with self._lock:
-            new = [int(i) for i in item_ids if int(i) not in self._item_row]
+            new = list(dict.fromkeys(int(i) for i in item_ids if int(i) not in self._item_row))
             if new:
-                start = len(self._items)
                 self._items = np.vstack([self._items, np.tile(ITEM_DEFAULTS, (len(new), 1))])
-                for k, i in enumerate(new):
-                    self._item_row[i] = start + k
-            rows = np.fromiter(
-                (self._item_row[int(i)] for i in item_ids), dtype=np.int64, count=len(item_ids)
-            )
-            self._items[rows] = features
+                self._item_row.extend(new)
+            self._items[self._item_row.rows(np.asarray(item_ids, dtype=np.int64))] = features
 
     def fetch_items(self, item_ids: I64) -> tuple[F32, npt.NDArray[np.bool_]]:
-        get = self._item_row.get
-        rows = np.fromiter((get(i, -1) for i in item_ids.tolist()), dtype=np.int64, count=len(item_ids))
+        rows = self._item_row.rows(item_ids)
         missing = rows < 0
         items = (
             self._items[np.where(missing, 0, rows)]

@@ -1,0 +1,85 @@
+"""Id -> row maps: a dict for one id, sorted ids and searchsorted for an array of them.
+
+Every request maps hundreds of candidate ids to rows in several tables (catalog, item vectors,
+collaborative matrices, item features); a Python loop over a dict costs about 0.1 ms per table
+per request, a vectorized search a few microseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import numpy.typing as npt
+
+I64 = npt.NDArray[np.int64]
+
+
+def positions(keys: I64, ids: I64) -> I64:
+    """Position of each of `ids` in the unique array `keys`, -1 where absent (one sort, no dict)."""
+    order = np.argsort(keys, kind="stable").astype(np.int64)
+    return _search(keys[order], order, ids)
+
+
+def _search(sorted_keys: I64, order: I64, q: I64) -> I64:
+    if not len(sorted_keys) or not len(q):
+        return np.full(len(q), -1, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(sorted_keys, q), len(sorted_keys) - 1)
+    return np.where(sorted_keys[pos] == q, order[pos], -1).astype(np.int64)
+
+
+class IdRows:
+    """Rows in insertion order; `rows` maps many ids at once, -1 where absent."""
+
+    def __init__(self, ids: Iterable[int] | I64 = ()) -> None:
+        arr = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64)
+        self._row: dict[int, int] = {int(i): r for r, i in enumerate(arr.tolist())}
+        if len(self._row) != len(arr):
+            raise ValueError("duplicate ids")
+        self._order: I64 = np.argsort(arr, kind="stable").astype(np.int64)
+        self._sorted: I64 = arr[self._order]
+
+    def __len__(self) -> int:
+        return len(self._row)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._row
+
+    def get(self, item_id: int, default: int = -1) -> int:
+        return self._row.get(item_id, default)
+
+    def __getitem__(self, item_id: int) -> int:
+        return self._row[item_id]
+
+    def rows(self, ids: I64 | Iterable[int]) -> I64:
+        """Row of each id, -1 where absent."""
+        q = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids), dtype=np.int64)
+        return _search(self._sorted, self._order, q)
+
+    def known_rows(self, ids: I64 | Iterable[int]) -> I64:
+        """Rows of the ids present, in order (absent ids skipped)."""
+        r = self.rows(ids)
+        return r[r >= 0]
+
+    def append(self, item_id: int) -> int:
+        """Give a new id the next row; ValueError if present."""
+        if item_id in self._row:
+            raise ValueError(f"id {item_id} already present")
+        row = len(self._row)
+        self._row[item_id] = row
+        at = int(np.searchsorted(self._sorted, item_id))
+        self._sorted = np.insert(self._sorted, at, item_id)
+        self._order = np.insert(self._order, at, row)
+        return row
+
+    def extend(self, ids: Iterable[int]) -> None:
+        """Give new ids the next rows, in order (one re-sort); ValueError on any id present."""
+        new = [int(i) for i in ids]
+        clash = [i for i in new if i in self._row]
+        if clash or len(set(new)) != len(new):
+            raise ValueError(f"id {clash[0] if clash else new} already present")
+        start = len(self._row)
+        self._row.update((i, start + k) for k, i in enumerate(new))
+        arr = np.fromiter(self._row, dtype=np.int64, count=len(self._row))
+        self._order = np.argsort(arr, kind="stable").astype(np.int64)
+        self._sorted = arr[self._order]

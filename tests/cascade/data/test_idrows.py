@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+
+from cascade.data.idrows import IdRows, positions
+
+
+def test_rows_match_a_dict_lookup_in_insertion_order() -> None:
+    ids = np.asarray([50, 3, 999, 7, 12], dtype=np.int64)
+    m = IdRows(ids)
+    q = np.asarray([7, 8, 50, 999, -1, 3, 3], dtype=np.int64)
+    want = [{int(i): r for r, i in enumerate(ids)}.get(int(i), -1) for i in q]
+    assert m.rows(q).tolist() == want
+    assert m.known_rows([8, 12, 50]).tolist() == [4, 0]
+    assert m[999] == 2 and m.get(8) == -1 and 12 in m and 8 not in m and len(m) == 5
+
+
+def test_append_and_extend_give_the_next_rows() -> None:
+    m = IdRows([10, 20])
+    assert m.append(5) == 2
+    m.extend([30, 1])
+    assert m.rows(np.asarray([1, 5, 10, 20, 30])).tolist() == [4, 2, 0, 1, 3]
+    with pytest.raises(ValueError, match="already present"):
+        m.append(20)
+    with pytest.raises(ValueError, match="already present"):
+        m.extend([40, 10])
+
+
+def test_empty_map_and_duplicates() -> None:
+    assert IdRows().rows(np.asarray([1, 2])).tolist() == [-1, -1]
+    with pytest.raises(ValueError, match="duplicate"):
+        IdRows([1, 2, 1])
+
+
+def test_positions_agrees_with_index_lookup() -> None:
+    rng = np.random.default_rng(0)
+    keys = rng.permutation(1000)[:300].astype(np.int64)
+    q = rng.integers(0, 1000, 200).astype(np.int64)
+    where = {int(k): i for i, k in enumerate(keys)}
+    assert positions(keys, q).tolist() == [where.get(int(i), -1) for i in q]
