@@ -1,6 +1,7 @@
 """`care bench service`: wrk (a C load generator) against `care serve` over loopback, Redis store.
 
-First the in-process p50 of the same request (rules arm, Redis store, one compute thread), which
+First the in-process p50 of the same request (rules arm, Redis store with the service's in-process
+item-feature cache, one compute thread), which
 gives the compute limit: cores x 1000 / that p50. Then, per server configuration (each fast path
 added in turn, then one worker per core), wrk at 1, 4 and 16 connections: req/s, p50, p99.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from cascade.features.online import RedisStoreConfig, create_store
+from cascade.features.online.item_cache import ItemCache
 from cascade.features.online.redis_store import RedisStore
 from service.main import usable_cores
 from service.process import ServerProcess
@@ -144,10 +146,13 @@ def inprocess_p50(n: int, prefix: str) -> tuple[float, float]:
     from cascade.runtime import load_runtime
     from cascade.types import Context
     from service.main import single_threaded_compute
+    from service.settings import Settings
 
     single_threaded_compute()
     rt = load_runtime()
-    online = create_store(RedisStoreConfig(url=REDIS_URL, prefix=prefix))
+    online = ItemCache(
+        create_store(RedisStoreConfig(url=REDIS_URL, prefix=prefix)), Settings().item_cache_ttl_s
+    )
     pipe = rt.online_pipeline(rt.feature_store(online))
     arm = arm_resolver(rt.dataset.catalog, "serving").resolve(ArmSpec(name="rules", reranker="rules"))
     ctx = Context(playlist_title="90s thrillers")

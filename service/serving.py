@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from cascade.arms import Arm, ArmResolver, ArmSet, Assignment, ExperimentsError, arm_resolver, watched_files
 from cascade.features.online import OnlineStore, StoreUnavailable, create_store
 from cascade.features.online.breaker import BreakerStore, request_budget
+from cascade.features.online.item_cache import ItemCache
 from cascade.features.session import Event
 from cascade.features.store import FeatureStore, UnknownItemError
 from cascade.pipeline import Pipeline, Recommendation
@@ -161,16 +162,19 @@ class CareService:
         )
 
     def _online_store(self) -> OnlineStore:
-        """The configured store; a remote one sits behind a breaker (the in-process one cannot be slow)."""
+        """The configured store; a remote one sits behind a breaker (the in-process one cannot be slow),
+        with its item features cached in process."""
         store = create_store(self.settings.store_config())
         if self.settings.redis_url is None:
             return store
-        return BreakerStore(
+        guarded = BreakerStore(
             store,
             failures=self.settings.store_breaker_failures,
             probe_interval_s=self.settings.store_breaker_probe_s,
             on_change=self.metrics.observe_breaker,
         )
+        ttl = self.settings.item_cache_ttl_s
+        return ItemCache(guarded, ttl) if ttl > 0 else guarded
 
     def _open_tracker(self) -> None:
         s = self.settings
@@ -249,8 +253,9 @@ class CareService:
         if ld is None:
             self.metrics.ready.set(0)
             return Health(status="unavailable", checks=checks)
-        if isinstance(ld.online, BreakerStore):
-            checks["store_breaker"] = ld.online.snapshot()
+        breaker = ld.online.inner if isinstance(ld.online, ItemCache) else ld.online
+        if isinstance(breaker, BreakerStore):
+            checks["store_breaker"] = breaker.snapshot()
         try:
             await asyncio.to_thread(ld.online.ping)  # fails at once while the breaker is open
             checks["online_store"] = ld.online.name

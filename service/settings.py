@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     store_breaker_probe_s: float = Field(
         default=0.25, gt=0, le=60, description="While open: seconds between half-open probes."
     )
+    item_cache_ttl_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=86_400,
+        description="Remote store: seconds item features stay cached per process (0: fetch every request).",
+    )
     response_encoder: Literal["orjson", "fastapi"] = Field(
         default="orjson", description="/recommend body: orjson once, or FastAPI's re-validating encoder."
     )

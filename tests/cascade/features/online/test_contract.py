@@ -18,6 +18,7 @@ from cascade.features.online import (
 from cascade.features.online.base import ITEM_DEFAULTS
 from cascade.features.online.breaker import BreakerStore
 from cascade.features.online.cluster_local import LocalCluster
+from cascade.features.online.item_cache import ItemCache
 from cascade.features.online.redis_cluster import RedisClusterStore
 from cascade.features.online.redis_store import RedisStore
 from cascade.features.registry import ITEM_BATCH, USER_BATCH
@@ -26,7 +27,7 @@ from cascade.features.session import Event
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
-@pytest.fixture(params=["memory", "redis", "redis+breaker", "redis-cluster"])
+@pytest.fixture(params=["memory", "redis", "redis+breaker", "redis+breaker+item-cache", "redis-cluster"])
 def store(request: pytest.FixtureRequest) -> Iterator[OnlineStore]:
     if request.param == "memory":
         s = create_store(MemoryStoreConfig())
@@ -47,7 +48,10 @@ def store(request: pytest.FixtureRequest) -> Iterator[OnlineStore]:
     s = create_store(RedisStoreConfig(url=REDIS_URL, prefix=f"care-test-{uuid.uuid4().hex[:8]}:"))
     assert isinstance(s, RedisStore)
     try:
-        yield BreakerStore(s) if request.param == "redis+breaker" else s
+        if request.param == "redis+breaker+item-cache":  # what the service runs on a remote store
+            yield ItemCache(BreakerStore(s), ttl_s=60.0)
+        else:
+            yield BreakerStore(s) if request.param == "redis+breaker" else s
     finally:
         s.delete_prefix()
         s.close()
