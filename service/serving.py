@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import json
 import logging
@@ -140,6 +141,8 @@ class CareService:
             loaded = await asyncio.to_thread(self._load_sync)
             await self.reload(force=True)
             self.loaded = loaded  # requests see a runtime only once its arms exist
+            gc.collect()
+            gc.freeze()  # the loaded runtime is permanent: later collections need not walk it
         except Exception as exc:  # any failure to load leaves the service alive and not ready
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.exception("loading the runtime failed")

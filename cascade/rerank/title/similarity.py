@@ -49,7 +49,8 @@ class TitleSimilarity:
         return np.stack([self._items[c.item_id] for c in items]) if items else np.zeros((0, 1), np.float32)
 
     def __call__(self, title: str, items: Sequence[ItemText]) -> FloatArray:
-        """Cosine of the title with each item's text."""
+        """Cosine of the title with each item's text (row by row: the same for an item in any batch,
+        which a BLAS matrix-vector product does not promise)."""
         if not items:
             return np.zeros(0)
-        return (self.item_vectors(items) @ self.title_vector(title)).astype(np.float64)
+        return (self.item_vectors(items) * self.title_vector(title)).sum(axis=1).astype(np.float64)
