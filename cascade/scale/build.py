@@ -80,7 +80,8 @@ def scaled_artifacts(
     if not (base / MANIFEST).is_file():
         raise FileNotFoundError(f"{base}: no trained artifacts (run `care train`)")
     base_manifest = json.loads((base / MANIFEST).read_text())
-    out = (root or paths.care_home() / "artifacts") / f"synthetic-{spec.items}-s{spec.seed}-{spec.key(base_manifest)}"
+    name = f"synthetic-{spec.items}-s{spec.seed}-{spec.key(base_manifest)}"
+    out = (root or paths.care_home() / "artifacts") / name
     if (out / MANIFEST).is_file() and not rebuild:
         return Built(out, True, time.perf_counter() - t0, json.loads((out / MANIFEST).read_text()))
     manifest = build(spec, base, out, log)
@@ -98,7 +99,8 @@ def _step(timings: dict[str, float], name: str, log: Log) -> Iterator[None]:
 def user_queries(rt: Runtime, n: int, seed: int) -> Queries:
     """User vectors of n sampled users, computed as the service does (no session)."""
     store = rt.feature_store(MemoryStore())
-    users = np.random.default_rng(seed).choice(rt.dataset.users.user_ids, min(n, len(rt.dataset.users.user_ids)), replace=False)
+    all_users = rt.dataset.users.user_ids
+    users = np.random.default_rng(seed).choice(all_users, min(n, len(all_users)), replace=False)
     vectors = [rt.retriever.user_vector(store.fetch_user(int(u))[0]) for u in users.tolist()]
     return Queries(users.astype(np.int64), np.stack(vectors).astype(np.float32))
 
@@ -137,7 +139,7 @@ def build(spec: ScaleSpec, base: Path, out: Path, log: Log = print) -> dict[str,
         shutil.copy2(base / RANKER_FILE, tmp / RANKER_FILE)
         shutil.copytree(base / RETRIEVER_DIR, tmp / RETRIEVER_DIR)
     key = spec.key(rt.manifest)
-    manifest = {
+    manifest: dict[str, Any] = {
         **{k: rt.manifest[k] for k in ("schema", "data", "seed", "config", "ranker") if k in rt.manifest},
         "version": f"synthetic-{spec.items}-{key}",
         "synthetic": {
@@ -145,6 +147,7 @@ def build(spec: ScaleSpec, base: Path, out: Path, log: Log = print) -> dict[str,
             "key": key,
             "items": spec.items,
             "real_items": len(real),
+            "first_id": int(real.item_ids.max()) + 1,  # synthetic ids start here
             "seed": spec.seed,
             "vector_noise": VECTOR_NOISE,
             "index": {"kind": index.kind, "params": index_params(spec.index, index.kind, len(ids), 500)},

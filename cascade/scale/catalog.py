@@ -23,25 +23,30 @@ _POP, _POP30 = index(ITEM_BATCH, "item_log_pop"), index(ITEM_BATCH, "item_log_po
 _RATING, _LIKE = index(ITEM_BATCH, "item_mean_rating"), index(ITEM_BATCH, "item_like_rate")
 _YEAR = index(ITEM_BATCH, "item_year")
 
-_ADJ = (
-    "Silent Crimson Hidden Broken Golden Last Midnight Wild Electric Lonely Burning Frozen Secret "
-    "Endless Savage Distant Bitter Velvet Iron Hollow Scarlet Restless Forgotten Shattered Quiet "
-    "Brave Dark Bright Lost Sacred Violent Gentle Cold Crooked Falling Rising Wicked Hungry Pale "
-    "Blue Black White Red Silver Little Final Northern Southern Eastern Western Strange Perfect"
-).split()
-_NOUN = (
-    "Harbor River Empire Witness Garden Mirror Frontier Orchard Signal Kingdom Voyage Stranger "
-    "Horizon Canyon Letter Promise Shadow Engine Lantern Citadel Island Winter Summer Station Circus "
-    "Tide Bridge Forest Desert Machine Prophet Hunter Dancer Soldier Thief Widow Doctor Sheriff "
-    "Ghost Dragon Planet Comet Storm Valley Crown Storyteller Carnival Orbit Lighthouse Republic"
-).split()
-_TAIL = (
-    "of Glass|of the North|in Paris|at Dawn|of Fire|in the Rain|of Tomorrow|of Venice|at Sea|"
-    "in Winter|of the Damned|of Summer|in Tokyo|of Stone|at Midnight|of the West|in Berlin|of Gold|"
-    "of Silence|in Havana|of the Moon|at the Edge|of Echoes|in Lisbon|of Ashes|at War|of Secrets|"
-    "in Cairo|of Smoke|of Wolves|in Rome|of Thunder|of Roses|in Vienna|of Salt|of Bones|in Oslo|"
-    "of Steel|of Dreams|in Mexico"
-).split("|")
+_ADJ: tuple[str, ...] = (
+    "Silent", "Crimson", "Hidden", "Broken", "Golden", "Last", "Midnight", "Wild", "Electric",
+    "Lonely", "Burning", "Frozen", "Secret", "Endless", "Savage", "Distant", "Bitter", "Velvet",
+    "Iron", "Hollow", "Scarlet", "Restless", "Forgotten", "Shattered", "Quiet", "Brave", "Dark",
+    "Bright", "Lost", "Sacred", "Violent", "Gentle", "Cold", "Crooked", "Falling", "Rising", "Wicked",
+    "Hungry", "Pale", "Blue", "Black", "White", "Red", "Silver", "Little", "Final", "Northern",
+    "Southern", "Eastern", "Western", "Strange", "Perfect",
+)  # fmt: skip
+_NOUN: tuple[str, ...] = (
+    "Harbor", "River", "Empire", "Witness", "Garden", "Mirror", "Frontier", "Orchard", "Signal",
+    "Kingdom", "Voyage", "Stranger", "Horizon", "Canyon", "Letter", "Promise", "Shadow", "Engine",
+    "Lantern", "Citadel", "Island", "Winter", "Summer", "Station", "Circus", "Tide", "Bridge",
+    "Forest", "Desert", "Machine", "Prophet", "Hunter", "Dancer", "Soldier", "Thief", "Widow",
+    "Doctor", "Sheriff", "Ghost", "Dragon", "Planet", "Comet", "Storm", "Valley", "Crown",
+    "Storyteller", "Carnival", "Orbit", "Lighthouse", "Republic",
+)  # fmt: skip
+_TAIL: tuple[str, ...] = (
+    "of Glass", "of the North", "in Paris", "at Dawn", "of Fire", "in the Rain", "of Tomorrow",
+    "of Venice", "at Sea", "in Winter", "of the Damned", "of Summer", "in Tokyo", "of Stone",
+    "at Midnight", "of the West", "in Berlin", "of Gold", "of Silence", "in Havana", "of the Moon",
+    "at the Edge", "of Echoes", "in Lisbon", "of Ashes", "at War", "of Secrets", "in Cairo",
+    "of Smoke", "of Wolves", "in Rome", "of Thunder", "of Roses", "in Vienna", "of Salt", "of Bones",
+    "in Oslo", "of Steel", "of Dreams", "in Mexico",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
