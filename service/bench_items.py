@@ -79,7 +79,8 @@ def check_answers(url: str, users: Sequence[int], k: int = 10) -> Answers:
     return Answers(out, {s: float(np.median(v)) for s, v in stages.items()})
 
 
-def _serve(folder: Path, tmp: Path) -> dict[str, str]:
+def serve_env(folder: Path, tmp: Path) -> dict[str, str]:
+    """CARE_* settings for `care serve` on `folder`: in-process store, rules arm only, no impression log."""
     experiments = tmp / "experiments.yaml"
     experiments.write_text(RULES_ONLY)
     return {
@@ -127,7 +128,7 @@ def run(
         script = Path(tmp) / "recommend.lua"
         script.write_text(LUA)
         t0 = time.perf_counter()
-        with ServerProcess(_serve(built.folder, Path(tmp)), start_timeout_s=1200.0) as server:
+        with ServerProcess(serve_env(built.folder, Path(tmp)), start_timeout_s=1200.0) as server:
             ready_s = time.perf_counter() - t0
             rss = server.rss_kib() / 1024.0
             answers = check_answers(server.url, range(1, check_users + 1))

@@ -11,7 +11,7 @@ import pytest
 
 from cascade.retrieval.index import IndexConfig
 from cascade.scale.build import ScaleSpec, scaled_artifacts
-from service.bench_items import _serve, check_answers, run
+from service.bench_items import check_answers, run, serve_env
 from service.process import ServerProcess
 
 N = 20_000
@@ -21,7 +21,7 @@ INDEX = IndexConfig(kind="ivf", ivf_nprobe=64)
 def test_served_answers_come_from_the_synthetic_catalog(trained_artifacts: Path, tmp_path: Path) -> None:
     built = scaled_artifacts(ScaleSpec(N, index=INDEX), trained_artifacts, tmp_path, log=lambda _: None)
     first = int(built.manifest["synthetic"]["first_id"])
-    with ServerProcess(_serve(built.folder, tmp_path)) as server, httpx.Client(base_url=server.url) as c:
+    with ServerProcess(serve_env(built.folder, tmp_path)) as server, httpx.Client(base_url=server.url) as c:
         answers = check_answers(server.url, range(1, 21))
         assert set(answers.items) == set(range(1, 21))
         assert {"retrieval", "ranking", "total"} <= set(answers.stage_p50_ms)
