@@ -61,6 +61,7 @@ bench: artifacts redis
 	$(BIN)/care bench cascade
 	$(BIN)/care bench llm
 	$(BIN)/care bench service
+	$(BIN)/care bench service --items 1000000
 	$(BIN)/care bench store
 	$(BIN)/care bench ab-report
 

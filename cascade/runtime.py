@@ -16,7 +16,7 @@ from cascade.data.split import Split, split_by_user
 from cascade.features.batch import BatchFeatures, cold_item_features
 from cascade.features.collab import FILE as COLLAB_FILE
 from cascade.features.collab import CollabModel
-from cascade.features.online.base import OnlineStore
+from cascade.features.online.base import F32, OnlineStore
 from cascade.features.source import OnlineFeatures, PointInTimeFeatures
 from cascade.features.store import FeatureStore
 from cascade.pipeline import N_RANK, N_RETRIEVE, Pipeline
@@ -56,6 +56,7 @@ class Runtime:
     manifest: dict[str, Any] = field(default_factory=dict)
     artifacts: Path = Path()
     collab: CollabModel | None = None  # the item-item source and features (fitted on train + validation)
+    item_features: F32 | None = None  # item batch rows per catalog item, given (synthetic catalogs)
     _blended: BlendedRetriever | None = field(default=None, init=False, repr=False)
 
     @property
@@ -84,7 +85,7 @@ class Runtime:
             if users_as_of == "test":
                 starts = window_start(self.split.test)
                 per_user = np.asarray([starts.get(int(u), self.as_of_end) for u in users], dtype=np.int64)
-            fs.materialize(self.batch, users, self.as_of_end, per_user)
+            fs.materialize(self.batch, users, self.as_of_end, per_user, self.item_features)
         return fs
 
     @property
@@ -122,6 +123,15 @@ class Runtime:
         self.retriever.add_item(item_id, title, year, genres)
 
 
+def trained_dataset(folder: Path, manifest: dict[str, Any]) -> Dataset:
+    """The dataset the manifest's models were trained on; ValueError if the data changed since."""
+    source = manifest.get("data", {}).get("source_arg")
+    ds = load_default(Path(source) if source else None)
+    if ds.fingerprint() != manifest["data"]["fingerprint"]:
+        raise ValueError(f"{folder}: artifacts were trained on other data (fingerprint mismatch)")
+    return ds
+
+
 def load_runtime(artifacts: Path | None = None) -> Runtime:
     """Load from `artifacts` (default $CARE_ARTIFACTS); raises FileNotFoundError if not trained."""
     folder = artifacts or paths.artifacts_dir()
@@ -129,10 +139,11 @@ def load_runtime(artifacts: Path | None = None) -> Runtime:
     if not manifest_path.is_file():
         raise FileNotFoundError(f"{folder}: no trained artifacts (run `care train`)")
     manifest = json.loads(manifest_path.read_text())
-    source = manifest.get("data", {}).get("source_arg")
-    ds = load_default(Path(source) if source else None)
-    if ds.fingerprint() != manifest["data"]["fingerprint"]:
-        raise ValueError(f"{folder}: artifacts were trained on other data (fingerprint mismatch)")
+    if "synthetic" in manifest:  # `care bench service --items`: a catalog grown around trained models
+        from cascade.scale.runtime import load_scaled
+
+        return load_scaled(folder, manifest)
+    ds = trained_dataset(folder, manifest)
     retriever = TwoTowerRetriever.load(folder / RETRIEVER_DIR, ds.catalog)
     ranker = XGBRanker.load(folder / RANKER_FILE)
     batch = BatchFeatures(ds.interactions, ds.catalog, ds.users)

@@ -145,12 +145,35 @@ def bench_service(
     logging_requests: Annotated[
         int, typer.Option(help="Requests per server for the impression-log overhead (0 = skip).")
     ] = 2000,
+    items: Annotated[
+        int,
+        typer.Option(help="Instead: serve a synthetic catalog of this many items (built once, cached)."),
+    ] = 0,
+    connections: Annotated[
+        list[int] | None, typer.Option("--connections", "-c", help="wrk connections (repeatable).")
+    ] = None,
+    index: Annotated[str, typer.Option(help="With --items: auto | flat | ivf | hnsw.")] = "auto",
+    nprobe: Annotated[
+        int, typer.Option(help="With --items: IVF lists searched per query (64: recall@500 about 0.95).")
+    ] = 64,
+    seed: Annotated[int, typer.Option(help="With --items: the synthetic catalog's seed.")] = 0,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="With --items: rebuild if cached.")] = False,
 ) -> None:
     """wrk at 1, 4 and 16 connections per server configuration: req/s, p50, p99 vs the compute limit;
-    then the impression log's cost on /recommend p50."""
+    then the impression log's cost on /recommend p50. With --items N: the service over a synthetic
+    catalog of N items (index recall@500 vs exact search, then wrk at --connections, default 1)."""
+    if items > 0:
+        from cascade.retrieval.index import IndexConfig
+        from service.bench_items import run as run_items
+
+        if index not in ("auto", "flat", "ivf", "hnsw"):
+            raise typer.BadParameter("must be auto, flat, ivf or hnsw", param_hint="--index")
+        cfg = IndexConfig(kind=index, ivf_nprobe=nprobe)  # type: ignore[arg-type]
+        run_items(items, seconds, tuple(connections or (1,)), seed, cfg, rebuild)
+        return
     from service.bench_service import run
 
-    run(seconds=seconds, only_last=only_last)
+    run(seconds=seconds, only_last=only_last, **({"connections": tuple(connections)} if connections else {}))
     if logging_requests > 0:
         from service.bench_logging import run as run_logging
 

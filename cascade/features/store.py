@@ -36,12 +36,20 @@ class FeatureStore:
         self.occupations = list(occupations)
 
     def materialize(
-        self, batch: BatchFeatures, user_ids: I64, as_of: int, user_as_of: I64 | None = None
+        self,
+        batch: BatchFeatures,
+        user_ids: I64,
+        as_of: int,
+        user_as_of: I64 | None = None,
+        item_features: F32 | None = None,
     ) -> None:
         """Compute every user and item batch feature as of `as_of` and write them online; `user_as_of`
-        (one time per user) moves each user's features and history to their own time (replays)."""
+        (one time per user) moves each user's features and history to their own time (replays);
+        `item_features` (one row per catalog item) replaces the items' computed rows (synthetic catalogs)."""
         items = self.catalog.item_ids
-        self.online.write_items(items.tolist(), batch.items(items, np.full(len(items), as_of)))
+        if item_features is None:
+            item_features = batch.items(items, np.full(len(items), as_of))
+        self.online.write_items(items.tolist(), item_features)
         when = np.full(len(user_ids), as_of) if user_as_of is None else np.asarray(user_as_of, dtype=np.int64)
         feats = batch.users_block(user_ids, when)
         histories = [batch.history(int(u), int(t)) for u, t in zip(user_ids, when, strict=True)]

@@ -12,7 +12,7 @@ import json
 import os
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -117,6 +117,12 @@ class VectorIndex:
             raise ValueError("item ids must be unique and not already indexed")
         self._index.add(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim))
         self.ids = np.concatenate([self.ids, ids])
+
+    def set_nprobe(self, nprobe: int) -> None:
+        """IVF: how many lists a query searches (recall against time); other kinds ignore it."""
+        if self.kind == "ivf":
+            self._index.nprobe = nprobe
+            self.config = replace(self.config, ivf_nprobe=nprobe)
 
     def search(self, queries: FloatArray, k: int) -> tuple[FloatArray, IntArray]:
         """Top-k (scores, item ids) per query row; ids are -1 where fewer than k exist."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -71,7 +72,7 @@ class TwoTowerRetriever:
         self.meta: dict[str, float | int | str] = dict(meta or {})
         self.user_tower = NumpyUserTower.from_torch(model.user)
         self._ids = np.asarray(item_ids, dtype=np.int64)
-        self._text = np.asarray(text, dtype=np.float32)
+        self._text: FloatArray | None = np.asarray(text, dtype=np.float32)  # None: vectors given directly
         self._row = IdRows(self._ids)
         self._vecs = self._vectors_for(self._ids, self._text)
         self.index = VectorIndex(self.cfg.dim, index_config).build(self._ids, self._vecs)
@@ -139,8 +140,22 @@ class TwoTowerRetriever:
         self.index.add(ids, vec)
         self._row.append(item_id)
         self._ids = np.concatenate([self._ids, ids])
-        self._text = np.concatenate([self._text, text])
+        if self._text is not None:
+            self._text = np.concatenate([self._text, text])
         self._vecs = np.concatenate([self._vecs, vec])
+
+    def with_items(
+        self, catalog: Catalog, item_ids: IntArray, vectors: FloatArray, index: VectorIndex
+    ) -> TwoTowerRetriever:
+        """The same towers over another item set given by its vectors and index (a synthetic catalog).
+
+        The item tower is not run and no content text is kept, so the result cannot be saved.
+        """
+        out = copy.copy(self)
+        out.catalog, out.index = catalog, index
+        out._ids, out._vecs, out._text = np.asarray(item_ids, dtype=np.int64), vectors, None
+        out._row = IdRows(out._ids)
+        return out
 
     # --- user side -----------------------------------------------------------------------------
     def _pool(self, items: Sequence[int]) -> FloatArray:
@@ -184,6 +199,8 @@ class TwoTowerRetriever:
     # --- persistence ---------------------------------------------------------------------------
     def save(self, folder: Path) -> None:
         """Model weights, vocabularies, item rows, text embeddings and the FAISS index."""
+        if self._text is None:
+            raise ValueError("a retriever built from vectors alone (with_items) has no content to save")
         folder.mkdir(parents=True, exist_ok=True)
         torch.save(self.model.state_dict(), folder / "two_tower.pt")
         sizes = self.model.sizes

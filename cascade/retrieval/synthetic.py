@@ -45,7 +45,7 @@ def unit_vectors(
     return out
 
 
-def _timed_search(
+def timed_search(
     index: VectorIndex, queries: FloatArray, k: int
 ) -> tuple[npt.NDArray[np.int64], list[float]]:
     """Single-query searches (one thread), returning ids and per-query milliseconds."""
@@ -59,7 +59,12 @@ def _timed_search(
     return np.stack(ids), times
 
 
-def _params(cfg: IndexConfig, kind: str, n: int, k: int) -> str:
+def recall_at_k(found: npt.NDArray[np.int64], truth: npt.NDArray[np.int64], k: int) -> float:
+    """Mean share of each query's exact top-k that the approximate top-k found (one row per query)."""
+    return float(np.mean([len(np.intersect1d(a, b)) / k for a, b in zip(found, truth, strict=True)]))
+
+
+def index_params(cfg: IndexConfig, kind: str, n: int, k: int) -> str:
     """Human-readable knobs of one index kind."""
     if kind == "ivf":
         return f"nlist={max(1, min(cfg.ivf_nlist, n // 39))} nprobe={cfg.ivf_nprobe}"
@@ -96,13 +101,11 @@ def scale_rows(
             with build_threads(threads):
                 index = VectorIndex(dim, icfg).build(ids, data[:n])
             build_s = time.perf_counter() - t
-            found, times = _timed_search(index, queries, k)
+            found, times = timed_search(index, queries, k)
             if truth is None:
                 truth = found
-            recall = float(
-                np.mean([len(np.intersect1d(a, b)) / k for a, b in zip(found, truth, strict=True)])
-            )
-            params = _params(icfg, kind, n, k)
+            recall = recall_at_k(found, truth, k)
+            params = index_params(icfg, kind, n, k)
             p50, p99 = np.percentile(times, [50, 99])
             rows.append(ScaleRow(n, kind, params, round(build_s, 3), float(p50), float(p99), recall, k))
             del index
