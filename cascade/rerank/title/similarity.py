@@ -53,4 +53,5 @@ class TitleSimilarity:
         which a BLAS matrix-vector product does not promise)."""
         if not items:
             return np.zeros(0)
-        return (self.item_vectors(items) * self.title_vector(title)).sum(axis=1).astype(np.float64)
+        cos: FloatArray = (self.item_vectors(items) * self.title_vector(title)).sum(axis=1).astype(np.float64)
+        return cos
