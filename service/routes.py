@@ -37,7 +37,9 @@ _api_key_header = APIKeyHeader(
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-def get_service(request: Request) -> CareService:
+# Dependencies are `async def`: FastAPI runs a plain `def` dependency in a thread pool, a thread hop
+# per request for a few attribute reads.
+async def get_service(request: Request) -> CareService:
     """The handler built in the lifespan."""
     svc: CareService = request.app.state.service
     return svc
@@ -46,7 +48,7 @@ def get_service(request: Request) -> CareService:
 Service = Annotated[CareService, Depends(get_service)]
 
 
-def require_api_key(svc: Service, key: Annotated[str | None, Security(_api_key_header)]) -> None:
+async def require_api_key(svc: Service, key: Annotated[str | None, Security(_api_key_header)]) -> None:
     """401 unless the X-API-Key header matches CARE_API_KEY (when one is configured)."""
     expected = svc.settings.api_key
     if expected is None:
@@ -58,7 +60,7 @@ def require_api_key(svc: Service, key: Annotated[str | None, Security(_api_key_h
 ApiKey = Annotated[None, Depends(require_api_key)]
 
 
-def request_id(x_request_id: Annotated[str | None, Header(include_in_schema=False)] = None) -> str:
+async def request_id(x_request_id: Annotated[str | None, Header(include_in_schema=False)] = None) -> str:
     """The caller's X-Request-ID when it is well-formed, else a fresh one."""
     if x_request_id is not None and _REQUEST_ID.match(x_request_id):
         return x_request_id
