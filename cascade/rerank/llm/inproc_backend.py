@@ -9,6 +9,7 @@ sharing a prefix with the previous one only evaluates the new suffix.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,15 @@ from cascade.rerank.llm.tokenizer import LlamaTokenizer
 T = TypeVar("T")
 
 
+def lora_tag(path: Path) -> str:
+    """A short content hash of an adapter file: scores of different adapters never share a cache key."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:12]
+
+
 def common_prefix(a: list[int], b: list[int]) -> int:
     """Length of the longest common prefix of two token lists."""
     n = 0
@@ -41,10 +51,12 @@ def common_prefix(a: list[int], b: list[int]) -> int:
 class LlamaCppBackend:
     """LLMBackend running a GGUF in this process."""
 
-    def __init__(self, model_path: Path, *, n_ctx: int = 3072, n_threads: int = 2):
-        self.name = "inproc:llamacpp"
+    def __init__(
+        self, model_path: Path, *, n_ctx: int = 3072, n_threads: int = 2, lora_path: Path | None = None
+    ):
+        self.name = "inproc:llamacpp" if lora_path is None else f"inproc:llamacpp+lora:{lora_tag(lora_path)}"
         self.n_ctx = n_ctx
-        self._llm = load_llama(model_path, n_ctx=n_ctx, n_threads=n_threads)
+        self._llm = load_llama(model_path, n_ctx=n_ctx, n_threads=n_threads, lora_path=lora_path)
         self.tokenizer = LlamaTokenizer(self._llm)
         self._n_vocab = int(self._llm.n_vocab())
         self._lock = threading.Lock()
