@@ -98,7 +98,7 @@ def arm_fingerprint(spec: ArmSpec, cfg: EvalConfig, context: ContextMode, data_i
         "harness": 1,
     }
     if spec.kind.uses_llm:
-        extra["llm"] = cfg.llm.describe()
+        extra["llm"] = cfg.llm.describe(getattr(spec.options, "model", "base"))
     return fingerprint(spec, extra)
 
 

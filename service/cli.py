@@ -501,6 +501,10 @@ def tune_fusion(
         bool,
         typer.Option(help="Keep a weight > 0 only if its NDCG@10 gain over weight 0 has a CI above zero."),
     ] = True,
+    tuned: Annotated[
+        bool,
+        typer.Option(help="Score with the tuned model (`care tune`'s LoRA adapter) instead of the base."),
+    ] = False,
 ) -> None:
     """Pick the fused LLM arm's weight and MMR lambda on held-out users; write prompts/<name>.yaml."""
     from cascade.llm import DIALECTS, HTTPBackendConfig, InProcessBackendConfig, LLMSettings, pull_smollm2
@@ -519,6 +523,7 @@ def tune_fusion(
         doc = run(
             LLMSettings(backend=backend), users=users, eval_users=eval_users, seed=seed, prompt=prompt,
             name=name, cache_dir=cache_dir, artifacts=artifacts, require_gain=require_gain,
+            model="tuned" if tuned else "base",
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from exc
@@ -553,9 +558,7 @@ def tune(
     ] = None,
     device: Annotated[str, typer.Option(help="auto (CUDA when present) | cpu | cuda.")] = "auto",
     precision: Annotated[str, typer.Option(help="auto | fp32 | bf16 (autocast).")] = "auto",
-    artifacts: Annotated[
-        Path | None, typer.Option(help="Trained cascade (default $CARE_ARTIFACTS).")
-    ] = None,
+    artifacts: Annotated[Path | None, typer.Option(help="Trained cascade (default $CARE_ARTIFACTS).")] = None,
     progress: Annotated[bool, typer.Option(help="Progress bars.")] = True,
 ) -> None:
     """Fine-tune the embedded LLM with LoRA as a verbalizer on the validation window; write the adapter."""

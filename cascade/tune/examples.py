@@ -77,7 +77,9 @@ def build_examples(
         title = None
         if rel and rng.random() < title_share:
             rows = [catalog.row(i) for i in sorted(rel) if i in catalog]
-            genres, decade = window_theme([catalog.genres[r] for r in rows], [int(catalog.years[r]) for r in rows])
+            genres, decade = window_theme(
+                [catalog.genres[r] for r in rows], [int(catalog.years[r]) for r in rows]
+            )
             title = phrase(genres, decade, rng, forbidden_titles)
         ctx = Context(playlist_title=title, timestamp=float(starts.get(u, runtime.as_of_end)))
         inp = pipeline.rerank_input(u, pipeline.rank(u, ctx), ctx, 10)
@@ -89,7 +91,13 @@ def build_examples(
         chat = prompt.render(replace(inp, candidates=tuple(window), scores=()))
         out.append(
             Example(
-                u, chat.system, chat.user, chat.labels, tuple(c.item_id for c in window), tuple(positives), title
+                u,
+                chat.system,
+                chat.user,
+                chat.labels,
+                tuple(c.item_id for c in window),
+                tuple(positives),
+                title,
             )
         )
     return out

@@ -32,9 +32,7 @@ def permute_rows(w: npt.NDArray[np.float32], n_head: int) -> npt.NDArray[np.floa
     return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
-def gguf_tensors(
-    state: dict[str, Any], n_head: int, n_head_kv: int
-) -> dict[str, npt.NDArray[np.float32]]:
+def gguf_tensors(state: dict[str, Any], n_head: int, n_head_kv: int) -> dict[str, npt.NDArray[np.float32]]:
     """peft state dict (lora_A / lora_B per module) -> {blk.N.<tensor>.weight.lora_{a,b}: array}."""
     out: dict[str, npt.NDArray[np.float32]] = {}
     for key, value in state.items():

@@ -62,9 +62,11 @@ def load_base(gguf: Path, device: torch.device) -> Any:
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    model: Any = AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
+    )
     model.requires_grad_(False)
     return model.to(device)
 
@@ -73,8 +75,9 @@ def with_lora(model: Any, rank: int, alpha: float, dropout: float, targets: Sequ
     """`model` wrapped by peft with fresh LoRA adapters on `targets`."""
     from peft import LoraConfig, get_peft_model
 
-    cfg = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(targets), bias="none")
-    return get_peft_model(model, cfg)
+    # peft types lora_alpha as int but uses it as a float (scale = alpha / r)
+    options: dict[str, Any] = {"r": rank, "lora_alpha": alpha, "lora_dropout": dropout}
+    return get_peft_model(model, LoraConfig(**options, target_modules=list(targets), bias="none"))
 
 
 def load_adapter(model: Any, adapter_dir: Path) -> Any:

@@ -21,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 from cascade.metrics import ndcg_at_k
+from cascade.rerank.llm.models import TUNED_ADAPTER
 from cascade.tune.config import TuneConfig
 from cascade.tune.examples import Example, build_examples, load_examples, save_examples
 from cascade.tune.export import write_adapter_gguf
@@ -36,7 +37,7 @@ from cascade.tune.model import (
 )
 
 ADAPTER_DIR = "adapter"
-ADAPTER_GGUF = "adapter.gguf"
+ADAPTER_GGUF = TUNED_ADAPTER
 MANIFEST = "manifest.json"
 PACKAGES = ("torch", "transformers", "peft", "gguf", "llama_cpp_python", "numpy")
 
@@ -191,9 +192,11 @@ def tune(
         for j in order[pos : pos + cfg.grad_accum]:
             ex = train_ex[int(j)]
             with autocast(device, precision):
-                loss = multilabel_loss(label_scores(model, verbalizer, ex.system, ex.user, ex.labels, device), ex.positives)
-            (loss / cfg.grad_accum).backward()
-            losses.append(float(loss))
+                loss = multilabel_loss(
+                    label_scores(model, verbalizer, ex.system, ex.user, ex.labels, device), ex.positives
+                )
+            (loss / cfg.grad_accum).backward()  # type: ignore[no-untyped-call]
+            losses.append(float(loss.detach()))
         st["seen"] += len(losses)
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
@@ -206,7 +209,9 @@ def tune(
         over_time = cfg.max_minutes is not None and st["elapsed"] > cfg.max_minutes * 60
         if st["step"] % cfg.eval_every == 0 or st["step"] >= total or over_time:
             v = validate(model, verbalizer, val_ex, device, precision)
-            st["history"].append({"step": st["step"], "seen": st["seen"], "train_loss": float(np.mean(losses)), **v})
+            st["history"].append(
+                {"step": st["step"], "seen": st["seen"], "train_loss": float(np.mean(losses)), **v}
+            )
             if v["ndcg@10"] > st["best"]:
                 st["best"], st["best_step"], st["bad"] = v["ndcg@10"], st["step"], 0
                 torch.save(get_peft_model_state_dict(model), best_file)
@@ -265,7 +270,11 @@ def tune(
             "best_step": st["best_step"],
             "history": st["history"],
         },
-        "files": {"adapter_dir": ADAPTER_DIR, "adapter_gguf": ADAPTER_GGUF, "adapter_gguf_sha256": sha256(gguf_out)},
+        "files": {
+            "adapter_dir": ADAPTER_DIR,
+            "adapter_gguf": ADAPTER_GGUF,
+            "adapter_gguf_sha256": sha256(gguf_out),
+        },
         "versions": versions(),
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

@@ -9,7 +9,6 @@ sharing a prefix with the previous one only evaluates the new suffix.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,18 +23,10 @@ from cascade.rerank.llm.backend import BackendError, ListResult, ScoreResult
 from cascade.rerank.llm.constraint import PermutationConstraint, label_token_ids
 from cascade.rerank.llm.llamacpp_compat import load_llama
 from cascade.rerank.llm.prompts import ChatPrompt
+from cascade.rerank.llm.settings import file_tag
 from cascade.rerank.llm.tokenizer import LlamaTokenizer
 
 T = TypeVar("T")
-
-
-def lora_tag(path: Path) -> str:
-    """A short content hash of an adapter file: scores of different adapters never share a cache key."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:12]
 
 
 def common_prefix(a: list[int], b: list[int]) -> int:
@@ -54,7 +45,7 @@ class LlamaCppBackend:
     def __init__(
         self, model_path: Path, *, n_ctx: int = 3072, n_threads: int = 2, lora_path: Path | None = None
     ):
-        self.name = "inproc:llamacpp" if lora_path is None else f"inproc:llamacpp+lora:{lora_tag(lora_path)}"
+        self.name = "inproc:llamacpp" if lora_path is None else f"inproc:llamacpp+lora:{file_tag(lora_path)}"
         self.n_ctx = n_ctx
         self._llm = load_llama(model_path, n_ctx=n_ctx, n_threads=n_threads, lora_path=lora_path)
         self.tokenizer = LlamaTokenizer(self._llm)

@@ -44,9 +44,14 @@ def apply() -> None:
 
 
 def load_llama(
-    path: Path, *, n_ctx: int = 512, n_threads: int = 2, vocab_only: bool = False, lora_path: Path | None = None
+    path: Path,
+    *,
+    n_ctx: int = 512,
+    n_threads: int = 2,
+    vocab_only: bool = False,
+    lora_path: Path | None = None,
 ) -> llama_cpp.Llama:
-    """A Llama for `path` with the safe CPU settings (flash attention on, quiet), a LoRA adapter GGUF applied."""
+    """A Llama for `path` with the safe CPU settings (flash attention on, quiet), plus a LoRA adapter GGUF."""
     apply()
     return llama_cpp.Llama(
         model_path=str(path),
