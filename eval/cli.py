@@ -33,6 +33,8 @@ def eval_cli(
     n_boot: int = 2000,
     progress: bool = True,
     protocol: str = "derived",
+    order_users: int = 0,
+    order_passes: int = 2,
 ) -> Path:
     """Run the offline evaluation and write the report folder; returns its path (printed by the CLI)."""
     from eval.runner import default_out, evaluate
@@ -65,6 +67,8 @@ def eval_cli(
         cache_dir=cache_dir,
         artifacts=artifacts,
         progress=progress,
+        order_users=order_users,
+        order_passes=order_passes,
     )
     if protocol == "titles":
         from eval.title_protocol import evaluate_titles

@@ -446,6 +446,11 @@ def eval_(
             "titles per user from eval/titles.yaml (TitleFit@10, NDCG@10, steerability)."
         ),
     ] = "derived",
+    order_users: Annotated[
+        int,
+        typer.Option(help="Order sensitivity: reshuffle the LLM scores of this many LLM users (0: skip)."),
+    ] = 0,
+    order_passes: Annotated[int, typer.Option(help="Shuffles per user for --order-users.")] = 2,
 ) -> None:
     """Replay the test window per arm; write report.json/.md, plots, TREC runs and qrels."""
     from eval.cli import eval_cli
@@ -469,6 +474,8 @@ def eval_(
             n_boot=n_boot,
             progress=progress,
             protocol=protocol,
+            order_users=order_users,
+            order_passes=order_passes,
         )
     except (FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from exc

@@ -168,6 +168,8 @@ def tune(
             torch.set_rng_state(saved["torch_rng"])
             st = saved["run"]
             resumed = True
+            if st["stopped"] != "early_stopping":  # a finished budget may be extended by the rerun
+                st["stopped"] = None
     if not st["history"]:
         zero = validate(model, verbalizer, val_ex, device, precision)
         st["history"].append({"step": 0, **zero})

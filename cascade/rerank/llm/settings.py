@@ -109,6 +109,11 @@ class LLMSettings(BaseModel):
             out["adapter"] = file_tag(path) if path is not None and path.is_file() else "absent"
         return out
 
+    def tuned_available(self) -> bool:
+        """Whether arms with model: tuned can run (over HTTP: assumed; in process: the adapter exists)."""
+        path = self.tuned_adapter_path()
+        return isinstance(self.backend, HTTPBackendConfig) or (path is not None and path.is_file())
+
     def tuned_adapter_path(self) -> Path | None:
         """The in-process backend's LoRA adapter GGUF (None over HTTP)."""
         b = self.backend
