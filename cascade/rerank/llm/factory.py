@@ -57,7 +57,9 @@ class TunedBackend:
     def _build(self) -> LLMBackend:
         b = self.settings.backend
         if isinstance(b, HTTPBackendConfig):
-            http = OpenAIHTTPBackend(b.model_copy(update={"model": b.tuned_model}))
+            http = OpenAIHTTPBackend(
+                b.model_copy(update={"model": b.tuned_model, "base_url": b.tuned_base_url or b.base_url})
+            )
             http.name = f"{http.name}:{b.tuned_model}"
             return http
         adapter = self.settings.tuned_adapter_path()

@@ -55,6 +55,10 @@ class HTTPBackendConfig(BaseModel):
         min_length=1,
         description="The LoRA module's name (vLLM --lora-modules) for model: tuned.",
     )
+    tuned_base_url: str | None = Field(
+        default=None,
+        description="The LoRA module's server (its base must be the tuned one); unset: base_url.",
+    )
     dialect: Dialect = "llamacpp"
     api_key: SecretStr | None = None
     tokenizer_path: Path | None = Field(
@@ -100,7 +104,8 @@ class LLMSettings(BaseModel):
                 "model": b.model,
                 "dialect": b.dialect,
             }
-            return out | ({"tuned_model": b.tuned_model} if model == "tuned" else {})
+            tuned = {"tuned_model": b.tuned_model, "tuned_base_url": b.tuned_base_url or b.base_url}
+            return out | (tuned if model == "tuned" else {})
         from cascade.rerank.llm.models import SMOLLM2_FILE
 
         out = {"backend": b.kind, "model": b.model_path.name if b.model_path else SMOLLM2_FILE}
