@@ -31,10 +31,12 @@ TOP = 5
 
 
 def _ranks(x: FloatArray) -> FloatArray:
+    """Ranks, best first, ties sharing their mean rank."""
     order = np.argsort(-x, kind="stable")
     r = np.empty(len(x), dtype=np.float64)
     r[order] = np.arange(len(x), dtype=np.float64)
-    return r
+    _, inv = np.unique(x, return_inverse=True)
+    return np.asarray((np.bincount(inv, weights=r) / np.bincount(inv))[inv], dtype=np.float64)
 
 
 def agreement(a: FloatArray, b: FloatArray, top: int = TOP) -> dict[str, float]:
