@@ -35,6 +35,7 @@ def eval_cli(
     protocol: str = "derived",
     order_users: int = 0,
     order_passes: int = 2,
+    tuned_adapter: Path | None = None,
 ) -> Path:
     """Run the offline evaluation and write the report folder; returns its path (printed by the CLI)."""
     from eval.runner import default_out, evaluate
@@ -50,7 +51,7 @@ def eval_cli(
     backend = (
         HTTPBackendConfig.model_validate({"base_url": base_url, "model": model, "dialect": dialect})
         if base_url
-        else InProcessBackendConfig()
+        else InProcessBackendConfig(tuned_adapter=tuned_adapter)
     )
     folder = out or default_out(name)
     cfg = EvalConfig(

@@ -451,6 +451,10 @@ def eval_(
         typer.Option(help="Order sensitivity: reshuffle the LLM scores of this many LLM users (0: skip)."),
     ] = 0,
     order_passes: Annotated[int, typer.Option(help="Shuffles per user for --order-users.")] = 2,
+    tuned_adapter: Annotated[
+        Path | None,
+        typer.Option(help="LoRA adapter GGUF of the tuned arms (default: what `care tune` wrote)."),
+    ] = None,
 ) -> None:
     """Replay the test window per arm; write report.json/.md, plots, TREC runs and qrels."""
     from eval.cli import eval_cli
@@ -476,6 +480,7 @@ def eval_(
             protocol=protocol,
             order_users=order_users,
             order_passes=order_passes,
+            tuned_adapter=tuned_adapter,
         )
     except (FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from exc
@@ -512,6 +517,9 @@ def tune_fusion(
         bool,
         typer.Option(help="Score with the tuned model (`care tune`'s LoRA adapter) instead of the base."),
     ] = False,
+    tuned_adapter: Annotated[
+        Path | None, typer.Option(help="LoRA adapter GGUF for --tuned (default: what `care tune` wrote).")
+    ] = None,
 ) -> None:
     """Pick the fused LLM arm's weight and MMR lambda on held-out users; write prompts/<name>.yaml."""
     from cascade.llm import DIALECTS, HTTPBackendConfig, InProcessBackendConfig, LLMSettings, pull_smollm2
@@ -525,7 +533,7 @@ def tune_fusion(
         )
     else:
         pull_smollm2()
-        backend = InProcessBackendConfig()
+        backend = InProcessBackendConfig(tuned_adapter=tuned_adapter)
     try:
         doc = run(
             LLMSettings(backend=backend), users=users, eval_users=eval_users, seed=seed, prompt=prompt,

@@ -39,6 +39,7 @@ from cascade.tune.model import (
 ADAPTER_DIR = "adapter"
 ADAPTER_GGUF = TUNED_ADAPTER
 MANIFEST = "manifest.json"
+LAST_DIR = "last"
 PACKAGES = ("torch", "transformers", "peft", "gguf", "llama_cpp_python", "numpy")
 
 
@@ -229,14 +230,19 @@ def tune(
     st["stopped"] = st["stopped"] or "completed"
     save_state()
 
-    set_peft_model_state_dict(model, torch.load(best_file, weights_only=False))
-    adapter_dir = out / ADAPTER_DIR
-    model.save_pretrained(str(adapter_dir))
     conf = base.config
-    gguf_out = write_adapter_gguf(
-        out / ADAPTER_GGUF, get_peft_model_state_dict(model), alpha=cfg.alpha,
-        n_head=int(conf.num_attention_heads), n_head_kv=int(conf.num_key_value_heads),
-    )  # fmt: skip
+
+    def export(folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(str(folder / ADAPTER_DIR))
+        return write_adapter_gguf(
+            folder / ADAPTER_GGUF, get_peft_model_state_dict(model), alpha=cfg.alpha,
+            n_head=int(conf.num_attention_heads), n_head_kv=int(conf.num_key_value_heads),
+        )  # fmt: skip
+
+    export(out / LAST_DIR)  # the final step's weights too, for analysis (serving reads the best)
+    set_peft_model_state_dict(model, torch.load(best_file, weights_only=False))
+    gguf_out = export(out)
     n_pos = [len(e.positives) for e in train_ex]
     manifest = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -4,6 +4,7 @@ the LLM, and the adapter identifies the tuned arms' answers."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from cascade.experiments import ArmSpec
 from cascade.rerank.base import FallbackOnly
 from cascade.rerank.kinds import BuildContext
 from cascade.rerank.llm.factory import LLMStage
-from cascade.rerank.llm.fused import FusedLLMReranker, FusionSettings
+from cascade.rerank.llm.fused import FusedLLMReranker, FusionSettings, use_score_store
 from cascade.rerank.llm.kind import LLMUnavailable
 from cascade.rerank.llm.prompts import PROMPTS_DIR
 from cascade.rerank.llm.settings import HTTPBackendConfig, InProcessBackendConfig, LLMSettings
@@ -40,6 +41,19 @@ def adapter(tmp_path_factory: pytest.TempPathFactory) -> Path:
             state[f"{pre}.lora_B.weight"] = torch.randn(out, 4, generator=g) * 0.05
     path = tmp_path_factory.mktemp("adapter") / "adapter.gguf"
     return write_adapter_gguf(path, state, alpha=8.0, n_head=9, n_head_kv=3)
+
+
+class DictStore:
+    """A ScoreStore in a dict."""
+
+    def __init__(self) -> None:
+        self.d: dict[str, list[float]] = {}
+
+    def get(self, key: str) -> list[float] | None:
+        return self.d.get(key)
+
+    def put(self, key: str, values: Sequence[float]) -> None:
+        self.d[key] = list(values)
 
 
 def _input(ml100k: Dataset, n: int = 20) -> RerankInput:
@@ -71,9 +85,15 @@ async def test_tuned_backend_applies_the_adapter(adapter: Path, ml100k: Dataset)
         tpl = stage.prompt("fused")
         inp = _input(ml100k)
         a, _ = await FusedLLMReranker(base, tpl, rules, FusionSettings(weight=1.0)).llm_scores(inp)
-        b, _ = await FusedLLMReranker(tuned, tpl, rules, FusionSettings(weight=1.0)).llm_scores(inp)
+        store = DictStore()
+        use_score_store(store)  # the alone arm below reads these very window scores
+        try:
+            b, _ = await FusedLLMReranker(tuned, tpl, rules, FusionSettings(weight=1.0)).llm_scores(inp)
+            alone = FusedLLMReranker(tuned, tpl, rules, FusionSettings(weight=1.0, alone=True))
+            out = await alone.rerank(inp)
+        finally:
+            use_score_store(None)
         assert np.abs(a - b).max() > 0.05
-        out = await FusedLLMReranker(tuned, tpl, rules, FusionSettings(weight=1.0, alone=True)).rerank(inp)
         assert out.item_ids == [inp.candidates[int(i)].item_id for i in np.argsort(-b, kind="stable")]
     finally:
         await stage.aclose()
