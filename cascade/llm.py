@@ -14,6 +14,7 @@ from cascade.rerank.llm.settings import (
     HTTPBackendConfig,
     InProcessBackendConfig,
     LLMSettings,
+    ModelChoice,
 )
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "HTTPBackendConfig",
     "InProcessBackendConfig",
     "LLMSettings",
+    "ModelChoice",
     "pull_smollm2",
     "smollm2_path",
 ]

@@ -33,6 +33,9 @@ def eval_cli(
     n_boot: int = 2000,
     progress: bool = True,
     protocol: str = "derived",
+    order_users: int = 0,
+    order_passes: int = 2,
+    tuned_adapter: Path | None = None,
 ) -> Path:
     """Run the offline evaluation and write the report folder; returns its path (printed by the CLI)."""
     from eval.runner import default_out, evaluate
@@ -48,7 +51,7 @@ def eval_cli(
     backend = (
         HTTPBackendConfig.model_validate({"base_url": base_url, "model": model, "dialect": dialect})
         if base_url
-        else InProcessBackendConfig()
+        else InProcessBackendConfig(tuned_adapter=tuned_adapter)
     )
     folder = out or default_out(name)
     cfg = EvalConfig(
@@ -65,6 +68,8 @@ def eval_cli(
         cache_dir=cache_dir,
         artifacts=artifacts,
         progress=progress,
+        order_users=order_users,
+        order_passes=order_passes,
     )
     if protocol == "titles":
         from eval.title_protocol import evaluate_titles

@@ -59,6 +59,8 @@ class EvalConfig:
     cache_dir: Path | None = None
     artifacts: Path | None = None
     progress: bool = True
+    order_users: int = 0  # users whose LLM scores are reshuffled for order sensitivity (0: skip)
+    order_passes: int = 2
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if k != "llm"}
@@ -98,7 +100,7 @@ def arm_fingerprint(spec: ArmSpec, cfg: EvalConfig, context: ContextMode, data_i
         "harness": 1,
     }
     if spec.kind.uses_llm:
-        extra["llm"] = cfg.llm.describe()
+        extra["llm"] = cfg.llm.describe(getattr(spec.options, "model", "base"))
     return fingerprint(spec, extra)
 
 
@@ -225,4 +227,8 @@ def data_id(manifest: dict[str, Any]) -> str:
 
 
 def arms_for(cfg: EvalConfig) -> list[ArmSpec]:
-    return select_arms(cfg.arms)
+    """The named arms, or every config arm, leaving out tuned-model arms while no adapter exists."""
+    specs = select_arms(cfg.arms)
+    if cfg.arms or cfg.llm.tuned_available():
+        return specs
+    return [s for s in specs if getattr(s.options, "model", "base") != "tuned"]

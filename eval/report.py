@@ -176,6 +176,10 @@ def markdown(report: Mapping[str, Any]) -> str:
     for name, b in report["baselines"].items():
         tuning = ", ".join(f"{v}: {_f(x)}" for v, x in b["tuning"].items()) or "–"
         lines.append(f"- {name}: chosen {b['params'] or '–'}; validation NDCG@10 by value: {tuning}")
+    if report.get("order_sensitivity"):
+        from eval.order import markdown as order_md
+
+        lines += ["", order_md(report["order_sensitivity"])]
     lines += ["", "## Plots", "", "![trade-off](tradeoff.png)", "", "![CI](ci_bars.png)", "",
               "![latency](latency.png)", ""]  # fmt: skip
     lines += ["## Files", "", "- report.json: every number, config, versions, seeds",

@@ -314,4 +314,9 @@ def evaluate(cfg: EvalConfig, runtime: Runtime | None = None, resolver: ArmResol
     results, arms_s = replay_arms(p, resolver)
     sc = score(p, results)
     cmp = compare_systems(p, results, sc)
-    return write(p, results, sc, cmp, {"wall_s": time.perf_counter() - t_start, "arms_wall_s": arms_s})
+    extra: dict[str, Any] = {"arms_wall_s": arms_s}
+    if cfg.order_users > 0:
+        from eval.order import order_sensitivity
+
+        extra["order_sensitivity"] = order_sensitivity(p, cfg.order_users, cfg.order_passes)
+    return write(p, results, sc, cmp, extra | {"wall_s": time.perf_counter() - t_start})

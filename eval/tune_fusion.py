@@ -38,7 +38,7 @@ from eval.metrics.diversity import ild_genre
 from eval.score_store import JsonlScoreStore
 
 if TYPE_CHECKING:
-    from cascade.llm import LLMSettings
+    from cascade.llm import LLMSettings, ModelChoice
 
 WEIGHTS = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5)
 LAMBDAS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -127,6 +127,7 @@ def tune_fusion(
     artifacts: Path | None = None,
     progress: bool = True,
     require_gain: bool = True,
+    model: ModelChoice = "base",
 ) -> dict[str, Any]:
     """Score the held-out users with the LLM, search the grid, write prompts/<name>.yaml; returns it."""
     from cascade.rerank.llm.factory import LLMStage
@@ -147,7 +148,8 @@ def tune_fusion(
     pipeline = rt.offline_pipeline("test")
     rules = RulesReranker.from_yaml(DEFAULT_CONFIG, catalog=catalog)
     stage = LLMStage.from_settings(llm.for_quality(), prompts_dir=prompts_dir)
-    scorer = FusedLLMReranker(stage.backend, stage.prompt(prompt), rules, FusionSettings(weight=1.0))
+    backend = stage.backend_for(model)
+    scorer = FusedLLMReranker(backend, stage.prompt(prompt), rules, FusionSettings(weight=1.0))
     store = JsonlScoreStore(store_path(cache_dir, llm, prompt))
     use_score_store(store)
 
@@ -187,7 +189,8 @@ def tune_fusion(
         "require_gain": require_gain,
         "held_out": f"test users {eval_users}..{eval_users + len(held) - 1} of the seed-{seed} permutation",
         "prompt": prompt,
-        "llm": llm.describe(),
+        "llm": llm.describe(model),
+        "model": model,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "grid": rows,
     }

@@ -469,6 +469,15 @@ def eval_(
             "titles per user from eval/titles.yaml (TitleFit@10, NDCG@10, steerability)."
         ),
     ] = "derived",
+    order_users: Annotated[
+        int,
+        typer.Option(help="Order sensitivity: reshuffle the LLM scores of this many LLM users (0: skip)."),
+    ] = 0,
+    order_passes: Annotated[int, typer.Option(help="Shuffles per user for --order-users.")] = 2,
+    tuned_adapter: Annotated[
+        Path | None,
+        typer.Option(help="LoRA adapter GGUF of the tuned arms (default: what `care tune` wrote)."),
+    ] = None,
 ) -> None:
     """Replay the test window per arm; write report.json/.md, plots, TREC runs and qrels."""
     from eval.cli import eval_cli
@@ -492,6 +501,9 @@ def eval_(
             n_boot=n_boot,
             progress=progress,
             protocol=protocol,
+            order_users=order_users,
+            order_passes=order_passes,
+            tuned_adapter=tuned_adapter,
         )
     except (FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from exc
@@ -524,6 +536,13 @@ def tune_fusion(
         bool,
         typer.Option(help="Keep a weight > 0 only if its NDCG@10 gain over weight 0 has a CI above zero."),
     ] = True,
+    tuned: Annotated[
+        bool,
+        typer.Option(help="Score with the tuned model (`care tune`'s LoRA adapter) instead of the base."),
+    ] = False,
+    tuned_adapter: Annotated[
+        Path | None, typer.Option(help="LoRA adapter GGUF for --tuned (default: what `care tune` wrote).")
+    ] = None,
 ) -> None:
     """Pick the fused LLM arm's weight and MMR lambda on held-out users; write prompts/<name>.yaml."""
     from cascade.llm import DIALECTS, HTTPBackendConfig, InProcessBackendConfig, LLMSettings, pull_smollm2
@@ -537,11 +556,12 @@ def tune_fusion(
         )
     else:
         pull_smollm2()
-        backend = InProcessBackendConfig()
+        backend = InProcessBackendConfig(tuned_adapter=tuned_adapter)
     try:
         doc = run(
             LLMSettings(backend=backend), users=users, eval_users=eval_users, seed=seed, prompt=prompt,
             name=name, cache_dir=cache_dir, artifacts=artifacts, require_gain=require_gain,
+            model="tuned" if tuned else "base",
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from exc
@@ -551,6 +571,66 @@ def tune_fusion(
         f"NDCG@10 {c['ndcg@10']:.4f} ILD {c['ild_genre']:.3f}"
         f" (rules: {r['ndcg@10']:.4f} / {r['ild_genre']:.3f}) on {doc['users']} held-out users"
     )
+
+
+@app.command("tune")
+def tune(
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default $CARE_HOME/models/care-tuned); resumes there.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the user split, titles, shuffles and LoRA init.")] = 0,
+    max_users: Annotated[
+        int | None, typer.Option(help="Build examples from this many validation users (default: all).")
+    ] = None,
+    val_users: Annotated[int, typer.Option(help="Users held out for early stopping.")] = 48,
+    rank: Annotated[int, typer.Option(help="LoRA rank.")] = 8,
+    alpha: Annotated[float, typer.Option(help="LoRA alpha (scale alpha / rank).")] = 16.0,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, warmup then linear decay).")] = 5e-4,
+    epochs: Annotated[int, typer.Option(help="Passes over the training examples.")] = 1,
+    grad_accum: Annotated[int, typer.Option(help="Examples per optimizer step.")] = 8,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimizer steps.")] = None,
+    eval_every: Annotated[int, typer.Option(help="Optimizer steps between held-out validations.")] = 15,
+    patience: Annotated[int, typer.Option(help="Validations without improvement before stopping.")] = 3,
+    max_minutes: Annotated[
+        float | None, typer.Option(help="Time budget; stops at the next validation past it.")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto (CUDA when present) | cpu | cuda.")] = "auto",
+    precision: Annotated[str, typer.Option(help="auto | fp32 | bf16 (autocast).")] = "auto",
+    artifacts: Annotated[Path | None, typer.Option(help="Trained cascade (default $CARE_ARTIFACTS).")] = None,
+    progress: Annotated[bool, typer.Option(help="Progress bars.")] = True,
+) -> None:
+    """Fine-tune the embedded LLM with LoRA as a verbalizer on the validation window; write the adapter."""
+    from pydantic import ValidationError
+
+    from cascade.llm import pull_smollm2
+    from cascade.rerank.llm.models import tuned_dir
+    from cascade.tune.config import TuneConfig
+    from cascade.tune.train import tune as run
+    from eval.titlefit import load_titles
+
+    try:
+        cfg = TuneConfig.model_validate(
+            {"seed": seed, "max_users": max_users, "val_users": val_users, "rank": rank, "alpha": alpha,
+             "lr": lr, "epochs": epochs, "grad_accum": grad_accum, "max_steps": max_steps,
+             "eval_every": eval_every, "patience": patience, "max_minutes": max_minutes,
+             "device": device, "precision": precision}
+        )  # fmt: skip
+    except ValidationError as exc:
+        raise _fail(str(exc)) from exc
+    folder = out or tuned_dir()
+    try:
+        manifest = run(
+            cfg, folder, pull_smollm2(), artifacts=artifacts,
+            forbidden_titles=[t.title for t in load_titles()], progress=progress,
+        )  # fmt: skip
+    except (FileNotFoundError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    v, t = manifest["validation"], manifest["training"]
+    typer.echo(
+        f"held-out NDCG@10 {v['zero_shot']['ndcg@10']:.4f} -> {v['best']:.4f} (step {v['best_step']}); "
+        f"{t['steps']} steps, {t['examples_seen']} examples, {t['train_seconds']:.0f} s, {t['stopped']}"
+    )
+    typer.echo(str(folder / "manifest.json"))
 
 
 if __name__ == "__main__":

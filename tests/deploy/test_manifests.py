@@ -167,6 +167,33 @@ def test_gpu_overlay_points_the_service_at_vllm(rendered: dict[str, Any]) -> Non
     assert volume["persistentVolumeClaim"]["claimName"] in r.names("PersistentVolumeClaim")
 
 
+def test_gpu_overlay_serves_the_tuned_adapter_as_a_lora_module(rendered: dict[str, Any]) -> None:
+    r = rendered["gpu"]
+    env = env_config(r)
+    url = urlparse(env["CARE_LLM__BACKEND__TUNED_BASE_URL"])
+    svc = r.get("Service", url.hostname or "")
+    assert url.path == "/v1" and url.port in {p["port"] for p in svc["spec"]["ports"]}
+    tuned = r.get("Deployment", "vllm-tuned")
+    labels = tuned["spec"]["template"]["metadata"]["labels"]
+    assert svc["spec"]["selector"].items() <= labels.items()
+    main = r.get("Service", urlparse(env["CARE_LLM__BACKEND__BASE_URL"]).hostname or "")
+    assert not main["spec"]["selector"].items() <= labels.items()  # the base model's Service skips it
+    pod = tuned["spec"]["template"]["spec"]
+    c = container(pod, "vllm")
+    args = c["args"]
+    flags = dict(a.removeprefix("--").split("=", 1) for a in args if a.startswith("--") and "=" in a)
+    assert args[0] == "HuggingFaceTB/SmolLM2-135M-Instruct"  # the base care tune trains on
+    assert "--enable-lora" in args
+    module, path = flags["lora-modules"].split("=", 1)
+    assert module == env["CARE_LLM__BACKEND__TUNED_MODEL"]
+    assert int(flags["max-lora-rank"]) >= 8 and int(flags["max-logprobs"]) >= 20
+    # the adapter folder care tune writes under $CARE_HOME, on the care-home volume, read-only
+    assert path == f"{env['CARE_HOME']}/models/care-tuned/adapter"
+    mount = next(m for m in c["volumeMounts"] if path.startswith(m["mountPath"] + "/"))
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert mount["readOnly"] and volume["persistentVolumeClaim"]["claimName"] == "care-home"
+
+
 def test_gpu_overlay_runs_retrieval_on_faiss_gpu(rendered: dict[str, Any]) -> None:
     r = rendered["gpu"]
     assert env_config(r)["CARE_FAISS_GPU"] == "1"

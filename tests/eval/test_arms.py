@@ -81,3 +81,22 @@ def test_eval_cli_rejects_bad_options() -> None:
         eval_cli(users=0)
     with pytest.raises(ValueError, match="--protocol must be one of"):
         eval_cli(protocol="vibes")
+
+
+def test_tuned_arms_are_left_out_without_an_adapter(tmp_path: Path) -> None:
+    from cascade.llm import InProcessBackendConfig, LLMSettings
+    from eval.harness import EvalConfig, arms_for
+
+    missing = LLMSettings(backend=InProcessBackendConfig(tuned_adapter=tmp_path / "none.gguf"))
+    names = [a.name for a in arms_for(EvalConfig(llm=missing))]
+    assert "llm-fused" in names and not {"llm-fused-tuned", "llm-alone-tuned"} & set(names)
+    present = tmp_path / "adapter.gguf"
+    present.write_bytes(b"GGUF")
+    names = [
+        a.name
+        for a in arms_for(EvalConfig(llm=LLMSettings(backend=InProcessBackendConfig(tuned_adapter=present))))
+    ]
+    assert {"llm-fused-tuned", "llm-alone-tuned", "llm-alone"} <= set(names)
+    # named arms are taken as asked (a missing adapter is then an error when the arm is built)
+    named = arms_for(EvalConfig(llm=missing, arms=["llm-alone-tuned"]))
+    assert [a.name for a in named] == ["rules", "llm-alone-tuned"]

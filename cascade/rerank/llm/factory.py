@@ -20,10 +20,58 @@ from cascade.rerank.llm.models import smollm2_path
 from cascade.rerank.llm.prompts import PROMPTS_DIR, PromptError, PromptTemplate, load_prompt, prompt_path
 from cascade.rerank.llm.prompts import required_ctx as required_ctx
 from cascade.rerank.llm.reranker import LLMReranker
-from cascade.rerank.llm.settings import HTTPBackendConfig, LLMSettings
+from cascade.rerank.llm.settings import HTTPBackendConfig, LLMSettings, ModelChoice
 from cascade.rerank.llm.tokenizer import LlamaTokenizer, Tokenizer
 
 log = logging.getLogger(__name__)
+
+
+class TunedBackend:
+    """The tuned model's backend (the base with `care tune`'s LoRA adapter), built on first use.
+
+    In process: a second llama.cpp context over the same GGUF with the adapter GGUF applied. Over
+    HTTP: the same server addressed by the LoRA module's name (vLLM `--lora-modules care=...`).
+    A stage and its siblings share one; a failed build is remembered (LLMUnavailable at once).
+    """
+
+    def __init__(self, settings: LLMSettings, n_ctx: int) -> None:
+        self.settings, self.n_ctx = settings, n_ctx
+        self._lock = threading.Lock()
+        self._backend: LLMBackend | None = None
+        self._failed: str | None = None
+
+    def get(self) -> LLMBackend:
+        """The backend; LLMUnavailable when there is no adapter or it does not load."""
+        with self._lock:
+            if self._failed is not None:
+                raise LLMUnavailable(self._failed)
+            if self._backend is None:
+                try:
+                    self._backend = self._build()
+                except Exception as exc:
+                    self._failed = f"tuned model: {type(exc).__name__}: {exc}"
+                    log.error("%s", self._failed)
+                    raise LLMUnavailable(self._failed) from exc
+            return self._backend
+
+    def _build(self) -> LLMBackend:
+        b = self.settings.backend
+        if isinstance(b, HTTPBackendConfig):
+            http = OpenAIHTTPBackend(
+                b.model_copy(update={"model": b.tuned_model, "base_url": b.tuned_base_url or b.base_url})
+            )
+            http.name = f"{http.name}:{b.tuned_model}"
+            return http
+        adapter = self.settings.tuned_adapter_path()
+        if adapter is None or not adapter.is_file():
+            raise FileNotFoundError(f"no LoRA adapter at {adapter} (run `care tune`)")
+        return LlamaCppBackend(b.model_path or smollm2_path(), n_ctx=self.n_ctx, n_threads=b.n_threads,
+                               lora_path=adapter)  # fmt: skip
+
+    async def aclose(self) -> None:
+        if self._backend is not None:
+            await self._backend.aclose()
+            self._backend = None
 
 
 class LLMStage:
@@ -45,6 +93,7 @@ class LLMStage:
         self.breaker = CircuitBreaker(settings.failure_threshold, settings.reset_after_s)
         self.slots = Slots(settings.max_concurrency)
         self._prompts: dict[str, PromptTemplate] = {}
+        self.tuned = TunedBackend(settings, int(getattr(backend, "n_ctx", 0)) or required_ctx(prompts_dir))
 
     @classmethod
     def from_settings(
@@ -67,10 +116,14 @@ class LLMStage:
         """A sibling sharing this stage's backend, tokenizer, breaker and slots; its own cache or prompts."""
         folder = prompts_dir or self.prompts_dir
         sibling = LLMStage(self.backend, self.tokenizer, cache or self.cache, self.settings, folder)
-        sibling.breaker, sibling.slots = self.breaker, self.slots
+        sibling.breaker, sibling.slots, sibling.tuned = self.breaker, self.slots, self.tuned
         if folder == self.prompts_dir and prompts_dir is None:
             sibling._prompts = self._prompts  # same prompt files: share the validated templates
         return sibling
+
+    def backend_for(self, model: ModelChoice) -> LLMBackend:
+        """The base model's backend or the tuned one; LLMUnavailable when the tuned one cannot load."""
+        return self.backend if model == "base" else self.tuned.get()
 
     def prompt(self, name: str) -> PromptTemplate:
         """prompts/<name>.yaml, loaded and validated once."""
@@ -102,7 +155,8 @@ class LLMStage:
         return self.guard(LLMReranker(self.backend, self.prompt(prompt_name)), fallback)
 
     async def aclose(self) -> None:
-        """Release the backend."""
+        """Release the backends."""
+        await self.tuned.aclose()
         await self.backend.aclose()
 
 

@@ -43,6 +43,7 @@ class FusionSettings:
     seed: int = 0
     title: TitleSignal = "none"
     title_weight: float = 0.0
+    alone: bool = False  # the LLM's order over the scored candidates, no fusion and no rules
 
 
 class ScoreStore(Protocol):
@@ -89,7 +90,9 @@ class FusedLLMReranker:
         self.backend, self.prompt, self.rules, self.settings = backend, prompt, rules, settings
         self.window = prompt.spec.max_candidates
         self.name = "llm_fused"
-        blob = json.dumps([settings.__dict__, rules.config.model_dump()], sort_keys=True, default=str)
+        blob = json.dumps(
+            [settings.__dict__, rules.config.model_dump(), backend.name], sort_keys=True, default=str
+        )
         self._version = f"fused:{prompt.version}:{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
 
     def cache_key(self, inp: RerankInput) -> str:
@@ -144,6 +147,8 @@ class FusedLLMReranker:
     async def rerank(self, inp: RerankInput) -> RerankOutput:
         """The rules' list over the fused scores; raises InvalidOutput / BackendError on LLM failure."""
         s = self.settings
+        if s.alone:
+            return await self._alone(inp)
         title = title_term(s.title, inp) if s.title_weight > 0 else None
         terms: list[tuple[float, FloatArray]] = [] if title is None else [(s.title_weight, title)]
         stats: dict[str, float] = {"llm_calls": 0.0}
@@ -155,3 +160,14 @@ class FusedLLMReranker:
         out = rerank_fused(self.rules, inp, terms, self.name)
         out.stats |= stats | {"valid_before_repair": 1.0}
         return out
+
+    async def _alone(self, inp: RerankInput) -> RerankOutput:
+        """The scored candidates by LLM score, then the rest in the ranker's order."""
+        if not inp.candidates:
+            return RerankOutput([], self.name, stats={"llm_calls": 0.0})
+        t0 = time.perf_counter()
+        llm, stats = await self.llm_scores(inp)
+        stats["llm_ms"] = (time.perf_counter() - t0) * 1000.0
+        order = np.argsort(-llm, kind="stable")
+        ids = [inp.candidates[int(i)].item_id for i in order]
+        return RerankOutput(ids, self.name, stats=stats | {"valid_before_repair": 1.0})

@@ -16,6 +16,7 @@ from cascade.rerank.kinds import BuildContext, Built, Kind, KindConfig
 from cascade.rerank.llm.fused import FusedLLMReranker, FusionSettings
 from cascade.rerank.llm.kind import LLMUnavailable
 from cascade.rerank.llm.prompts import prompt_path, template_variables
+from cascade.rerank.llm.settings import ModelChoice
 from cascade.rerank.rules import DEFAULT_CONFIG
 from cascade.rerank.title.term import TitleSignal
 from cascade.rerank.title_kind import rules_of
@@ -44,6 +45,8 @@ class FusedConfig(KindConfig):
     seed: int = 0
     title: TitleSignal = "none"
     title_weight: float = Field(default=0.0, ge=0.0, le=20.0)
+    model: ModelChoice = Field(default="base", description="tuned: the LoRA adapter of `care tune`.")
+    alone: bool = Field(default=False, description="Order by the LLM's scores alone (no fusion, no rules).")
 
 
 def load_tuned(path: Path) -> Tuned:
@@ -67,6 +70,7 @@ def _build(cfg: FusedConfig, ctx: BuildContext) -> Built:
     weight, lam = effective(cfg, ctx.prompts_dir)
     try:
         stage = ctx.llm_stage()
+        backend = stage.backend_for(cfg.model)
     except LLMUnavailable:
         if ctx.mode == "quality":
             raise
@@ -76,10 +80,15 @@ def _build(cfg: FusedConfig, ctx: BuildContext) -> Built:
         raise ValueError(f"prompt {cfg.prompt!r}: fusion needs single_pass windows of at most {MAX_WINDOW}")
     if tpl.spec.labels == "letters":
         raise ValueError(f"prompt {cfg.prompt!r}: fusion needs one-case labels (upper, digits or numbers)")
-    settings = FusionSettings(weight, cfg.passes, cfg.max_scored, cfg.seed, cfg.title, cfg.title_weight)
-    primary = FusedLLMReranker(stage.backend, tpl, rules.with_mmr_lambda(lam), settings)
+    settings = FusionSettings(
+        weight, cfg.passes, cfg.max_scored, cfg.seed, cfg.title, cfg.title_weight, alone=cfg.alone
+    )
+    primary = FusedLLMReranker(backend, tpl, rules.with_mmr_lambda(lam), settings)
     guarded = stage.guard(primary, ctx.rules)
-    return Built(guarded, f"{tpl.version}:w={weight:g}:lam={lam if lam is not None else 'rules'}")
+    head = tpl.version if cfg.model == "base" else f"{tpl.version}:{backend.name}"
+    if cfg.alone:
+        return Built(guarded, f"{head}:alone")
+    return Built(guarded, f"{head}:w={weight:g}:lam={lam if lam is not None else 'rules'}")
 
 
 def _files(cfg: FusedConfig, prompts_dir: Path) -> list[Path]:

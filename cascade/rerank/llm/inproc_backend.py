@@ -23,6 +23,7 @@ from cascade.rerank.llm.backend import BackendError, ListResult, ScoreResult
 from cascade.rerank.llm.constraint import PermutationConstraint, label_token_ids
 from cascade.rerank.llm.llamacpp_compat import load_llama
 from cascade.rerank.llm.prompts import ChatPrompt
+from cascade.rerank.llm.settings import file_tag
 from cascade.rerank.llm.tokenizer import LlamaTokenizer
 
 T = TypeVar("T")
@@ -41,10 +42,12 @@ def common_prefix(a: list[int], b: list[int]) -> int:
 class LlamaCppBackend:
     """LLMBackend running a GGUF in this process."""
 
-    def __init__(self, model_path: Path, *, n_ctx: int = 3072, n_threads: int = 2):
-        self.name = "inproc:llamacpp"
+    def __init__(
+        self, model_path: Path, *, n_ctx: int = 3072, n_threads: int = 2, lora_path: Path | None = None
+    ):
+        self.name = "inproc:llamacpp" if lora_path is None else f"inproc:llamacpp+lora:{file_tag(lora_path)}"
         self.n_ctx = n_ctx
-        self._llm = load_llama(model_path, n_ctx=n_ctx, n_threads=n_threads)
+        self._llm = load_llama(model_path, n_ctx=n_ctx, n_threads=n_threads, lora_path=lora_path)
         self.tokenizer = LlamaTokenizer(self._llm)
         self._n_vocab = int(self._llm.n_vocab())
         self._lock = threading.Lock()

@@ -44,9 +44,14 @@ def apply() -> None:
 
 
 def load_llama(
-    path: Path, *, n_ctx: int = 512, n_threads: int = 2, vocab_only: bool = False
+    path: Path,
+    *,
+    n_ctx: int = 512,
+    n_threads: int = 2,
+    vocab_only: bool = False,
+    lora_path: Path | None = None,
 ) -> llama_cpp.Llama:
-    """A Llama for `path` with the safe CPU settings (flash attention on, quiet)."""
+    """A Llama for `path` with the safe CPU settings (flash attention on, quiet), plus a LoRA adapter GGUF."""
     apply()
     return llama_cpp.Llama(
         model_path=str(path),
@@ -57,5 +62,6 @@ def load_llama(
         flash_attn=True,
         vocab_only=vocab_only,
         logits_all=False,
+        lora_path=str(lora_path) if lora_path is not None else None,
         verbose=False,
     )

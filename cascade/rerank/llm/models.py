@@ -29,3 +29,17 @@ def pull_smollm2(log: Callable[[str], None] = lambda _m: None) -> Path:
     """Make the SmolLM2 GGUF present under $CARE_HOME/models and return its path (idempotent)."""
     fetch(SMOLLM2, paths.models_dir(), log)
     return smollm2_path()
+
+
+TUNED_DIR = "care-tuned"
+TUNED_ADAPTER = "adapter.gguf"
+
+
+def tuned_dir() -> Path:
+    """Where `care tune` writes the tuned model by default ($CARE_HOME/models/care-tuned)."""
+    return paths.models_dir() / TUNED_DIR
+
+
+def tuned_adapter_path() -> Path:
+    """The llama.cpp LoRA adapter `care tune` writes by default."""
+    return tuned_dir() / TUNED_ADAPTER

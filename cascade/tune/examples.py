@@ -1,0 +1,122 @@
+"""Training examples from the validation window, rendered with the fused arm's own prompt template.
+
+Per user, as of the start of their validation window (point-in-time features, the offline pipeline):
+the cascade ranks the catalog with the example's playlist title in the context, the ranker's top
+`window` candidates are the window (the candidates the fused arm scores when serving), a positive
+from deeper in the top 50 replaces the last one when the window has none, and the window is
+shuffled. Positives are the window's items the user interacted with in the validation window.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cascade.rerank.llm.prompts import PromptTemplate
+from cascade.runtime import window_start
+from cascade.tune.titles import phrase, window_theme
+from cascade.types import Context, ItemText
+
+if TYPE_CHECKING:
+    from cascade.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Example:
+    """One prompt with its labelled candidates; `positives` index `labels` and `item_ids`."""
+
+    user_id: int
+    system: str
+    user: str
+    labels: tuple[str, ...]
+    item_ids: tuple[int, ...]
+    positives: tuple[int, ...]
+    title: str | None
+
+
+def pick_window(
+    cands: Sequence[ItemText], relevant: Collection[int], size: int, rng: np.random.Generator
+) -> tuple[list[ItemText], list[int]] | None:
+    """The top `size` candidates (a deeper positive swapped in if none), shuffled; None: no positive."""
+    top = list(cands[:size])
+    if not any(c.item_id in relevant for c in top):
+        deeper = [c for c in cands[size:] if c.item_id in relevant]
+        if not deeper:
+            return None
+        top[-1] = deeper[int(rng.integers(len(deeper)))]
+    order = rng.permutation(len(top))
+    shuffled = [top[i] for i in order]
+    return shuffled, [j for j, c in enumerate(shuffled) if c.item_id in relevant]
+
+
+def build_examples(
+    runtime: Runtime,
+    prompt: PromptTemplate,
+    users: Iterable[int],
+    *,
+    seed: int,
+    forbidden_titles: Collection[str] = (),
+    title_share: float = 2 / 3,
+    on_user: Callable[[], None] = lambda: None,
+) -> list[Example]:
+    """One example per user with a positive in reach (users without one are skipped)."""
+    split, catalog = runtime.split, runtime.dataset.catalog
+    val_items = {u: set(map(int, items)) for u, items in split.val.by_user().items()}
+    starts = window_start(split.val)
+    pipeline = runtime.offline_pipeline("val")
+    size = prompt.spec.max_candidates
+    out: list[Example] = []
+    for u in users:
+        rng = np.random.default_rng([seed, u])
+        rel = val_items.get(u, set())
+        title = None
+        if rel and rng.random() < title_share:
+            rows = [catalog.row(i) for i in sorted(rel) if i in catalog]
+            genres, decade = window_theme(
+                [catalog.genres[r] for r in rows], [int(catalog.years[r]) for r in rows]
+            )
+            title = phrase(genres, decade, rng, forbidden_titles)
+        ctx = Context(playlist_title=title, timestamp=float(starts.get(u, runtime.as_of_end)))
+        inp = pipeline.rerank_input(u, pipeline.rank(u, ctx), ctx, 10)
+        picked = pick_window(inp.candidates, rel, size, rng)
+        on_user()
+        if picked is None:
+            continue
+        window, positives = picked
+        chat = prompt.render(replace(inp, candidates=tuple(window), scores=()))
+        out.append(
+            Example(
+                u,
+                chat.system,
+                chat.user,
+                chat.labels,
+                tuple(c.item_id for c in window),
+                tuple(positives),
+                title,
+            )
+        )
+    return out
+
+
+def save_examples(path: Path, examples: Sequence[Example]) -> None:
+    """One JSON object per line."""
+    path.write_text("".join(json.dumps(asdict(e)) + "\n" for e in examples), encoding="utf-8")
+
+
+def load_examples(path: Path) -> list[Example]:
+    """What save_examples wrote."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        d = json.loads(line)
+        out.append(
+            Example(
+                d["user_id"], d["system"], d["user"], tuple(d["labels"]), tuple(d["item_ids"]),
+                tuple(d["positives"]), d["title"],
+            )
+        )  # fmt: skip
+    return out
