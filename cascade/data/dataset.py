@@ -89,10 +89,7 @@ class Catalog:
 
     def rows(self, item_ids: IntArray) -> IntArray:
         """Rows of catalog items (KeyError naming the first unknown id)."""
-        rows = self._row.rows(item_ids)
-        if len(rows) and rows.min() < 0:
-            raise KeyError(int(np.asarray(item_ids)[np.argmax(rows < 0)]))
-        return rows
+        return self._row.all_rows(item_ids)
 
     def genre_matrix(self) -> FloatArray:
         index = {g: j for j, g in enumerate(self.genre_names)}

@@ -56,6 +56,14 @@ class IdRows:
         q = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids), dtype=np.int64)
         return _search(self._sorted, self._order, q)
 
+    def all_rows(self, ids: I64 | Iterable[int]) -> I64:
+        """Rows of ids that must all be present (KeyError naming the first absent one)."""
+        q = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids), dtype=np.int64)
+        r = _search(self._sorted, self._order, q)
+        if len(r) and r.min() < 0:
+            raise KeyError(int(q[np.argmax(r < 0)]))
+        return r
+
     def known_rows(self, ids: I64 | Iterable[int]) -> I64:
         """Rows of the ids present, in order (absent ids skipped)."""
         r = self.rows(ids)

@@ -185,9 +185,7 @@ class TwoTowerRetriever:
 
     def score(self, user: UserView, item_ids: Sequence[int] | IntArray) -> FloatArray:
         """Two-tower inner product of the user with each item (KeyError for unknown items)."""
-        rows = self._row.rows(np.asarray(item_ids, dtype=np.int64))
-        if len(rows) and rows.min() < 0:
-            raise KeyError(int(np.asarray(item_ids)[np.argmax(rows < 0)]))
+        rows = self._row.all_rows(np.asarray(item_ids, dtype=np.int64))
         return (self._vecs[rows] @ self.user_vector(user)).astype(np.float32)
 
     def retrieve(self, user: UserView, n: int) -> Candidates:

@@ -12,6 +12,9 @@ def test_rows_match_a_dict_lookup_in_insertion_order() -> None:
     assert m.rows(q).tolist() == want
     assert m.known_rows([8, 12, 50]).tolist() == [4, 0]
     assert m[999] == 2 and m.get(8) == -1 and 12 in m and 8 not in m and len(m) == 5
+    assert m.all_rows([12, 50]).tolist() == [4, 0]
+    with pytest.raises(KeyError, match="8"):
+        m.all_rows([12, 8, 9])
 
 
 def test_append_and_extend_give_the_next_rows() -> None:
