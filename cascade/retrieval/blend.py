@@ -115,10 +115,8 @@ class BlendedRetriever:
         merged, tt_rank, cf_rank, vecs = merged[order], tt_rank[order], cf_rank[order], vecs[order]
         rows = self.collab.rows_or_missing(merged)
         scores = (vecs @ q).astype(np.float32)
-        fresh_fit = np.zeros(len(merged), dtype=np.float32)
-        if len(fresh):
-            where = {int(i): f for i, f in zip(fresh.tolist(), fit.tolist(), strict=True)}
-            fresh_fit = np.fromiter((where.get(int(i), 0.0) for i in merged), np.float32, len(merged))
+        at = positions(fresh, merged)  # -1: not a fresh item
+        fresh_fit = np.where(at >= 0, fit[np.maximum(at, 0)] if len(fit) else 0.0, 0.0).astype(np.float32)
         return SourcedCandidates(merged, scores, tt_rank, cf_rank, rows, sig, vecs, recent, fresh_fit)
 
     def evidence(self, retrieved: SourcedCandidates) -> F32:
