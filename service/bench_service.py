@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from cascade.features.online import RedisStoreConfig, create_store
-from cascade.features.online.item_cache import ItemCache
+from cascade.features.online.item_cache import cached
 from cascade.features.online.redis_store import RedisStore
 from service.main import usable_cores
 from service.process import ServerProcess
@@ -150,9 +150,7 @@ def inprocess_p50(n: int, prefix: str) -> tuple[float, float]:
 
     single_threaded_compute()
     rt = load_runtime()
-    online = ItemCache(
-        create_store(RedisStoreConfig(url=REDIS_URL, prefix=prefix)), Settings().item_cache_ttl_s
-    )
+    online = cached(create_store(RedisStoreConfig(url=REDIS_URL, prefix=prefix)), Settings().item_cache_ttl_s)
     pipe = rt.online_pipeline(rt.feature_store(online))
     arm = arm_resolver(rt.dataset.catalog, "serving").resolve(ArmSpec(name="rules", reranker="rules"))
     ctx = Context(playlist_title="90s thrillers")

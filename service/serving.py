@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from cascade.arms import Arm, ArmResolver, ArmSet, Assignment, ExperimentsError, arm_resolver, watched_files
 from cascade.features.online import OnlineStore, StoreUnavailable, create_store
 from cascade.features.online.breaker import BreakerStore, request_budget
-from cascade.features.online.item_cache import ItemCache
+from cascade.features.online.item_cache import ItemCache, cached
 from cascade.features.session import Event
 from cascade.features.store import FeatureStore, UnknownItemError
 from cascade.pipeline import Pipeline, Recommendation
@@ -176,8 +176,7 @@ class CareService:
             probe_interval_s=self.settings.store_breaker_probe_s,
             on_change=self.metrics.observe_breaker,
         )
-        ttl = self.settings.item_cache_ttl_s
-        return ItemCache(guarded, ttl) if ttl > 0 else guarded
+        return cached(guarded, self.settings.item_cache_ttl_s)
 
     def _open_tracker(self) -> None:
         s = self.settings

@@ -102,3 +102,8 @@ class ItemCache:
 
     def close(self) -> None:
         self.inner.close()
+
+
+def cached(store: OnlineStore, ttl_s: float) -> OnlineStore:
+    """`store` with its item features cached for `ttl_s` (0: uncached): what a remote store serves through."""
+    return ItemCache(store, ttl_s) if ttl_s > 0 else store

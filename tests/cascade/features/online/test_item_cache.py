@@ -10,7 +10,7 @@ import pytest
 
 from cascade.features.online import RedisStoreConfig, StoreUnavailable, create_store
 from cascade.features.online.base import ITEM_DEFAULTS
-from cascade.features.online.item_cache import ItemCache
+from cascade.features.online.item_cache import ItemCache, cached
 from cascade.features.online.redis_store import RedisStore
 from cascade.features.registry import ITEM_BATCH
 
@@ -97,3 +97,9 @@ def test_misses_fail_like_the_store_when_it_is_down() -> None:
     with pytest.raises(StoreUnavailable):
         cache.fetch_items(np.asarray([1], dtype=np.int64))
     dead.close()
+
+
+def test_a_zero_ttl_serves_the_store_itself(redis_store: RedisStore) -> None:
+    assert cached(redis_store, 0.0) is redis_store
+    wrapped = cached(redis_store, 60.0)
+    assert isinstance(wrapped, ItemCache) and wrapped.inner is redis_store
