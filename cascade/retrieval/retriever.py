@@ -24,7 +24,7 @@ from cascade.retrieval.encode import (
 )
 from cascade.retrieval.index import IndexConfig, VectorIndex
 from cascade.retrieval.serving import NumpyUserTower
-from cascade.retrieval.text import embed_texts, item_text
+from cascade.retrieval.text import TEXT_DIM, embed_texts, item_text
 from cascade.retrieval.training import build_demographics, build_examples, build_vocab, train_two_tower
 from cascade.retrieval.two_tower import Sizes, TwoTower, TwoTowerConfig
 from cascade.types import Candidates, UserView
@@ -176,10 +176,23 @@ class TwoTowerRetriever:
             self._pool(user.session_items[:SESSION_POOL_MAX]),
         )
 
+    def text_vectors(self) -> FloatArray | None:
+        """(n_items, 384) MiniLM text vectors in the row order of item_ids(); None when built from vectors."""
+        return self._text
+
+    def text_of(self, item_ids: IntArray) -> FloatArray:
+        """(n, 384) text vectors of indexed items (zeros for ids the index lacks or without text)."""
+        if self._text is None:
+            return np.zeros((len(item_ids), TEXT_DIM), dtype=np.float32)
+        return self._gather(self._text, item_ids)
+
     def vectors_of(self, item_ids: IntArray) -> FloatArray:
         """(n, dim) item vectors of indexed items (zeros for ids the index lacks)."""
+        return self._gather(self._vecs, item_ids)
+
+    def _gather(self, matrix: FloatArray, item_ids: IntArray) -> FloatArray:
         rows = self._row.rows(item_ids)
-        out = self._vecs[np.maximum(rows, 0)]
+        out = matrix[np.maximum(rows, 0)]
         out[rows < 0] = 0.0
         return np.asarray(out, dtype=np.float32)
 
@@ -188,8 +201,11 @@ class TwoTowerRetriever:
         rows = self._row.all_rows(np.asarray(item_ids, dtype=np.int64))
         return (self._vecs[rows] @ self.user_vector(user)).astype(np.float32)
 
-    def retrieve(self, user: UserView, n: int) -> Candidates:
-        """About n best items by inner product, excluding seen, history and session items."""
+    def retrieve(self, user: UserView, n: int, title: FloatArray | None = None) -> Candidates:
+        """About n best items by inner product, excluding seen, history and session items.
+
+        The two-tower alone has no title source; `BlendedRetriever` adds one over `text_vectors`.
+        """
         exclude = set(user.seen) | set(user.history) | set(user.session_items)
         ids, scores = self.index.search_unseen(self.user_vector(user), n, exclude)
         return Candidates(ids, scores)

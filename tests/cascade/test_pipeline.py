@@ -52,6 +52,30 @@ def test_offline_never_recommends_the_history(runtime: Runtime) -> None:
         assert rec.ranker_order[:10] == ids  # the identity arm keeps the ranker's order
 
 
+def test_the_ranker_follows_a_title_and_ranks_without_one(runtime: Runtime) -> None:
+    """A titled request gets the title source and title features; the manifest shows both uses."""
+    from cascade.features.registry import RANKER_FEATURES, names
+
+    pipe = runtime.offline_pipeline("test")
+    now = float(runtime.as_of_end)
+    cols = names(RANKER_FEATURES)
+    plain = pipe.rank(42, Context(timestamp=now))
+    titled = pipe.rank(42, Context(playlist_title="spine-chilling horror nights", timestamp=now))
+    assert "title" in titled.timings_ms and "title" not in plain.timings_ms
+    catalog = runtime.dataset.catalog
+
+    def horror(ids: np.ndarray) -> int:
+        return sum("Horror" in catalog.genres[catalog.row(int(i))] for i in ids[:10])
+
+    assert horror(titled.ranked.item_ids) >= horror(plain.ranked.item_ids) + 3
+    uf = pipe.features.user(42, (), now)
+    _, x, _ = pipe.candidate_features(uf, Context(timestamp=now), now, {})
+    assert (x[:, cols.index("title_present")] == 0).all() and (x[:, cols.index("title_sim")] == 0).all()
+    m = runtime.manifest["metrics"]
+    assert m["+intent_title"]["ndcg@10"] > m["two_tower+xgb"]["ndcg@10"]
+    assert runtime.manifest["feature_importance"].get("title_sim", 0.0) > 0
+
+
 def test_a_played_item_is_not_recommended_again(online: tuple[FeatureStore, Pipeline]) -> None:
     store, pipe = online
     first = pipe.recommend_sync(7, 10, Context(), NONE)
