@@ -19,8 +19,8 @@ F32 = npt.NDArray[np.float32]
 @dataclass(frozen=True)
 class RankerConfig:
     max_depth: int = 6
-    eta: float = 0.05
-    num_rounds: int = 600
+    eta: float = 0.1  # with 600 rounds at 0.05 the titled rows' fit alone took 2.3 min of `care train`'s 3
+    num_rounds: int = 300
     early_stopping: int = 40
     min_child_weight: float = 1.0
     subsample: float = 0.8
