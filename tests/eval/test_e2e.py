@@ -44,6 +44,7 @@ def test_none_and_rules(eval_runtime: Runtime, tmp_path: Path) -> None:
     # the identity arm keeps the ranker's order; the rules arm moves it
     assert rep["change"]["none"]["position_overlap@10"] == 1.0
     assert rep["change"]["rules"]["position_overlap@10"] < 1.0
+
     # the derived title reaches the ranker (title source and features): with it, its order changes
     def orders(context: str) -> set[tuple[int, ...]]:
         path = tmp_path / "cache" / f"none__{context}__quality.jsonl"
