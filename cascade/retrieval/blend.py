@@ -110,8 +110,10 @@ class BlendedRetriever:
         fresh, fit = self._fresh_fit(sig, exclude)
         text = None if title is None else tt.text_vectors()
         title_ids = np.empty(0, dtype=np.int64)
+        sims = np.empty(0, dtype=np.float32)
         if title is not None and text is not None:
-            title_ids = nearest(text, tt.item_ids(), title, TITLE_QUOTA, exclude)
+            sims = (text @ title).astype(np.float32)  # every indexed item's cosine with the title
+            title_ids = nearest(sims, tt.item_ids(), TITLE_QUOTA, exclude)
         head = [*fresh.tolist(), *title_ids.tolist(), *cf_ids[:quota].tolist()]
         merged = np.asarray(
             list(dict.fromkeys([*head, *tt_ids.tolist(), *cf_ids[quota:].tolist()]))[:n], dtype=np.int64
@@ -130,7 +132,7 @@ class BlendedRetriever:
         fresh_fit = np.where(at >= 0, fit[np.maximum(at, 0)] if len(fit) else 0.0, 0.0).astype(np.float32)
         sim = src = None
         if title is not None and text is not None:
-            sim = (tt.text_of(merged) @ title).astype(np.float32)
+            sim = sims[np.maximum(tt.rows(merged), 0)]  # every candidate is indexed
             src = (positions(title_ids, merged) >= 0).astype(np.float32)
         return SourcedCandidates(
             merged, scores, tt_rank, cf_rank, rows, sig, vecs, recent, fresh_fit, sim, src

@@ -24,7 +24,7 @@ from cascade.retrieval.encode import (
 )
 from cascade.retrieval.index import IndexConfig, VectorIndex
 from cascade.retrieval.serving import NumpyUserTower
-from cascade.retrieval.text import TEXT_DIM, embed_texts, item_text
+from cascade.retrieval.text import embed_texts, item_text
 from cascade.retrieval.training import build_demographics, build_examples, build_vocab, train_two_tower
 from cascade.retrieval.two_tower import Sizes, TwoTower, TwoTowerConfig
 from cascade.types import Candidates, UserView
@@ -180,19 +180,14 @@ class TwoTowerRetriever:
         """(n_items, 384) MiniLM text vectors in the row order of item_ids(); None when built from vectors."""
         return self._text
 
-    def text_of(self, item_ids: IntArray) -> FloatArray:
-        """(n, 384) text vectors of indexed items (zeros for ids the index lacks or without text)."""
-        if self._text is None:
-            return np.zeros((len(item_ids), TEXT_DIM), dtype=np.float32)
-        return self._gather(self._text, item_ids)
+    def rows(self, item_ids: IntArray) -> IntArray:
+        """Row of each item in item_ids() order (-1 for ids the index lacks)."""
+        return self._row.rows(item_ids)
 
     def vectors_of(self, item_ids: IntArray) -> FloatArray:
         """(n, dim) item vectors of indexed items (zeros for ids the index lacks)."""
-        return self._gather(self._vecs, item_ids)
-
-    def _gather(self, matrix: FloatArray, item_ids: IntArray) -> FloatArray:
         rows = self._row.rows(item_ids)
-        out = matrix[np.maximum(rows, 0)]
+        out = self._vecs[np.maximum(rows, 0)]
         out[rows < 0] = 0.0
         return np.asarray(out, dtype=np.float32)
 

@@ -18,9 +18,8 @@ I64 = npt.NDArray[np.int64]
 TITLE_QUOTA = 50  # candidates the title source adds (before duplicates are dropped)
 
 
-def nearest(text: F32, item_ids: I64, title: F32, n: int, exclude: set[int]) -> I64:
-    """The n items outside `exclude` whose unit text vectors are nearest the unit title vector."""
-    sims = text @ title
+def nearest(sims: F32, item_ids: I64, n: int, exclude: set[int]) -> I64:
+    """The n items outside `exclude` with the highest title similarity `sims` (aligned with item_ids)."""
     take = min(len(item_ids), n + len(exclude))
     top = np.argpartition(-sims, take - 1)[:take] if take < len(item_ids) else np.arange(len(item_ids))
     top = top[np.argsort(-sims[top], kind="stable")]

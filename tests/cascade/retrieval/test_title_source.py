@@ -16,10 +16,10 @@ def _unit(rows: list[list[float]]) -> np.ndarray:
 def test_nearest_orders_by_similarity_and_skips_excluded() -> None:
     text = _unit([[1, 0], [0.9, 0.1], [0, 1], [0.5, 0.5], [-1, 0]])
     ids = np.asarray([10, 11, 12, 13, 14], dtype=np.int64)
-    title = _unit([[1, 0]])[0]
-    assert nearest(text, ids, title, 3, set()).tolist() == [10, 11, 13]
-    assert nearest(text, ids, title, 3, {10}).tolist() == [11, 13, 12]
-    assert nearest(text, ids, title, 10, {11}).tolist() == [10, 13, 12, 14]
+    sims = text @ _unit([[1, 0]])[0]
+    assert nearest(sims, ids, 3, set()).tolist() == [10, 11, 13]
+    assert nearest(sims, ids, 3, {10}).tolist() == [11, 13, 12]
+    assert nearest(sims, ids, 10, {11}).tolist() == [10, 13, 12, 14]
 
 
 def test_title_block_columns() -> None:
