@@ -4,18 +4,20 @@ Rows are built once: the validation rows exactly as `care train` builds them (mo
 train), the test rows from the trained artifacts (models refit on train + validation). A group is
 "off" when its columns are missing (NaN) in both, so the trees cannot split on them. "two-tower
 candidates only" keeps the rows the two-tower source retrieved (the second source off) and drops
-the source columns.
+the source columns. "no title rows or features" drops the titled training groups and the TITLE
+columns: the ranker as it was before titles, scored on the same untitled test requests.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from cascade.features.registry import COLLAB, COLLAB_GROUPS, RANKER_FEATURES, names
+from cascade.features.registry import COLLAB, COLLAB_GROUPS, RANKER_FEATURES, TITLE, names
 from cascade.metrics import accuracy
 from cascade.retrieval.retriever import TwoTowerRetriever, catalog_text
 from cascade.runtime import load_runtime, window_start
@@ -25,24 +27,36 @@ from cascade.types import Context
 F32 = npt.NDArray[np.float32]
 _NAMES = names(RANKER_FEATURES)
 _SRC_TT = _NAMES.index("src_two_tower")
+_TITLED = _NAMES.index("title_present")
+_TITLE_COLS = [_NAMES.index(f.name) for f in TITLE]
+
+
+class Config(NamedTuple):
+    off: list[int]  # columns set missing in training and test rows
+    tt_only: bool = False  # keep only the two-tower source's candidates
+    untitled: bool = False  # drop the titled training groups
 
 
 def _columns(group: str) -> list[int]:
     return [_NAMES.index(f.name) for f in COLLAB if f.group == group]
 
 
-def configs() -> dict[str, tuple[list[int], bool]]:
-    """name -> (columns off, two-tower candidates only)."""
+def configs() -> dict[str, Config]:
+    """The configurations, by name."""
     every = [_NAMES.index(f.name) for f in COLLAB]
-    out: dict[str, tuple[list[int], bool]] = {"all features": ([], False)}
-    out |= {f"without {g}": (_columns(g), False) for g in COLLAB_GROUPS}
-    out["two-tower candidates only"] = (_columns("source"), True)
-    out["two-tower candidates, no collab features (round 1)"] = (every, True)
+    out: dict[str, Config] = {"all features": Config([])}
+    out |= {f"without {g}": Config(_columns(g)) for g in COLLAB_GROUPS}
+    out["no title rows or features"] = Config(_TITLE_COLS, untitled=True)
+    out["two-tower candidates only"] = Config(_columns("source") + _TITLE_COLS, True, True)
+    out["two-tower candidates, no collab features (round 1)"] = Config(every + _TITLE_COLS, True, True)
     return out
 
 
 def run(
-    artifacts: Path | None = None, seed: int = SEED, train_two_tower: Path | None = None
+    artifacts: Path | None = None,
+    seed: int = SEED,
+    train_two_tower: Path | None = None,
+    forbidden_titles: Collection[str] = (),
 ) -> list[dict[str, Any]]:
     """One row per configuration: test-window NDCG/Recall/HitRate/MRR@10 over all test users.
 
@@ -59,7 +73,7 @@ def run(
     users = sorted(relevant)
     with progress() as p:
         text = catalog_text(ds.catalog)
-        _, (x, y, groups) = validation_rows(ds, split, rt.batch, seed, text, p, {}, tt_val)
+        _, (x, y, groups) = validation_rows(ds, split, rt.batch, seed, text, p, {}, tt_val, forbidden_titles)
         tests = []
         for u in _users(p, "test rows", users):
             now = float(as_of[u])
@@ -68,10 +82,12 @@ def run(
             tests.append((xt, got.item_ids, set(relevant[u].tolist())))
         out = []
         task = p.add_task("ablation configurations", total=len(configs()))
-        for name, (off, tt_only) in configs().items():
+        for name, (off, tt_only, untitled) in configs().items():
             keep = np.ones(len(y), dtype=bool)
             if tt_only:
-                keep = x[:, _SRC_TT] > 0
+                keep &= x[:, _SRC_TT] > 0
+            if untitled:
+                keep &= x[:, _TITLED] == 0
             xs, ys = x[keep].copy(), y[keep]
             owner = np.repeat(np.arange(len(groups)), groups)[keep]
             sizes = np.bincount(owner, minlength=len(groups))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -60,6 +60,13 @@ class Recommendation:
     prompt_version: str | None = None
 
 
+def _shared_title_vector(title: str) -> F32:
+    """MiniLM, loaded on the first title; its title cache is shared with the rules' title term."""
+    from cascade.rerank.title.term import shared_similarity
+
+    return shared_similarity().title_vector(title)
+
+
 @contextmanager
 def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
     t0 = time.perf_counter()
@@ -80,10 +87,18 @@ class Pipeline:
         catalog: Catalog,
         n_retrieve: int = N_RETRIEVE,
         n_rank: int = N_RANK,
+        *,
+        embed_title: Callable[[str], F32] | None = None,
     ) -> None:
         self.features, self.retriever, self.ranker, self.catalog = features, retriever, ranker, catalog
         self.n_retrieve, self.n_rank = n_retrieve, n_rank
         self._genres = catalog.genre_matrix()
+        self._embed_title = embed_title or _shared_title_vector
+
+    def title_vector(self, context: Context) -> F32 | None:
+        """The playlist title's unit text embedding (cached per title); None without a title."""
+        title = (context.playlist_title or "").strip()
+        return self._embed_title(title) if title else None
 
     def item_text(self, item_id: int) -> ItemText:
         r = self.catalog.row(item_id)
@@ -108,8 +123,12 @@ class Pipeline:
         self, user: UserFeatures, context: Context, now: float, timings: dict[str, float]
     ) -> tuple[Candidates, F32, bool]:
         """Retrieve candidates and assemble their ranker features (training rows come from here too)."""
+        title = None
+        if context.playlist_title:
+            with _timed(timings, "title"):
+                title = self.title_vector(context)
         with _timed(timings, "retrieval"):
-            retrieved = self.retriever.retrieve(user.view, self.n_retrieve)
+            retrieved = self.retriever.retrieve(user.view, self.n_retrieve, title)
         with _timed(timings, "features_items"):
             items, degraded = self.features.items(user.view.user_id, retrieved.item_ids, now)
         with _timed(timings, "assembly"):
@@ -126,9 +145,10 @@ class Pipeline:
         else:
             session_genres = np.zeros(self._genres.shape[1], dtype=np.float32)
         rank = np.arange(len(retrieved), dtype=np.float32)
-        collab = None
+        collab = title = None
         if isinstance(retrieved, SourcedCandidates) and isinstance(self.retriever, BlendedRetriever):
             rank, collab = retrieved.tt_rank, self.retriever.evidence(retrieved)
+            title = self.retriever.title_features(retrieved)
         return assemble(
             user.batch,
             user.session.features(now),
@@ -138,6 +158,7 @@ class Pipeline:
             rank,
             context_features(now, context.device),
             collab,
+            title,
         )
 
     def rerank_input(
@@ -151,11 +172,12 @@ class Pipeline:
         return RerankInput(user_id, context, cands, scores, recent, k, deadline)
 
     def training_rows(
-        self, user_id: int, now: float, relevant: npt.NDArray[np.int64]
+        self, user_id: int, now: float, relevant: npt.NDArray[np.int64], title: str | None = None
     ) -> tuple[F32, F32] | None:
         """The ranker's rows for one user as of `now`, labelled by `relevant`; None without a positive."""
         user = self.features.user(user_id, (), now)
-        retrieved, x, _ = self.candidate_features(user, Context(timestamp=now), now, {})
+        ctx = Context(playlist_title=title, timestamp=now)
+        retrieved, x, _ = self.candidate_features(user, ctx, now, {})
         y = np.isin(retrieved.item_ids, relevant).astype(np.float32)
         return (x, y) if y.sum() > 0 else None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 
@@ -42,6 +42,11 @@ def point_in_time(split: Split, batch: BatchFeatures, catalog: Catalog, window: 
     """Features of each user as of the start of their `window` ("val" or "test")."""
     items, ts = split.history_before(window).by_user_with_time()
     return PointInTimeFeatures(batch, catalog, items, window_start(split.window(window)), ts)
+
+
+class Sizes(TypedDict):
+    n_retrieve: int
+    n_rank: int
 
 
 @dataclass
@@ -89,7 +94,7 @@ class Runtime:
         return fs
 
     @property
-    def sizes(self) -> dict[str, int]:
+    def sizes(self) -> Sizes:
         """Retrieve and rank counts the artifacts were trained with (the manifest's config)."""
         cfg = self.manifest.get("config", {})
         return {

@@ -8,7 +8,7 @@ import platform
 import random
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
@@ -29,6 +29,7 @@ from cascade.features.collab import CollabModel
 from cascade.features.registry import RANKER_FEATURES, names
 from cascade.metrics import accuracy
 from cascade.pipeline import N_RANK, N_RETRIEVE, Pipeline
+from cascade.ranking.titles import intent_title, training_titles
 from cascade.ranking.xgb import XGBRanker
 from cascade.rerank.rules import RulesReranker
 from cascade.retrieval.blend import BlendedRetriever, SourcedCandidates
@@ -73,29 +74,43 @@ def _users(p: Progress, label: str, users: list[int]) -> Iterator[int]:
 
 
 def ranker_rows(
-    pipeline: Pipeline, split: Split, window: str, users: list[int], p: Progress
+    pipeline: Pipeline,
+    split: Split,
+    window: str,
+    users: list[int],
+    p: Progress,
+    titles: Mapping[int, str] | None = None,
 ) -> tuple[F32, F32, npt.NDArray[np.int64]]:
-    """One group per user: the retrieved candidates' features, labelled by the window's items."""
+    """One group per user (the retrieved candidates' features, labelled by the window's items), and a
+    second one under the user's title in `titles`."""
     relevant = split.window(window).by_user()
     as_of = window_start(split.window(window))
     xs, ys, groups = [], [], []
     for u in _users(p, f"ranker rows ({window})", users):
-        rows = pipeline.training_rows(u, float(as_of[u]), relevant.get(u, np.empty(0, np.int64)))
-        if rows is None:
-            continue  # no positive retrieved: the group carries no ranking signal
-        xs.append(rows[0])
-        ys.append(rows[1])
-        groups.append(len(rows[1]))
+        rel = relevant.get(u, np.empty(0, np.int64))
+        for title in (None, *([titles[u]] if titles and u in titles else [])):
+            rows = pipeline.training_rows(u, float(as_of[u]), rel, title)
+            if rows is None:
+                continue  # no positive retrieved: the group carries no ranking signal
+            xs.append(rows[0])
+            ys.append(rows[1])
+            groups.append(len(rows[1]))
     return np.vstack(xs), np.concatenate(ys), np.asarray(groups, dtype=np.int64)
 
 
 def evaluate_test(runtime: Runtime, users: list[int], p: Progress) -> dict[str, dict[str, float]]:
-    """Test-window metrics of popularity, two-tower alone, + XGBoost, + rules, and retrieval recall@500."""
+    """Test-window metrics of popularity, two-tower alone, + XGBoost, + rules, and retrieval recall@500.
+
+    "+intent_title" is the ranker under a title phrased from the user's own test items (no noise):
+    what a title that states the intent exactly is worth.
+    """
     pipeline = runtime.offline_pipeline("test")
     relevant = runtime.split.test.by_user()
     as_of = window_start(runtime.split.test)
-    rules = RulesReranker(catalog=runtime.dataset.catalog)
-    sums: dict[str, dict[str, float]] = {a: {} for a in ("two_tower", "two_tower+xgb", "+rules")}
+    catalog = runtime.dataset.catalog
+    rules = RulesReranker(catalog=catalog)
+    arms = ("two_tower", "two_tower+xgb", "+rules", "+intent_title")
+    sums: dict[str, dict[str, float]] = {a: {} for a in arms}
     recall = {"recall@500": 0.0, "two_tower_recall@500": 0.0, "collab_recall@500": 0.0}
     for u in _users(p, "test-window metrics", users):
         rel = set(relevant[u].tolist())
@@ -106,10 +121,13 @@ def evaluate_test(runtime: Runtime, users: list[int], p: Progress) -> dict[str, 
         tt_rank = got.tt_rank if isinstance(got, SourcedCandidates) else np.arange(len(got))
         cf_rank = got.collab_rank if isinstance(got, SourcedCandidates) else np.full(len(got), len(got))
         by_tt = got.item_ids[np.argsort(tt_rank, kind="stable")]
+        title = intent_title(rel, catalog, np.random.default_rng(u), noisy=False)
+        titled = pipeline.rank(u, Context(playlist_title=title, timestamp=now)) if title else ranked
         lists = {
             "two_tower": by_tt[:K].tolist(),
             "two_tower+xgb": ranked.ranked.item_ids[:K].tolist(),
             "+rules": rules.rerank_sync(inp).item_ids[:K],
+            "+intent_title": titled.ranked.item_ids[:K].tolist(),
         }
         for arm, items in lists.items():
             for name, v in accuracy(items, rel, K).items():
@@ -138,7 +156,9 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def train(out: Path, seed: int = SEED, source: Path | None = None) -> dict[str, Any]:
+def train(
+    out: Path, seed: int = SEED, source: Path | None = None, forbidden_titles: Collection[str] = ()
+) -> dict[str, Any]:
     """Train every stage into `out` (written atomically) and return the manifest."""
     random.seed(seed)
     np.random.seed(seed)
@@ -155,7 +175,9 @@ def train(out: Path, seed: int = SEED, source: Path | None = None) -> dict[str, 
         text = catalog_text(ds.catalog)
         timings["text_embeddings_s"] = time.time() - t0
         batch = BatchFeatures(ds.interactions, ds.catalog, ds.users)
-        retriever_val, rows = validation_rows(ds, split, batch, seed, text, p, timings)
+        retriever_val, rows = validation_rows(
+            ds, split, batch, seed, text, p, timings, forbidden_titles=forbidden_titles
+        )
         t0 = time.time()
         ranker, fit = fit_ranker(rows, seed)
         timings["ranker_fit_s"] = time.time() - t0
@@ -222,10 +244,13 @@ def validation_rows(
     p: Progress,
     timings: dict[str, float],
     retriever_val: TwoTowerRetriever | None = None,
+    forbidden_titles: Collection[str] = (),
 ) -> tuple[TwoTowerRetriever, tuple[F32, F32, npt.NDArray[np.int64]]]:
     """The ranker's training rows: validation window, two-tower and collab fitted on train only.
 
     retriever_val: a two-tower already fitted on the train window with this seed (else trained here).
+    Half the users also get a group under a noisy title from their window (cascade.ranking.titles),
+    never one of `forbidden_titles` (the eval's labelled titles).
     """
     t0 = time.time()
     if retriever_val is None:
@@ -242,7 +267,8 @@ def validation_rows(
         _Unfitted(),
         ds.catalog,
     )
-    rows = ranker_rows(val_pipeline, split, "val", users, p)
+    titles = training_titles(split.val.by_user(), ds.catalog, seed, forbidden_titles)
+    rows = ranker_rows(val_pipeline, split, "val", users, p, titles)
     timings["ranker_rows_s"] = time.time() - t0
     return retriever_val, rows
 
@@ -294,14 +320,16 @@ def is_current(folder: Path, seed: int) -> bool:
     return bool(manifest.get("schema") == SCHEMA and manifest.get("seed") == seed)
 
 
-def train_cli(out: Path | None, seed: int, if_missing: bool, source: Path | None) -> None:
+def train_cli(
+    out: Path | None, seed: int, if_missing: bool, source: Path | None, forbidden_titles: Collection[str] = ()
+) -> None:
     target = out or paths.artifacts_dir()
     if if_missing and is_current(target, seed):
         typer.echo(f"artifacts present at {target}; skipping training")
         return
-    manifest = train(target, seed=seed, source=source)
+    manifest = train(target, seed=seed, source=source, forbidden_titles=forbidden_titles)
     m = manifest["metrics"]
     typer.echo(f"artifacts written to {target}")
-    for arm in ("popularity", "two_tower", "two_tower+xgb", "+rules"):
+    for arm in ("popularity", "two_tower", "two_tower+xgb", "+rules", "+intent_title"):
         typer.echo(f"  {arm:14s} " + "  ".join(f"{k}={v:.4f}" for k, v in m[arm].items()))
     typer.echo(f"  retrieval recall@500={m['retrieval']['recall@500']:.4f}")

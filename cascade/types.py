@@ -97,4 +97,6 @@ class UserView:
 class Retriever(Protocol):
     """User -> about 500 candidates from the whole catalog, seen items excluded."""
 
-    def retrieve(self, user: UserView, n: int) -> Candidates: ...
+    def retrieve(self, user: UserView, n: int, title: npt.NDArray[np.float32] | None = None) -> Candidates:
+        """title: the playlist title's unit text embedding, for retrievers with a title source."""
+        ...

@@ -26,6 +26,13 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _eval_titles() -> list[str]:
+    """The eval's labelled playlist titles, which no training title may repeat."""
+    from eval.titlefit import load_titles
+
+    return [t.title for t in load_titles()]
+
+
 def _fetch_asset(fetch: Callable[[Callable[[str], None]], Path]) -> None:
     """Run a pinned-asset fetch, logging to stderr and printing where the files are."""
     from rich.console import Console
@@ -333,7 +340,7 @@ def train(
     """Data -> features -> two-tower -> FAISS index -> XGBoost ranker, with a manifest.json."""
     from cascade.train import train_cli
 
-    train_cli(out=out, seed=seed, if_missing=if_missing, source=source)
+    train_cli(out=out, seed=seed, if_missing=if_missing, source=source, forbidden_titles=_eval_titles())
 
 
 @bench_app.command("cold-start")
@@ -359,7 +366,7 @@ def ablation(
 
     from cascade.ablation import run
 
-    rows = run(train_two_tower=train_two_tower)
+    rows = run(train_two_tower=train_two_tower, forbidden_titles=_eval_titles())
     for r in rows:
         typer.echo(
             f"{r['configuration']:52s} ndcg@10={r['ndcg@10']:.4f} recall@10={r['recall@10']:.4f} "

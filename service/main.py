@@ -53,12 +53,19 @@ def workers_for(requested: int | None, settings: Settings) -> tuple[int, str]:
 
 
 def single_threaded_compute() -> None:
-    """One compute thread per process: processes, not threads, use the cores (XGBoost: its loader)."""
+    """One compute thread per process: processes, not threads, use the cores (XGBoost: its loader).
+
+    numpy's OpenBLAS matters most: a product as small as the title source's (1,682 x 384) wakes its
+    threads, which then spin between calls and took half of two workers' CPU (104 req/s at 16
+    connections; 217 with one BLAS thread).
+    """
     import faiss
     import torch
+    from threadpoolctl import threadpool_limits
 
     faiss.omp_set_num_threads(1)
     torch.set_num_threads(1)
+    threadpool_limits(1)  # every BLAS and OpenMP pool this process has loaded
 
 
 def _ready_printer(host: str, port: int, settings: Settings, workers: int) -> ReadyHook:

@@ -158,6 +158,7 @@ class CareService:
             log.warning("online store unreachable at start; serving degraded until it answers")
             store, materialized = runtime.feature_store(online, materialize=False), False
         pipeline = runtime.online_pipeline(store)
+        pipeline.title_vector(Context(playlist_title="warm-up"))  # MiniLM loads now, not on a titled request
         self._open_tracker()
         self._resolver = service_resolver(self.settings, runtime)
         return Loaded(

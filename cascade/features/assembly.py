@@ -15,6 +15,7 @@ from cascade.features.registry import (
     ITEM_BATCH,
     RANKER_FEATURES,
     SESSION,
+    TITLE,
     USER_BATCH,
     defaults,
     index,
@@ -28,6 +29,7 @@ _I_GENRE = index(ITEM_BATCH, "item_genre_unknown")
 _S_LAST_GENRE = index(SESSION, "sess_last_genre")
 USER_DEFAULTS: F32 = np.asarray(defaults(USER_BATCH), dtype=np.float32)
 COLLAB_DEFAULTS: F32 = np.asarray(defaults(COLLAB), dtype=np.float32)
+TITLE_DEFAULTS: F32 = np.asarray(defaults(TITLE), dtype=np.float32)
 
 
 def context_features(timestamp: float, device: str | None) -> F32:
@@ -46,10 +48,12 @@ def assemble(
     tt_rank: F32,
     context: F32,
     collab: F32 | None = None,
+    title: F32 | None = None,
 ) -> F32:
     """user (U,), session (S,), session_genres (G,) genre shares of recent items, items (n, I).
 
     collab: the (n, len(COLLAB)) collaborative block (cascade.retrieval.blend), defaults when None.
+    title: the (n, len(TITLE)) playlist-title block (cascade.retrieval.title_source), defaults when None.
     """
     n = items.shape[0]
     u_genre = user[_U_GENRE:]
@@ -73,5 +77,7 @@ def assemble(
     c += len(CROSS)
     out[:, c : c + len(CONTEXT)] = context
     c += len(CONTEXT)
-    out[:, c:] = COLLAB_DEFAULTS if collab is None else collab
+    out[:, c : c + len(COLLAB)] = COLLAB_DEFAULTS if collab is None else collab
+    c += len(COLLAB)
+    out[:, c:] = TITLE_DEFAULTS if title is None else title
     return out

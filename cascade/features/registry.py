@@ -166,6 +166,18 @@ _COLLAB: list[FeatureDef] = [
     _collab("src_collab_rank", "source", "rank in the item-item source (0 best; n if absent)", 500.0),
 ]
 
+# the playlist title's fit with the item (cascade/retrieval/title_source.py); all 0 without a title
+_TITLE: list[FeatureDef] = [
+    FeatureDef("title_present", Entity.CONTEXT, Source.REQUEST, "1 if the request carries a playlist title"),
+    FeatureDef(
+        "title_sim", Entity.USER_ITEM, Source.REQUEST, "MiniLM cosine of the playlist title and the item text"
+    ),
+    FeatureDef(
+        "title_sim_gap", Entity.USER_ITEM, Source.REQUEST, "title_sim minus the candidates' best title_sim"
+    ),
+    FeatureDef("src_title", Entity.USER_ITEM, Source.REQUEST, "1 if the title source retrieved it"),
+]
+
 USER_BATCH: tuple[FeatureDef, ...] = tuple(_USER)
 ITEM_BATCH: tuple[FeatureDef, ...] = tuple(_ITEM)
 SESSION: tuple[FeatureDef, ...] = tuple(_SESSION)
@@ -173,8 +185,9 @@ CROSS: tuple[FeatureDef, ...] = tuple(_CROSS)
 CONTEXT: tuple[FeatureDef, ...] = tuple(_CONTEXT)
 COLLAB: tuple[FeatureDef, ...] = tuple(_COLLAB)
 COLLAB_GROUPS: tuple[str, ...] = tuple(dict.fromkeys(f.group for f in COLLAB))
+TITLE: tuple[FeatureDef, ...] = tuple(_TITLE)
 # the ranker's input columns, in order
-RANKER_FEATURES: tuple[FeatureDef, ...] = USER_BATCH + ITEM_BATCH + SESSION + CROSS + CONTEXT + COLLAB
+RANKER_FEATURES: tuple[FeatureDef, ...] = USER_BATCH + ITEM_BATCH + SESSION + CROSS + CONTEXT + COLLAB + TITLE
 REGISTRY: dict[str, FeatureDef] = {f.name: f for f in RANKER_FEATURES}
 
 

@@ -1,8 +1,10 @@
-"""Two candidate sources merged: the two-tower's FAISS search and the item-item (EASE + recency kNN) source.
+"""Candidate sources merged: the two-tower's FAISS search, the item-item (EASE + recency kNN) source,
+and, when the request has a playlist title, the title source (cascade.retrieval.title_source).
 
-The merged list keeps the item-item source's top `collab_quota`, then fills up to n with the
-two-tower's order (duplicates dropped). Every candidate carries its rank in each source and the
-user's collaborative state, from which the ranker's COLLAB block is computed (`evidence`).
+The merged list keeps the title source's top `TITLE_QUOTA` and the item-item source's top
+`collab_quota`, then fills up to n with the two-tower's order (duplicates dropped). Every candidate
+carries its rank in each source and the user's collaborative state, from which the ranker's COLLAB
+block is computed (`evidence`), and its similarity to the title (`title_features`).
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import numpy.typing as npt
 from cascade.data.dataset import Catalog
 from cascade.data.idrows import positions
 from cascade.features.collab import N_EVIDENCE, CollabModel, UserSignals
-from cascade.features.registry import COLLAB, defaults
+from cascade.features.registry import COLLAB
 from cascade.retrieval.retriever import TwoTowerRetriever
+from cascade.retrieval.title_source import TITLE_QUOTA, nearest, title_block
 from cascade.types import Candidates, UserView
 
 F32 = npt.NDArray[np.float32]
@@ -26,7 +29,6 @@ FRESH_MIN_FIT = (
     0.35  # a fresh item joins the candidates when its genres hold this share of the user's recent items
 )
 FRESH_MAX = 5  # at most this many fresh candidates per request
-COLLAB_DEFAULTS: F32 = np.asarray(defaults(COLLAB), dtype=np.float32)
 _EMB = N_EVIDENCE  # first embedding column of the COLLAB block
 _SRC = N_EVIDENCE + 3  # first source column
 
@@ -42,6 +44,8 @@ class SourcedCandidates(Candidates):
     vectors: F32  # (m, dim) two-tower vectors of the candidates
     recent: F32  # (k, dim) two-tower vectors of the user's newest items, newest first
     fresh_fit: F32  # content fit of fresh items (unknown to the collab model) with the user; 0 otherwise
+    title_sim: F32 | None = None  # cosine of the playlist title with each candidate's text; None: no title
+    title_src: F32 | None = None  # 1 where the title source retrieved the candidate
 
 
 class BlendedRetriever:
@@ -89,8 +93,11 @@ class BlendedRetriever:
             self._genres = self.catalog.genre_matrix()
         return self._genres[self.catalog.rows(item_ids)]
 
-    def retrieve(self, user: UserView, n: int) -> SourcedCandidates:
-        """About n candidates: the item-item source's top `collab_quota`, then the two-tower's."""
+    def retrieve(self, user: UserView, n: int, title: F32 | None = None) -> SourcedCandidates:
+        """About n candidates: the title source's and the item-item source's heads, then the two-tower's.
+
+        title: the playlist title's unit MiniLM embedding (None: no title, no title source).
+        """
         tt = self.two_tower
         exclude = set(user.seen) | set(user.history) | set(user.session_items)
         q = tt.user_vector(user)
@@ -101,7 +108,13 @@ class BlendedRetriever:
         cf_ids = self.collab.item_ids[cf_rows]
         quota = min(self.collab_quota, n)
         fresh, fit = self._fresh_fit(sig, exclude)
-        head = [*fresh.tolist(), *cf_ids[:quota].tolist()]
+        text = None if title is None else tt.text_vectors()
+        title_ids = np.empty(0, dtype=np.int64)
+        sims = np.empty(0, dtype=np.float32)
+        if title is not None and text is not None:
+            sims = (text @ title).astype(np.float32)  # every indexed item's cosine with the title
+            title_ids = nearest(sims, tt.item_ids(), TITLE_QUOTA, exclude)
+        head = [*fresh.tolist(), *title_ids.tolist(), *cf_ids[:quota].tolist()]
         merged = np.asarray(
             list(dict.fromkeys([*head, *tt_ids.tolist(), *cf_ids[quota:].tolist()]))[:n], dtype=np.int64
         )
@@ -117,7 +130,20 @@ class BlendedRetriever:
         scores = (vecs @ q).astype(np.float32)
         at = positions(fresh, merged)  # -1: not a fresh item
         fresh_fit = np.where(at >= 0, fit[np.maximum(at, 0)] if len(fit) else 0.0, 0.0).astype(np.float32)
-        return SourcedCandidates(merged, scores, tt_rank, cf_rank, rows, sig, vecs, recent, fresh_fit)
+        sim = src = None
+        if title is not None and text is not None:
+            sim = sims[np.maximum(tt.rows(merged), 0)]  # every candidate is indexed
+            src = (positions(title_ids, merged) >= 0).astype(np.float32)
+        return SourcedCandidates(
+            merged, scores, tt_rank, cf_rank, rows, sig, vecs, recent, fresh_fit, sim, src
+        )
+
+    @staticmethod
+    def title_features(retrieved: SourcedCandidates) -> F32 | None:
+        """The TITLE block of the registry for these candidates; None without a title (defaults)."""
+        if retrieved.title_sim is None or retrieved.title_src is None:
+            return None
+        return title_block(retrieved.title_sim, retrieved.title_src)
 
     def evidence(self, retrieved: SourcedCandidates) -> F32:
         """The COLLAB block of the registry for these candidates."""

@@ -176,6 +176,14 @@ class TwoTowerRetriever:
             self._pool(user.session_items[:SESSION_POOL_MAX]),
         )
 
+    def text_vectors(self) -> FloatArray | None:
+        """(n_items, 384) MiniLM text vectors in the row order of item_ids(); None when built from vectors."""
+        return self._text
+
+    def rows(self, item_ids: IntArray) -> IntArray:
+        """Row of each item in item_ids() order (-1 for ids the index lacks)."""
+        return self._row.rows(item_ids)
+
     def vectors_of(self, item_ids: IntArray) -> FloatArray:
         """(n, dim) item vectors of indexed items (zeros for ids the index lacks)."""
         rows = self._row.rows(item_ids)
@@ -188,8 +196,11 @@ class TwoTowerRetriever:
         rows = self._row.all_rows(np.asarray(item_ids, dtype=np.int64))
         return (self._vecs[rows] @ self.user_vector(user)).astype(np.float32)
 
-    def retrieve(self, user: UserView, n: int) -> Candidates:
-        """About n best items by inner product, excluding seen, history and session items."""
+    def retrieve(self, user: UserView, n: int, title: FloatArray | None = None) -> Candidates:
+        """About n best items by inner product, excluding seen, history and session items.
+
+        The two-tower alone has no title source; `BlendedRetriever` adds one over `text_vectors`.
+        """
         exclude = set(user.seen) | set(user.history) | set(user.session_items)
         ids, scores = self.index.search_unseen(self.user_vector(user), n, exclude)
         return Candidates(ids, scores)

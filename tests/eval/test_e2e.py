@@ -44,8 +44,15 @@ def test_none_and_rules(eval_runtime: Runtime, tmp_path: Path) -> None:
     # the identity arm keeps the ranker's order; the rules arm moves it
     assert rep["change"]["none"]["position_overlap@10"] == 1.0
     assert rep["change"]["rules"]["position_overlap@10"] < 1.0
-    # the context title does not change what rules do
-    assert rep["context_effect"]["rules"]["ndcg@10"]["mean_diff"] == 0.0
+
+    # the derived title reaches the ranker (title source and features): with it, its order changes
+    def orders(context: str) -> set[tuple[int, ...]]:
+        path = tmp_path / "cache" / f"none__{context}__quality.jsonl"
+        return {tuple(r["ranker_order"]) for r in map(json.loads, path.open())}
+
+    with_title, without = orders("with"), orders("without")
+    assert len(with_title) == len(without) == 6 and with_title != without
+    assert "rules" in rep["context_effect"]
     # accuracy recomputed from the TREC files matches the report
     for run in ("none", "rules"):
         assert _ndcg_mean_from_files(out, run) == pytest.approx(systems[run]["ndcg@10"])

@@ -55,3 +55,24 @@ def test_evidence_block_has_the_registry_width(blended: BlendedRetriever, runtim
 def test_merged_recall_beats_the_two_tower_alone(runtime: Runtime) -> None:
     m = runtime.manifest["metrics"]["retrieval"]
     assert m["recall@500"] > m["two_tower_recall@500"] + 0.01
+
+
+def test_a_title_adds_its_source_and_features(runtime: Runtime, blended: BlendedRetriever) -> None:
+    from cascade.retrieval.text import embed_texts
+    from cascade.retrieval.title_source import TITLE_QUOTA
+
+    view = _view(runtime, 10)
+    plain = blended.retrieve(view, 500)
+    assert plain.title_sim is None and blended.title_features(plain) is None
+    title = embed_texts(["spine-chilling horror films"])[0]
+    got = blended.retrieve(view, 500, title)
+    assert got.title_sim is not None and got.title_src is not None
+    assert len(got) == 500 and not set(got.item_ids.tolist()) & set(view.history)
+    assert int(got.title_src.sum()) == TITLE_QUOTA  # every title-source item is in
+    catalog = runtime.dataset.catalog
+    horror = [("Horror" in catalog.genres[catalog.row(int(i))]) for i in got.item_ids[got.title_src > 0]]
+    assert np.mean(horror) > 0.5
+    # the title source's items are the most similar of all candidates
+    assert got.title_sim[got.title_src > 0].min() >= got.title_sim[got.title_src == 0].max()
+    block = blended.title_features(got)
+    assert block is not None and block.shape == (500, 4) and np.isclose(block[:, 2].max(), 0.0)
