@@ -590,6 +590,13 @@ def tune(
         int | None, typer.Option(help="Build examples from this many validation users (default: all).")
     ] = None,
     val_users: Annotated[int, typer.Option(help="Users held out for early stopping.")] = 48,
+    negatives: Annotated[
+        str,
+        typer.Option(
+            help="Training windows: hard (the ranker's top 20) | mixed (its top 10 and 10 random unseen "
+            "catalog items). Held-out windows are always hard."
+        ),
+    ] = "hard",
     rank: Annotated[int, typer.Option(help="LoRA rank.")] = 8,
     alpha: Annotated[float, typer.Option(help="LoRA alpha (scale alpha / rank).")] = 16.0,
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, warmup then linear decay).")] = 5e-4,
@@ -617,7 +624,8 @@ def tune(
 
     try:
         cfg = TuneConfig.model_validate(
-            {"seed": seed, "max_users": max_users, "val_users": val_users, "rank": rank, "alpha": alpha,
+            {"seed": seed, "max_users": max_users, "val_users": val_users, "negatives": negatives,
+             "rank": rank, "alpha": alpha,
              "lr": lr, "epochs": epochs, "grad_accum": grad_accum, "max_steps": max_steps,
              "eval_every": eval_every, "patience": patience, "max_minutes": max_minutes,
              "device": device, "precision": precision}

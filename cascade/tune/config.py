@@ -6,6 +6,7 @@ import hashlib
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cascade.tune.examples import Negatives
 from cascade.tune.model import TARGETS, Precision
 
 
@@ -18,6 +19,11 @@ class TuneConfig(BaseModel):
     max_users: int | None = Field(default=None, ge=2, description="Users to build examples from (None: all).")
     val_users: int = Field(default=48, ge=1, description="Users held out for early stopping.")
     title_share: float = Field(default=2 / 3, ge=0.0, le=1.0)
+    negatives: Negatives = Field(
+        default="hard",
+        description="Training windows: the ranker's top 20 (hard), or its top 10 and 10 random unseen "
+        "catalog items (mixed). Held-out windows are always hard (what serving scores).",
+    )
     rank: int = Field(default=8, ge=1)
     alpha: float = Field(default=16.0, gt=0)
     dropout: float = Field(default=0.05, ge=0.0, lt=1.0)
@@ -36,5 +42,8 @@ class TuneConfig(BaseModel):
 
     def digest(self) -> str:
         """What a checkpoint must match to be resumed (the time budget and device may change)."""
-        keep = self.model_dump(exclude={"max_minutes", "device", "precision", "max_steps", "patience"})
+        skip = {"max_minutes", "device", "precision", "max_steps", "patience"}
+        if self.negatives == "hard":  # the default: digests (and checkpoints) from before the option hold
+            skip.add("negatives")
+        keep = self.model_dump(exclude=skip)
         return hashlib.sha256(repr(sorted(keep.items())).encode()).hexdigest()[:16]

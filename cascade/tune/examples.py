@@ -5,6 +5,11 @@ the cascade ranks the catalog with the example's playlist title in the context, 
 `window` candidates are the window (the candidates the fused arm scores when serving), a positive
 from deeper in the top 50 replaces the last one when the window has none, and the window is
 shuffled. Positives are the window's items the user interacted with in the validation window.
+
+Negatives "hard" (the default) is the above. "mixed" keeps only the ranker's top half of the window
+(a deeper positive swapped in as above) and fills the other half with random catalog items the user
+has not seen (history as of the window start) and that are not positives: easier negatives whose
+fit to the history and title the model can learn, next to the hard ones it is served with.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ import json
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from cascade.rerank.llm.prompts import PromptTemplate
 from cascade.runtime import window_start
@@ -24,6 +30,8 @@ from cascade.types import Context, ItemText
 
 if TYPE_CHECKING:
     from cascade.runtime import Runtime
+
+Negatives = Literal["hard", "mixed"]
 
 
 @dataclass(frozen=True)
@@ -39,19 +47,56 @@ class Example:
     title: str | None
 
 
-def pick_window(
+def _top_with_positive(
     cands: Sequence[ItemText], relevant: Collection[int], size: int, rng: np.random.Generator
-) -> tuple[list[ItemText], list[int]] | None:
-    """The top `size` candidates (a deeper positive swapped in if none), shuffled; None: no positive."""
+) -> list[ItemText] | None:
+    """The top `size` candidates, a deeper positive replacing the last when none; None: no positive."""
     top = list(cands[:size])
     if not any(c.item_id in relevant for c in top):
         deeper = [c for c in cands[size:] if c.item_id in relevant]
         if not deeper:
             return None
         top[-1] = deeper[int(rng.integers(len(deeper)))]
-    order = rng.permutation(len(top))
-    shuffled = [top[i] for i in order]
+    return top
+
+
+def _shuffled(
+    window: list[ItemText], relevant: Collection[int], rng: np.random.Generator
+) -> tuple[list[ItemText], list[int]]:
+    order = rng.permutation(len(window))
+    shuffled = [window[i] for i in order]
     return shuffled, [j for j, c in enumerate(shuffled) if c.item_id in relevant]
+
+
+def pick_window(
+    cands: Sequence[ItemText], relevant: Collection[int], size: int, rng: np.random.Generator
+) -> tuple[list[ItemText], list[int]] | None:
+    """The top `size` candidates (a deeper positive swapped in if none), shuffled; None: no positive."""
+    top = _top_with_positive(cands, relevant, size, rng)
+    return None if top is None else _shuffled(top, relevant, rng)
+
+
+def pick_mixed_window(
+    cands: Sequence[ItemText],
+    relevant: Collection[int],
+    size: int,
+    rng: np.random.Generator,
+    *,
+    pool: npt.NDArray[np.int64],
+    seen: Collection[int],
+    item_text: Callable[[int], ItemText],
+) -> tuple[list[ItemText], list[int]] | None:
+    """The top size // 2 candidates (a deeper positive swapped in if none) and random items of `pool`
+    that are neither seen, positives nor already in the window, up to `size`, shuffled; None: no
+    positive in reach."""
+    top = _top_with_positive(cands, relevant, size // 2, rng)
+    if top is None:
+        return None
+    taken = {c.item_id for c in top} | set(seen) | set(relevant)
+    free = pool[~np.isin(pool, np.fromiter(taken, dtype=np.int64, count=len(taken)))]
+    n_random = min(size - len(top), len(free))
+    drawn = rng.choice(free, size=n_random, replace=False) if n_random else free[:0]
+    return _shuffled(top + [item_text(int(i)) for i in drawn], relevant, rng)
 
 
 def build_examples(
@@ -62,14 +107,17 @@ def build_examples(
     seed: int,
     forbidden_titles: Collection[str] = (),
     title_share: float = 2 / 3,
+    negatives: Negatives = "hard",
     on_user: Callable[[], None] = lambda: None,
 ) -> list[Example]:
-    """One example per user with a positive in reach (users without one are skipped)."""
+    """One example per user with a positive in reach (users without one are skipped); `negatives`:
+    the ranker's window ("hard") or its top half next to random unseen catalog items ("mixed")."""
     split, catalog = runtime.split, runtime.dataset.catalog
     val_items = {u: set(map(int, items)) for u, items in split.val.by_user().items()}
     starts = window_start(split.val)
     pipeline = runtime.offline_pipeline("val")
     size = prompt.spec.max_candidates
+    pool = np.sort(catalog.item_ids.astype(np.int64))
     out: list[Example] = []
     for u in users:
         rng = np.random.default_rng([seed, u])
@@ -82,8 +130,16 @@ def build_examples(
             )
             title = phrase(genres, decade, rng, forbidden_titles)
         ctx = Context(playlist_title=title, timestamp=float(starts.get(u, runtime.as_of_end)))
-        inp = pipeline.rerank_input(u, pipeline.rank(u, ctx), ctx, 10)
-        picked = pick_window(inp.candidates, rel, size, rng)
+        ranked = pipeline.rank(u, ctx)
+        inp = pipeline.rerank_input(u, ranked, ctx, 10)
+        if negatives == "hard":
+            picked = pick_window(inp.candidates, rel, size, rng)
+        else:
+            view = ranked.user.view
+            seen = set(view.seen) | set(view.history) | set(view.session_items)
+            picked = pick_mixed_window(
+                inp.candidates, rel, size, rng, pool=pool, seen=seen, item_text=pipeline.item_text
+            )
         on_user()
         if picked is None:
             continue

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from cascade.metrics import ndcg_at_k
 from cascade.rerank.llm.models import TUNED_ADAPTER
 from cascade.tune.config import TuneConfig
-from cascade.tune.examples import Example, build_examples, load_examples, save_examples
+from cascade.tune.examples import Example, Negatives, build_examples, load_examples, save_examples
 from cascade.tune.export import write_adapter_gguf
 from cascade.tune.model import (
     Verbalizer,
@@ -87,11 +87,17 @@ def examples_for(
     prompt = load_prompt(prompt_path(cfg.prompt), LlamaTokenizer.from_gguf(gguf))
     train_users, val_users = split_users(sorted(set(rt.split.val.user.tolist())), cfg)
     built: dict[str, list[Example]] = {}
+    # held-out windows stay hard whatever the training negatives: early stopping measures the ranker's
+    # top 20, the windows the served model scores
+    plan: tuple[tuple[str, list[int], Negatives], ...] = (
+        ("train", train_users, cfg.negatives),
+        ("val", val_users, "hard"),
+    )
     with tqdm(total=len(train_users) + len(val_users), desc="examples", disable=not progress) as bar:
-        for name, users in (("train", train_users), ("val", val_users)):
+        for name, users, negatives in plan:
             built[name] = build_examples(
                 rt, prompt, users, seed=cfg.seed, forbidden_titles=forbidden,
-                title_share=cfg.title_share, on_user=lambda: bar.update(1),
+                title_share=cfg.title_share, negatives=negatives, on_user=lambda: bar.update(1),
             )  # fmt: skip
             save_examples(paths[name], built[name])
     stamp.write_text(key)
@@ -252,6 +258,8 @@ def tune(
         "base_model": {"file": gguf.name, "sha256": sha256(gguf)},
         "data": {
             "source": "validation window, candidates from the offline cascade as of each user's window start",
+            "train_negatives": cfg.negatives,
+            "heldout_negatives": "hard",
             "train_examples": len(train_ex),
             "heldout_examples": len(val_ex),
             "train_users": len({e.user_id for e in train_ex}),
