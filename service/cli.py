@@ -620,7 +620,6 @@ def tune(
     from cascade.rerank.llm.models import tuned_dir
     from cascade.tune.config import TuneConfig
     from cascade.tune.train import tune as run
-    from eval.titlefit import load_titles
 
     try:
         cfg = TuneConfig.model_validate(
@@ -636,7 +635,7 @@ def tune(
     try:
         manifest = run(
             cfg, folder, pull_smollm2(), artifacts=artifacts,
-            forbidden_titles=[t.title for t in load_titles()], progress=progress,
+            forbidden_titles=_eval_titles(), progress=progress,
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from exc

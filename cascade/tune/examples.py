@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import numpy.typing as npt
 
+from cascade.ranking.titles import intent_title
 from cascade.rerank.llm.prompts import PromptTemplate
 from cascade.runtime import window_start
-from cascade.tune.titles import phrase, window_theme
 from cascade.types import Context, ItemText
 
 if TYPE_CHECKING:
@@ -124,11 +124,7 @@ def build_examples(
         rel = val_items.get(u, set())
         title = None
         if rel and rng.random() < title_share:
-            rows = [catalog.row(i) for i in sorted(rel) if i in catalog]
-            genres, decade = window_theme(
-                [catalog.genres[r] for r in rows], [int(catalog.years[r]) for r in rows]
-            )
-            title = phrase(genres, decade, rng, forbidden_titles)
+            title = intent_title(rel, catalog, rng, forbidden_titles, noisy=False)
         ctx = Context(playlist_title=title, timestamp=float(starts.get(u, runtime.as_of_end)))
         ranked = pipeline.rank(u, ctx)
         inp = pipeline.rerank_input(u, ranked, ctx, 10)
