@@ -64,9 +64,10 @@ class DelayProxy:
             return
         self._writers |= {writer, up_writer}
         try:
-            await asyncio.gather(
-                self._pipe(reader, up_writer, delay=False), self._pipe(up_reader, writer, delay=True)
-            )
+            with contextlib.suppress(asyncio.CancelledError):  # stop() cancels open connections
+                await asyncio.gather(
+                    self._pipe(reader, up_writer, delay=False), self._pipe(up_reader, writer, delay=True)
+                )
         finally:
             for w in (writer, up_writer):
                 self._writers.discard(w)
