@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -16,6 +16,7 @@ from cascade.data.dataset import Catalog
 from cascade.features.assembly import assemble, context_features
 from cascade.features.source import FeatureSource, UserFeatures
 from cascade.ranking.explore import explore_fresh
+from cascade.rerank.title.term import shared_similarity
 from cascade.retrieval.blend import BlendedRetriever, SourcedCandidates
 from cascade.types import Candidates, Context, FallbackReason, ItemText, RerankInput, Retriever
 
@@ -60,13 +61,6 @@ class Recommendation:
     prompt_version: str | None = None
 
 
-def _shared_title_vector(title: str) -> F32:
-    """MiniLM, loaded on the first title; its title cache is shared with the rules' title term."""
-    from cascade.rerank.title.term import shared_similarity
-
-    return shared_similarity().title_vector(title)
-
-
 @contextmanager
 def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
     t0 = time.perf_counter()
@@ -87,18 +81,18 @@ class Pipeline:
         catalog: Catalog,
         n_retrieve: int = N_RETRIEVE,
         n_rank: int = N_RANK,
-        *,
-        embed_title: Callable[[str], F32] | None = None,
     ) -> None:
         self.features, self.retriever, self.ranker, self.catalog = features, retriever, ranker, catalog
         self.n_retrieve, self.n_rank = n_retrieve, n_rank
         self._genres = catalog.genre_matrix()
-        self._embed_title = embed_title or _shared_title_vector
 
     def title_vector(self, context: Context) -> F32 | None:
-        """The playlist title's unit text embedding (cached per title); None without a title."""
+        """The playlist title's unit MiniLM embedding; None without a title.
+
+        MiniLM loads on the first title; its per-title cache is shared with the rules' title term.
+        """
         title = (context.playlist_title or "").strip()
-        return self._embed_title(title) if title else None
+        return shared_similarity().title_vector(title) if title else None
 
     def item_text(self, item_id: int) -> ItemText:
         r = self.catalog.row(item_id)
