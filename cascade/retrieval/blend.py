@@ -109,10 +109,10 @@ class BlendedRetriever:
         quota = min(self.collab_quota, n)
         fresh, fit = self._fresh_fit(sig, exclude)
         text = None if title is None else tt.text_vectors()
+        # every indexed item's cosine with the title; None: no title, or no text to match it with
+        sims = None if title is None or text is None else (text @ title).astype(np.float32)
         title_ids = np.empty(0, dtype=np.int64)
-        sims = np.empty(0, dtype=np.float32)
-        if title is not None and text is not None:
-            sims = (text @ title).astype(np.float32)  # every indexed item's cosine with the title
+        if sims is not None:
             title_ids = nearest(sims, tt.item_ids(), TITLE_QUOTA, exclude)
         head = [*fresh.tolist(), *title_ids.tolist(), *cf_ids[:quota].tolist()]
         merged = np.asarray(
@@ -131,7 +131,7 @@ class BlendedRetriever:
         at = positions(fresh, merged)  # -1: not a fresh item
         fresh_fit = np.where(at >= 0, fit[np.maximum(at, 0)] if len(fit) else 0.0, 0.0).astype(np.float32)
         sim = src = None
-        if title is not None and text is not None:
+        if sims is not None:
             sim = sims[np.maximum(tt.rows(merged), 0)]  # every candidate is indexed
             src = (positions(title_ids, merged) >= 0).astype(np.float32)
         return SourcedCandidates(
