@@ -85,6 +85,7 @@ class Pipeline:
         self.features, self.retriever, self.ranker, self.catalog = features, retriever, ranker, catalog
         self.n_retrieve, self.n_rank = n_retrieve, n_rank
         self._genres = catalog.genre_matrix()
+        self._texts: list[ItemText] = []  # by catalog row, built once: a request reads about 60
 
     def title_vector(self, context: Context) -> F32 | None:
         """The playlist title's unit MiniLM embedding; None without a title.
@@ -96,7 +97,13 @@ class Pipeline:
 
     def item_text(self, item_id: int) -> ItemText:
         r = self.catalog.row(item_id)
-        return ItemText(item_id, self.catalog.titles[r], int(self.catalog.years[r]), self.catalog.genres[r])
+        if r >= len(self._texts):  # first use, or items added at run time
+            c = self.catalog
+            self._texts += [
+                ItemText(int(c.item_ids[j]), c.titles[j], int(c.years[j]), c.genres[j])
+                for j in range(len(self._texts), len(c))
+            ]
+        return self._texts[r]
 
     def rank(self, user_id: int, context: Context, n_rank: int | None = None) -> Ranked:
         """The classic cascade: the ranker's top `n_rank` (default 50) for this user and context."""

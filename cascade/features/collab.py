@@ -54,6 +54,8 @@ class UserSignals:
     seen: I64  # collab rows the user has consumed
     genre_recency: F32  # (n_genres,) items since the user's last item of each genre (capped)
     recent_genres: F32  # (n_genres,) share of the last 10 items tagged with each genre
+    recent_cos: F32  # (len(recent), n_items) cosine rows of the recent items
+    recent_log_cooc: F32  # (len(recent), n_items) log co-occurrence rows of the recent items
 
 
 def ease_weights(x: npt.NDArray[np.float64], lam: float) -> npt.NDArray[np.float64]:
@@ -121,7 +123,8 @@ class CollabModel:
         seen = np.unique(rows)
         ease = self.ease[seen].sum(axis=0) if len(seen) else np.zeros(len(self), np.float32)
         w = self._decay[: len(recent)]
-        knn = w @ self.cos[recent] if len(recent) else np.zeros(len(self), np.float32)
+        recent_cos = self.cos[recent]
+        knn = w @ recent_cos if len(recent) else np.zeros(len(self), np.float32)
         n_genres = self.genres.shape[1]
         first = np.full(n_genres, float(GENRE_RECENCY_CAP), dtype=np.float32)
         shares = np.zeros(n_genres, dtype=np.float32)
@@ -129,7 +132,10 @@ class CollabModel:
             has = self.genres[rows[:GENRE_RECENCY_CAP]] > 0
             first = np.where(has.any(axis=0), has.argmax(axis=0), first).astype(np.float32)
             shares = has[:10].mean(axis=0).astype(np.float32)
-        return UserSignals(recent, ease.astype(np.float32), knn.astype(np.float32), seen, first, shares)
+        return UserSignals(
+            recent, ease.astype(np.float32), knn.astype(np.float32), seen, first, shares,
+            recent_cos, self.log_cooc[recent],
+        )  # fmt: skip
 
     def source(self, sig: UserSignals, exclude: I64, n: int) -> I64:
         """The item-item candidate source: top n collab rows by z(EASE) + w z(kNN), `exclude` rows dropped."""
@@ -150,9 +156,8 @@ class CollabModel:
         out[:, 2] = sig.knn[r]
         out[:, 3] = _rank_of(sig.knn, sig.seen)[r]
         if len(sig.recent):
-            pairs = np.ix_(sig.recent, r)
-            cos = self.cos[pairs]  # (L, m)
-            out[:, 4] = self.log_cooc[pairs].sum(axis=0)
+            cos = sig.recent_cos.take(r, axis=1)  # (L, m): rows first, then columns (not np.ix_)
+            out[:, 4] = sig.recent_log_cooc.take(r, axis=1).sum(axis=0)
             out[:, 5] = cos.mean(axis=0)
             out[:, 6] = cos[0]
             out[:, 7] = cos[:3].mean(axis=0)

@@ -19,7 +19,7 @@ from cascade.data.idrows import positions
 from cascade.features.collab import N_EVIDENCE, CollabModel, UserSignals
 from cascade.features.registry import COLLAB
 from cascade.retrieval.retriever import TwoTowerRetriever
-from cascade.retrieval.title_source import TITLE_QUOTA, nearest, title_block
+from cascade.retrieval.title_source import TITLE_QUOTA, TitleScoresCache, nearest, title_block
 from cascade.types import Candidates, UserView
 
 F32 = npt.NDArray[np.float32]
@@ -67,6 +67,7 @@ class BlendedRetriever:
         self._genres = catalog.genre_matrix()
         self._fresh: I64 = np.empty(0, dtype=np.int64)
         self._indexed = -1
+        self._titles = TitleScoresCache()
 
     def fresh_items(self) -> I64:
         """Indexed items the collab model does not know (added after it was fitted)."""
@@ -100,24 +101,21 @@ class BlendedRetriever:
         """
         tt = self.two_tower
         exclude = set(user.seen) | set(user.history) | set(user.session_items)
+        excl = np.fromiter(exclude, dtype=np.int64, count=len(exclude))
         q = tt.user_vector(user)
-        tt_ids, _ = tt.index.search_unseen(q, n, exclude)
+        tt_ids, _ = tt.index.search_unseen(q, n, excl)
         sig = self.collab.signals(user.history, user.session_items)
-        excl_rows = self.collab.rows(list(exclude))
-        cf_rows = self.collab.source(sig, excl_rows, n)
+        cf_rows = self.collab.source(sig, self.collab.rows(excl), n)
         cf_ids = self.collab.item_ids[cf_rows]
         quota = min(self.collab_quota, n)
         fresh, fit = self._fresh_fit(sig, exclude)
         text = None if title is None else tt.text_vectors()
         # every indexed item's cosine with the title; None: no title, or no text to match it with
-        sims = None if title is None or text is None else (text @ title).astype(np.float32)
+        by_title = None if title is None or text is None else self._titles.get(text, title)
         title_ids = np.empty(0, dtype=np.int64)
-        if sims is not None:
-            title_ids = nearest(sims, tt.item_ids(), TITLE_QUOTA, exclude)
-        head = [*fresh.tolist(), *title_ids.tolist(), *cf_ids[:quota].tolist()]
-        merged = np.asarray(
-            list(dict.fromkeys([*head, *tt_ids.tolist(), *cf_ids[quota:].tolist()]))[:n], dtype=np.int64
-        )
+        if by_title is not None:
+            title_ids = nearest(by_title, tt.item_ids(), TITLE_QUOTA, excl)
+        merged = _first_seen(fresh, title_ids, cf_ids[:quota], tt_ids, cf_ids[quota:])[:n]
         tt_rank = _ranks(merged, tt_ids)
         cf_rank = _ranks(merged, cf_ids)
         vecs = tt.vectors_of(merged)
@@ -131,8 +129,8 @@ class BlendedRetriever:
         at = positions(fresh, merged)  # -1: not a fresh item
         fresh_fit = np.where(at >= 0, fit[np.maximum(at, 0)] if len(fit) else 0.0, 0.0).astype(np.float32)
         sim = src = None
-        if sims is not None:
-            sim = sims[np.maximum(tt.rows(merged), 0)]  # every candidate is indexed
+        if by_title is not None:
+            sim = by_title.sims[np.maximum(tt.rows(merged), 0)]  # every candidate is indexed
             src = (positions(title_ids, merged) >= 0).astype(np.float32)
         return SourcedCandidates(
             merged, scores, tt_rank, cf_rank, rows, sig, vecs, recent, fresh_fit, sim, src
@@ -160,6 +158,13 @@ class BlendedRetriever:
         out[:, _SRC + 1] = retrieved.collab_rank < n_tt
         out[:, _SRC + 2] = retrieved.collab_rank
         return out
+
+
+def _first_seen(*parts: I64) -> I64:
+    """The parts concatenated, each id kept at its first position only."""
+    ids = np.concatenate(parts).astype(np.int64, copy=False)
+    _, first = np.unique(ids, return_index=True)
+    return ids[np.sort(first)]
 
 
 def _ranks(items: I64, source: I64) -> F32:

@@ -134,12 +134,15 @@ class VectorIndex:
         ids = np.where(rows >= 0, self.ids[np.maximum(rows, 0)], -1)
         return scores.astype(np.float32), ids.astype(np.int64)
 
-    def search_unseen(self, query: FloatArray, n: int, seen: Collection[int]) -> tuple[IntArray, FloatArray]:
+    def search_unseen(
+        self, query: FloatArray, n: int, seen: Collection[int] | IntArray
+    ) -> tuple[IntArray, FloatArray]:
         """About n best (ids, scores) for one query, over-fetching by len(seen) and dropping seen ids."""
         scores, ids = self.search(query, n + len(seen))
         keep = ids[0] >= 0
-        if seen:
-            keep &= ~np.isin(ids[0], np.fromiter(seen, dtype=np.int64, count=len(seen)))
+        if len(seen):
+            excl = seen if isinstance(seen, np.ndarray) else np.fromiter(seen, np.int64, len(seen))
+            keep &= ~np.isin(ids[0], excl)
         return ids[0][keep][:n], scores[0][keep][:n]
 
     def save(self, folder: Path) -> None:

@@ -124,7 +124,12 @@ def test_a_new_item_is_retrievable_at_once(trained_artifacts: Path) -> None:
     rt = load_runtime(trained_artifacts)  # its own copy: adding an item changes the catalog
     store = rt.feature_store(create_store(MemoryStoreConfig()))
     pipe = rt.online_pipeline(store)
+    assert pipe.item_text(1).item_id == 1  # the item texts are built before the item exists
     rt.add_item(store, 5000, "Star Trek: The Next Voyage", 1996, ("Action", "Adventure", "Sci-Fi"))
+    new = pipe.item_text(5000)
+    assert (new.item_id, new.title, new.year, new.genres) == (
+        5000, "Star Trek: The Next Voyage", 1996, ("Action", "Adventure", "Sci-Fi"),
+    )  # fmt: skip
     fans = [u for u in (1, 7, 13, 92, 276, 450) if 5000 in pipe.rank(u, Context()).retrieved.item_ids]
     assert fans, "the new Sci-Fi item should be retrieved for some users with Sci-Fi history"
     assert store.items(np.asarray([5000]))[0, 0] == 0.0  # no interactions yet

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cascade.features.registry import COLLAB, names
-from cascade.retrieval.blend import BlendedRetriever, SourcedCandidates
+from cascade.retrieval.blend import BlendedRetriever, SourcedCandidates, _first_seen
 from cascade.runtime import Runtime, load_runtime
 from cascade.types import UserView
 
@@ -27,6 +27,11 @@ def blended(runtime: Runtime) -> BlendedRetriever:
 def _view(runtime: Runtime, u: int) -> UserView:
     hist = tuple(runtime.split.history_before("test").by_user()[u].tolist())
     return UserView(u, True, history=hist, seen=frozenset(hist))
+
+
+def test_first_seen_keeps_each_id_where_it_first_appears() -> None:
+    parts = [np.asarray(p, dtype=np.int64) for p in ([5, 3], [], [3, 9, 5], [1, 9, 7])]
+    assert _first_seen(*parts).tolist() == list(dict.fromkeys([5, 3, 3, 9, 5, 1, 9, 7])) == [5, 3, 9, 1, 7]
 
 
 def test_merge_keeps_both_sources_without_duplicates(runtime: Runtime, blended: BlendedRetriever) -> None:
