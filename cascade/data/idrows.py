@@ -28,6 +28,10 @@ def _search(sorted_keys: I64, order: I64, q: I64) -> I64:
     return np.where(sorted_keys[pos] == q, order[pos], -1).astype(np.int64)
 
 
+def _ids(ids: I64 | Iterable[int]) -> I64:
+    return np.asarray(ids if isinstance(ids, np.ndarray) else list(ids), dtype=np.int64)
+
+
 class IdRows:
     """Rows in insertion order; `rows` maps many ids at once, -1 where absent."""
 
@@ -53,12 +57,11 @@ class IdRows:
 
     def rows(self, ids: I64 | Iterable[int]) -> I64:
         """Row of each id, -1 where absent."""
-        q = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids), dtype=np.int64)
-        return _search(self._sorted, self._order, q)
+        return _search(self._sorted, self._order, _ids(ids))
 
     def all_rows(self, ids: I64 | Iterable[int]) -> I64:
         """Rows of ids that must all be present (KeyError naming the first absent one)."""
-        q = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids), dtype=np.int64)
+        q = _ids(ids)
         r = _search(self._sorted, self._order, q)
         if len(r) and r.min() < 0:
             raise KeyError(int(q[np.argmax(r < 0)]))
