@@ -3,21 +3,26 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: setup assets artifacts run test lint typecheck pytest eval bench redis clean deploy-tools deploy-check
+.PHONY: lock setup assets artifacts run test lint typecheck pytest eval bench redis clean deploy-tools deploy-check
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# CPU torch first, pinned: any other spec may pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	# every other package at the version in constraints.txt: a fresh clone gets what the suite passed with
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+lock: setup  # after changing dependencies in pyproject.toml: pin what is installed now
+	{ echo "# Exact versions the suite last passed with (\`make lock\` rewrites this from .venv); \`make setup\` installs with -c."; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^#'; } > constraints.txt
 
 assets: setup
 	$(BIN)/care data fetch
