@@ -101,6 +101,21 @@ def parse_wrk(out: str) -> WrkResult:
     )
 
 
+def median_of(runs: list[WrkResult]) -> WrkResult:
+    """Each rate, latency and CPU figure's median over repeated runs; counts summed."""
+    med = {f: float(np.median([getattr(r, f) for r in runs])) for f in ("rps", "p50_ms", "p99_ms")}
+    cpu = [r.cpu_ms_per_req for r in runs if not np.isnan(r.cpu_ms_per_req)]
+    return WrkResult(
+        med["rps"],
+        med["p50_ms"],
+        med["p99_ms"],
+        sum(r.non_2xx for r in runs),
+        sum(r.errors for r in runs),
+        sum(r.requests for r in runs),
+        float(np.median(cpu)) if cpu else float("nan"),
+    )
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process and its direct children (uvicorn's workers), from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
@@ -180,20 +195,30 @@ def _wait_workers(server: ServerProcess, n: int, limit_s: float = 300.0) -> None
         time.sleep(0.2)
 
 
-def run(seconds: float = 5.0, connections: tuple[int, ...] = (1, 4, 16), only_last: bool = False) -> None:
-    """Print the in-process p50, the compute limit, and the wrk table per configuration."""
+def run(
+    seconds: float = 5.0,
+    connections: tuple[int, ...] = (1, 4, 16),
+    only_last: bool = False,
+    repeat: int = 1,
+) -> None:
+    """Print the in-process p50, the compute limit, and the wrk table per configuration.
+
+    repeat: wrk runs per row (and times as many in-process requests); rows print each run's
+    median and, past one run, the range: single runs on 2 shared cores vary by about 20%.
+    """
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install -y wrk (the Makefile's bench target does)")
     cores = usable_cores()
     prefix = f"care-bench-svc-{uuid.uuid4().hex[:8]}:"
     rows: list[tuple[str, int, WrkResult]] = []
     try:
-        p50, cpu_ms = inprocess_p50(500, prefix)
+        p50, cpu_ms = inprocess_p50(500 * repeat, prefix)
         limit = cores * 1000.0 / p50
+        medians = f"; medians of {repeat} runs per row" if repeat > 1 else ""
         print(
             f"care bench service: wrk -t1, {seconds:g} s per run, rules arm, Redis store; "
             f"in-process p50 {p50:.2f} ms -> compute limit {cores} x 1000 / {p50:.2f} = {limit:.0f} req/s; "
-            f"in-process CPU {cpu_ms:.2f} ms/req",
+            f"in-process CPU {cpu_ms:.2f} ms/req{medians}",
             flush=True,
         )
         with tempfile.TemporaryDirectory() as tmp:
@@ -207,12 +232,20 @@ def run(seconds: float = 5.0, connections: tuple[int, ...] = (1, 4, 16), only_la
                     wrk(url, 4, 2.0, script)  # warm-up
                     assert server.proc is not None
                     for c in connections:
-                        r = wrk(url, c, seconds, script, server.proc.pid)
+                        runs = [wrk(url, c, seconds, script, server.proc.pid) for _ in range(repeat)]
+                        r = median_of(runs)
                         rows.append((cfg.label, c, r))
+                        spread = (
+                            f"  (req/s {min(x.rps for x in runs):.0f}-{max(x.rps for x in runs):.0f}, "
+                            f"p99 {min(x.p99_ms for x in runs):.1f}-{max(x.p99_ms for x in runs):.1f})"
+                            if repeat > 1
+                            else ""
+                        )
                         print(
                             f"{cfg.label:38s} c={c:<3d} {r.rps:8.1f} req/s  p50 {r.p50_ms:7.2f} ms  "
                             f"p99 {r.p99_ms:7.2f} ms  {r.rps / limit:5.2f}x limit  "
-                            f"CPU {r.cpu_ms_per_req:5.2f} ms/req  non-2xx {r.non_2xx} errors {r.errors}",
+                            f"CPU {r.cpu_ms_per_req:5.2f} ms/req  non-2xx {r.non_2xx} errors {r.errors}"
+                            + spread,
                             flush=True,
                         )
     finally:

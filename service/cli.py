@@ -165,6 +165,9 @@ def bench_service(
     ] = 64,
     seed: Annotated[int, typer.Option(help="With --items: the synthetic catalog's seed.")] = 0,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="With --items: rebuild if cached.")] = False,
+    repeat: Annotated[
+        int, typer.Option(min=1, help="wrk runs per row; rows show the median and the range.")
+    ] = 1,
 ) -> None:
     """wrk at 1, 4 and 16 connections per server configuration: req/s, p50, p99 vs the compute limit;
     then the impression log's cost on /recommend p50. With --items N: the service over a synthetic
@@ -180,7 +183,8 @@ def bench_service(
         return
     from service.bench_service import run
 
-    run(seconds=seconds, only_last=only_last, **({"connections": tuple(connections)} if connections else {}))
+    conns = {"connections": tuple(connections)} if connections else {}
+    run(seconds=seconds, only_last=only_last, repeat=repeat, **conns)
     if logging_requests > 0:
         from service.bench_logging import run as run_logging
 
