@@ -21,7 +21,16 @@ from cascade.features.registry import COLLAB, COLLAB_GROUPS, RANKER_FEATURES, TI
 from cascade.metrics import accuracy
 from cascade.retrieval.retriever import TwoTowerRetriever, catalog_text
 from cascade.runtime import load_runtime, window_start
-from cascade.train import RETRIEVER_TRAIN_DIR, SEED, K, _users, fit_ranker, progress, validation_rows
+from cascade.train import (
+    RETRIEVER_TRAIN_DIR,
+    SEED,
+    K,
+    RankerRows,
+    _users,
+    fit_ranker,
+    progress,
+    validation_rows,
+)
 from cascade.types import Context
 
 F32 = npt.NDArray[np.float32]
@@ -73,7 +82,9 @@ def run(
     users = sorted(relevant)
     with progress() as p:
         text = catalog_text(ds.catalog)
-        _, (x, y, groups) = validation_rows(ds, split, rt.batch, seed, text, p, {}, tt_val, forbidden_titles)
+        _, (x, y, groups, owners) = validation_rows(
+            ds, split, rt.batch, seed, text, p, {}, tt_val, forbidden_titles
+        )
         tests = []
         for u in _users(p, "test rows", users):
             now = float(as_of[u])
@@ -95,7 +106,7 @@ def run(
             rows_keep = has_pos[owner]
             xs, ys, sizes = xs[rows_keep], ys[rows_keep], sizes[has_pos]
             xs[:, off] = np.nan
-            ranker, _ = fit_ranker((xs, ys, sizes), seed)
+            ranker, _ = fit_ranker(RankerRows(xs, ys, sizes, owners[has_pos]), seed)
             sums: dict[str, float] = {}
             for xt, ids, rel in tests:
                 m = xt[:, _SRC_TT] > 0 if tt_only else np.ones(len(ids), dtype=bool)

@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -73,6 +73,15 @@ def _users(p: Progress, label: str, users: list[int]) -> Iterator[int]:
         p.advance(task)
 
 
+class RankerRows(NamedTuple):
+    """The ranker's training rows: features, labels, group sizes, and the user of each group."""
+
+    x: F32
+    y: F32
+    groups: npt.NDArray[np.int64]
+    users: npt.NDArray[np.int64]
+
+
 def ranker_rows(
     pipeline: Pipeline,
     split: Split,
@@ -80,12 +89,12 @@ def ranker_rows(
     users: list[int],
     p: Progress,
     titles: Mapping[int, str] | None = None,
-) -> tuple[F32, F32, npt.NDArray[np.int64]]:
+) -> RankerRows:
     """One group per user (the retrieved candidates' features, labelled by the window's items), and a
     second one under the user's title in `titles`."""
     relevant = split.window(window).by_user()
     as_of = window_start(split.window(window))
-    xs, ys, groups = [], [], []
+    xs, ys, groups, owners = [], [], [], []
     for u in _users(p, f"ranker rows ({window})", users):
         rel = relevant.get(u, np.empty(0, np.int64))
         for title in (None, *([titles[u]] if titles and u in titles else [])):
@@ -95,7 +104,9 @@ def ranker_rows(
             xs.append(rows[0])
             ys.append(rows[1])
             groups.append(len(rows[1]))
-    return np.vstack(xs), np.concatenate(ys), np.asarray(groups, dtype=np.int64)
+            owners.append(u)
+    as_ints = np.asarray(groups, dtype=np.int64), np.asarray(owners, dtype=np.int64)
+    return RankerRows(np.vstack(xs), np.concatenate(ys), *as_ints)
 
 
 def evaluate_test(runtime: Runtime, users: list[int], p: Progress) -> dict[str, dict[str, float]]:
@@ -245,7 +256,7 @@ def validation_rows(
     timings: dict[str, float],
     retriever_val: TwoTowerRetriever | None = None,
     forbidden_titles: Collection[str] = (),
-) -> tuple[TwoTowerRetriever, tuple[F32, F32, npt.NDArray[np.int64]]]:
+) -> tuple[TwoTowerRetriever, RankerRows]:
     """The ranker's training rows: validation window, two-tower and collab fitted on train only.
 
     retriever_val: a two-tower already fitted on the train window with this seed (else trained here).
@@ -296,12 +307,18 @@ def _model_hash(folder: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def fit_ranker(rows: tuple[F32, F32, npt.NDArray[np.int64]], seed: int) -> tuple[XGBRanker, dict[str, float]]:
-    """Hold out 15% of the groups for early stopping."""
-    x, y, groups = rows
+def held_out_groups(owners: npt.NDArray[np.int64], seed: int, share: float = 0.15) -> npt.NDArray[np.bool_]:
+    """Groups of a seeded `share` of the users: a user's titled and untitled groups share their items,
+    so both sit on the same side of the early-stopping split."""
+    users = np.unique(owners)
+    return np.isin(owners, users[np.random.default_rng(seed).random(len(users)) < share])
+
+
+def fit_ranker(rows: RankerRows, seed: int) -> tuple[XGBRanker, dict[str, float]]:
+    """Hold out 15% of the users for early stopping."""
+    x, y, groups, owners = rows
     starts = np.r_[0, np.cumsum(groups)[:-1]]
-    rng = np.random.default_rng(seed)
-    valid = rng.random(len(groups)) < 0.15
+    valid = held_out_groups(owners, seed)
     idx = [np.arange(s, s + g) for s, g in zip(starts, groups, strict=True)]
     tr = np.concatenate([i for i, v in zip(idx, valid, strict=True) if not v])
     va = np.concatenate([i for i, v in zip(idx, valid, strict=True) if v])
