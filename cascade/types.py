@@ -93,6 +93,10 @@ class UserView:
     session_items: tuple[int, ...] = ()  # real-time, newest first
     seen: frozenset[int] = frozenset()  # never recommended again (history + played/rated in session)
 
+    def excluded(self) -> frozenset[int]:
+        """Items no source may return: seen, the batch history and this session's items."""
+        return self.seen | frozenset(self.history) | frozenset(self.session_items)
+
 
 class Retriever(Protocol):
     """User -> about 500 candidates from the whole catalog, seen items excluded."""

@@ -55,7 +55,7 @@ def run(n: int, synthetic: int) -> None:
         q = rt.retriever.user_vector(view)
         t_tower = _ms(t0)
         t0 = time.perf_counter()
-        rt.retriever.index.search_unseen(q, pipe.n_retrieve, view.seen | set(view.history))
+        rt.retriever.index.search_unseen(q, pipe.n_retrieve, view.excluded())
         t_faiss = _ms(t0)
         t_cf = 0.0
         if rt.collab is not None:  # the item-item source (part of the retrieval stage)

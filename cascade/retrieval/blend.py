@@ -77,7 +77,7 @@ class BlendedRetriever:
             self._fresh = ids[self.collab.rows_or_missing(ids) < 0]
         return self._fresh
 
-    def _fresh_fit(self, sig: UserSignals, exclude: set[int]) -> tuple[I64, F32]:
+    def _fresh_fit(self, sig: UserSignals, exclude: frozenset[int]) -> tuple[I64, F32]:
         """Fresh items, best first, whose genres fit the user's recent items (the content source)."""
         fresh = np.asarray([i for i in self.fresh_items().tolist() if i not in exclude], dtype=np.int64)
         if not len(fresh) or not len(sig.recent):
@@ -100,7 +100,7 @@ class BlendedRetriever:
         title: the playlist title's unit MiniLM embedding (None: no title, no title source).
         """
         tt = self.two_tower
-        exclude = set(user.seen) | set(user.history) | set(user.session_items)
+        exclude = user.excluded()
         excl = np.fromiter(exclude, dtype=np.int64, count=len(exclude))
         q = tt.user_vector(user)
         tt_ids, _ = tt.index.search_unseen(q, n, excl)

@@ -201,8 +201,7 @@ class TwoTowerRetriever:
 
         The two-tower alone has no title source; `BlendedRetriever` adds one over `text_vectors`.
         """
-        exclude = set(user.seen) | set(user.history) | set(user.session_items)
-        ids, scores = self.index.search_unseen(self.user_vector(user), n, exclude)
+        ids, scores = self.index.search_unseen(self.user_vector(user), n, user.excluded())
         return Candidates(ids, scores)
 
     # --- persistence ---------------------------------------------------------------------------

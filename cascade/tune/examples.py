@@ -131,11 +131,10 @@ def build_examples(
         if negatives == "hard":
             picked = pick_window(inp.candidates, rel, size, rng)
         else:
-            view = ranked.user.view
-            seen = set(view.seen) | set(view.history) | set(view.session_items)
             picked = pick_mixed_window(
-                inp.candidates, rel, size, rng, pool=pool, seen=seen, item_text=pipeline.item_text
-            )
+                inp.candidates, rel, size, rng, pool=pool, seen=ranked.user.view.excluded(),
+                item_text=pipeline.item_text,
+            )  # fmt: skip
         on_user()
         if picked is None:
             continue
