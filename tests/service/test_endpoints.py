@@ -34,6 +34,27 @@ def test_recommend_shape(client: TestClient) -> None:
     assert data["model_version"] and data["ranker_version"]
 
 
+def test_both_response_encoders_send_the_same_body(make_client: MakeClient) -> None:
+    """orjson (default) encodes the handler's dict as is; "fastapi" validates it through response_model."""
+    body = {"user_id": 3, "k": 5, "arm": "rules", "context": {"playlist_title": "space opera"}}
+    answers = []
+    for encoder in ("orjson", "fastapi"):
+        r = make_client(response_encoder=encoder).post(
+            "/recommend", json=body, headers={"X-Request-ID": "same"}
+        )
+        assert r.status_code == 200 and r.headers["x-request-id"] == "same", r.text
+        data = r.json()
+        data.pop("timings_ms")
+        answers.append(data)
+    assert answers[0] == answers[1] and len(answers[0]["items"]) == 5
+
+
+def test_malformed_request_id_is_replaced(client: TestClient) -> None:
+    r = client.post("/recommend", json={"user_id": 1}, headers={"X-Request-ID": "no spaces/allowed"})
+    rid = r.json()["request_id"]
+    assert r.status_code == 200 and rid == r.headers["x-request-id"] and len(rid) == 32 and " " not in rid
+
+
 def test_assignment_is_stable_and_forcing_works(client: TestClient) -> None:
     arms = {_rec(client, user_id=u)["arm"] for u in range(1, 41)}
     assert arms == {"rules", "none"}  # weights 50/50; the llm arm has weight 0
