@@ -1,4 +1,4 @@
-"""wrk's report parsed, and repeated runs summarised by their medians."""
+"""wrk's report parsed, repeated runs summarised by their medians, and the p99 floor Little's law sets."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from service.bench_service import WrkResult, median_of, parse_wrk
+from service.bench_service import WrkResult, median_of, p99_floor, parse_wrk
 
 WRK_OUT = """Running 5s test @ http://127.0.0.1:8000/recommend
   1 threads and 16 connections
@@ -53,3 +53,11 @@ def test_median_of_takes_each_figure_median_and_sums_counts() -> None:
     assert (m.rps, m.p50_ms, m.p99_ms) == (320.0, 45.0, 90.0)
     assert (m.non_2xx, m.errors, m.requests) == (1, 2, 4850)
     assert m.cpu_ms_per_req == 5.5  # runs without a CPU reading are left out
+
+
+def test_p99_floor_follows_littles_law() -> None:
+    # 16 connections and a 25 ms p99 need 640 req/s: beyond a 328 req/s limit, within an 800 one
+    slow = p99_floor(16, 25.0, 328.0)
+    assert ">= 640 req/s" in slow and "1.95x the compute limit" in slow and "beyond" in slow
+    fast = p99_floor(16, 25.0, 800.0)
+    assert "0.80x the compute limit" in fast and "within" in fast
