@@ -1,8 +1,10 @@
-"""Id -> row maps: a dict for one id, sorted ids and searchsorted for an array of them.
+"""Id -> row maps: a dict for one id; for an array of them, a dense table or sorted ids and searchsorted.
 
 Every request maps hundreds of candidate ids to rows in several tables (catalog, item vectors,
 collaborative matrices, item features); a Python loop over a dict costs about 0.1 ms per table
-per request, a vectorized search a few microseconds.
+per request, a binary search about 15 us, and a gather from a dense id -> row table 2-3 us.
+The table is kept while the ids are dense enough (the largest id at most DENSE_SLACK x their count,
+plus DENSE_MIN): catalogs numbered 1..n are; hashed or sparse ids fall back to the search.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 I64 = npt.NDArray[np.int64]
+DENSE_SLACK = 4
+DENSE_MIN = 4096
 
 
 def positions(keys: I64, ids: I64) -> I64:
@@ -42,6 +46,18 @@ class IdRows:
             raise ValueError("duplicate ids")
         self._order: I64 = np.argsort(arr, kind="stable").astype(np.int64)
         self._sorted: I64 = arr[self._order]
+        self._table: I64 | None = self._dense_table()
+
+    def _dense_table(self) -> I64 | None:
+        """id -> row (-1 where absent) when the ids are non-negative and dense enough, else None."""
+        if not len(self._sorted):
+            return None
+        low, high = int(self._sorted[0]), int(self._sorted[-1])
+        if low < 0 or high >= DENSE_SLACK * len(self._sorted) + DENSE_MIN:
+            return None
+        table = np.full(high + 1, -1, dtype=np.int64)
+        table[self._sorted] = self._order
+        return table
 
     def __len__(self) -> int:
         return len(self._row)
@@ -57,12 +73,23 @@ class IdRows:
 
     def rows(self, ids: I64 | Iterable[int]) -> I64:
         """Row of each id, -1 where absent."""
-        return _search(self._sorted, self._order, _ids(ids))
+        return self._rows(_ids(ids))
+
+    def _rows(self, q: I64) -> I64:
+        t = self._table
+        if t is None or not len(q):
+            return _search(self._sorted, self._order, q)
+        if q.min() >= 0 and q.max() < len(t):
+            return t[q]
+        inside = (q >= 0) & (q < len(t))
+        out = np.full(len(q), -1, dtype=np.int64)
+        out[inside] = t[q[inside]]
+        return out
 
     def all_rows(self, ids: I64 | Iterable[int]) -> I64:
         """Rows of ids that must all be present (KeyError naming the first absent one)."""
         q = _ids(ids)
-        r = _search(self._sorted, self._order, q)
+        r = self._rows(q)
         if len(r) and r.min() < 0:
             raise KeyError(int(q[np.argmax(r < 0)]))
         return r
@@ -81,6 +108,10 @@ class IdRows:
         at = int(np.searchsorted(self._sorted, item_id))
         self._sorted = np.insert(self._sorted, at, item_id)
         self._order = np.insert(self._order, at, row)
+        if self._table is not None and 0 <= item_id < len(self._table):
+            self._table[item_id] = row
+        else:
+            self._table = self._dense_table()
         return row
 
     def extend(self, ids: Iterable[int]) -> None:
@@ -94,3 +125,4 @@ class IdRows:
         arr = np.fromiter(self._row, dtype=np.int64, count=len(self._row))
         self._order = np.argsort(arr, kind="stable").astype(np.int64)
         self._sorted = arr[self._order]
+        self._table = self._dense_table()

@@ -40,3 +40,29 @@ def test_positions_agrees_with_index_lookup() -> None:
     q = rng.integers(0, 1000, 200).astype(np.int64)
     where = {int(k): i for i, k in enumerate(keys)}
     assert positions(keys, q).tolist() == [where.get(int(i), -1) for i in q]
+
+
+@pytest.mark.parametrize(
+    "span", [1_700, 10**9]
+)  # a dense catalog (table lookup) and sparse ids (binary search)
+def test_rows_agree_with_a_dict_through_appends(span: int) -> None:
+    rng = np.random.default_rng(span % 97)
+    ids = rng.permutation(np.unique(rng.integers(0, span, 1_200)))[:1_000].astype(np.int64)
+    m, want = IdRows(ids), {int(i): r for r, i in enumerate(ids)}
+    assert (m._table is not None) == (span == 1_700)
+
+    def check() -> None:
+        q = np.concatenate([rng.integers(-5, span + 5, 300), ids[:50], [-(2**40), 2**40]]).astype(np.int64)
+        assert m.rows(q).tolist() == [want.get(int(i), -1) for i in q]
+        inside = q[(q >= 0) & (q < span)][:5]
+        assert m.rows(inside).tolist() == [want.get(int(i), -1) for i in inside]
+
+    check()
+    absent = next(i for i in range(span) if i not in want)  # inside the table's range
+    for new in (absent, span + 10, 3 * span + 7):
+        want[new] = m.append(new)
+        check()
+    m.extend([span + 11, span + 12])
+    want.update({span + 11: len(want), span + 12: len(want) + 1})
+    check()
+    assert m.all_rows([span + 12]).tolist() == [want[span + 12]]
