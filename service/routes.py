@@ -106,7 +106,8 @@ async def recommend(req: RecommendRequest, request: Request, response: Response)
     except UnknownArm as exc:
         raise _field_error(("body", "arm"), str(exc), "unknown_arm") from exc
     if svc.settings.response_encoder == "orjson":  # built from validated values: encode it once, in C
-        return Response(orjson.dumps(body), media_type="application/json", headers={"X-Request-ID": rid})
+        raw = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+        return Response(raw, media_type="application/json", headers={"X-Request-ID": rid})
     response.headers["X-Request-ID"] = rid
     return body  # FastAPI validates and encodes it through response_model
 
