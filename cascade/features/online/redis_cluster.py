@@ -20,7 +20,7 @@ from redis.exceptions import RedisClusterException
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from cascade.features.online.base import F32, I64, Fetched, StoreUnavailable
-from cascade.features.online.redis_store import _decode_items, _session
+from cascade.features.online.redis_store import _decode_items, _session, user_record
 from cascade.features.session import RECENT_MAX, Event
 
 T = TypeVar("T")
@@ -86,13 +86,7 @@ class RedisClusterStore:
         def run() -> None:
             pipe = self._r.pipeline()
             for u, f, h in zip(user_ids, features, histories, strict=True):
-                pipe.hset(
-                    self.user_key(int(u), "u"),
-                    mapping={
-                        "f": np.asarray(f, np.float32).tobytes(),
-                        "h": np.asarray(h, np.int64).tobytes(),
-                    },
-                )
+                pipe.hset(self.user_key(int(u), "u"), mapping=user_record(f, h))
             pipe.execute()
 
         self._call(run)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -72,13 +72,7 @@ class RedisStore:
         def run() -> None:
             pipe = self._r.pipeline(transaction=False)
             for u, f, h in zip(user_ids, features, histories, strict=True):
-                pipe.hset(
-                    f"{self.prefix}u:{int(u)}",
-                    mapping={
-                        "f": np.asarray(f, np.float32).tobytes(),
-                        "h": np.asarray(h, np.int64).tobytes(),
-                    },
-                )
+                pipe.hset(f"{self.prefix}u:{int(u)}", mapping=user_record(f, h))
             pipe.execute()
 
         self._call(run)
@@ -140,6 +134,11 @@ class RedisStore:
             return n
 
         return self._call(run)
+
+
+def user_record(features: F32, history: I64) -> Mapping[str | bytes, bytes | float | int | str]:
+    """A user's hash in either Redis store: f = float32 features, h = int64 history, raw bytes."""
+    return {"f": np.asarray(features, np.float32).tobytes(), "h": np.asarray(history, np.int64).tobytes()}
 
 
 def _decode_items(raw: list[bytes | None]) -> tuple[F32, npt.NDArray[np.bool_]]:
