@@ -11,6 +11,7 @@ and serving see identical token ids.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +31,19 @@ def pick_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def use_every_core(device: torch.device) -> int:
+    """On the CPU, one torch thread per usable core; returns the count (0 on a GPU).
+
+    faiss and torch share one OpenMP runtime, so the cascade's single-threaded searches (which build
+    the training examples) leave torch at one thread too: training would use one core of two.
+    """
+    if device.type != "cpu":
+        return 0
+    n = len(os.sched_getaffinity(0))
+    torch.set_num_threads(n)
+    return n
 
 
 def cpu_has_bf16() -> bool:

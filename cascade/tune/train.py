@@ -33,6 +33,7 @@ from cascade.tune.model import (
     multilabel_loss,
     pick_device,
     resolve_precision,
+    use_every_core,
     with_lora,
 )
 
@@ -149,6 +150,7 @@ def tune(
     if not train_ex or not val_ex:
         raise ValueError(f"too few examples: {len(train_ex)} train, {len(val_ex)} held out")
     device = pick_device(cfg.device)
+    use_every_core(device)
     precision = resolve_precision(cfg.precision, device)
     torch.manual_seed(cfg.seed)
     from cascade.rerank.llm.tokenizer import LlamaTokenizer
