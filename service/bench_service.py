@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from cascade.cores import usable_cores
 from cascade.features.online import RedisStoreConfig, create_store
 from cascade.features.online.item_cache import cached
 from cascade.features.online.redis_store import RedisStore
-from service.main import usable_cores
 from service.process import ServerProcess
 
 REDIS_URL = "redis://127.0.0.1:6379/15"

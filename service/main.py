@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import logging
-import math
 import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Literal
 
 import uvicorn
 from fastapi import FastAPI
 
+from cascade.cores import usable_cores
 from service.app import create_app
 from service.serving import CareService
 from service.settings import Settings
@@ -29,18 +28,6 @@ def _curl(host: str, port: int, settings: Settings) -> str:
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
     body = '{"user_id": 1, "k": 10, "context": {"playlist_title": "90s thrillers"}}'
     return f"curl -s {shown}:{port}/recommend -H 'content-type: application/json' -d '{body}'"
-
-
-def usable_cores() -> int:
-    """Cores this process may use: its CPU affinity, capped by a cgroup v2 CPU limit (a pod's)."""
-    cores = len(os.sched_getaffinity(0))
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-    except (OSError, ValueError):
-        return cores
-    if quota == "max":
-        return cores
-    return max(1, min(cores, math.ceil(int(quota) / int(period))))
 
 
 def workers_for(requested: int | None, settings: Settings) -> tuple[int, str]:

@@ -11,13 +11,13 @@ and serving see identical token ids.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 
+from cascade.cores import usable_cores
 from cascade.rerank.llm.constraint import label_token_ids
 from cascade.rerank.llm.labels import labels_for
 from cascade.rerank.llm.tokenizer import LlamaTokenizer
@@ -41,7 +41,7 @@ def use_every_core(device: torch.device) -> int:
     """
     if device.type != "cpu":
         return 0
-    n = len(os.sched_getaffinity(0))
+    n = usable_cores()
     torch.set_num_threads(n)
     return n
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 import redis
 
-from service.main import usable_cores, workers_for
+from cascade.cores import usable_cores
+from service.main import workers_for
 from service.process import ServerProcess
 from service.settings import Settings
 from tests.service.conftest import server_env

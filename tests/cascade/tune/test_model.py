@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import faiss
 import torch
 
+from cascade.cores import usable_cores
 from cascade.tune.model import use_every_core
 
 
@@ -15,7 +14,7 @@ def test_training_takes_every_core_back_from_faiss() -> None:
     try:
         faiss.omp_set_num_threads(1)  # what building the examples through the cascade does
         assert torch.get_num_threads() == 1  # one OpenMP runtime: torch followed faiss down
-        cores = len(os.sched_getaffinity(0))
+        cores = usable_cores()
         assert use_every_core(torch.device("cpu")) == cores
         assert torch.get_num_threads() == cores
         faiss.omp_set_num_threads(1)
