@@ -84,7 +84,6 @@ class Pipeline:
     ) -> None:
         self.features, self.retriever, self.ranker, self.catalog = features, retriever, ranker, catalog
         self.n_retrieve, self.n_rank = n_retrieve, n_rank
-        self._genres = catalog.genre_matrix()
         self._texts: list[ItemText] = []  # by catalog row, built once: a request reads about 60
 
     def title_vector(self, context: Context) -> F32 | None:
@@ -141,10 +140,11 @@ class Pipeline:
     ) -> F32:
         recent = [i for i in user.view.session_items if i in self.catalog]
         if recent:
-            g = self._genres[self.catalog.rows(np.asarray(recent, dtype=np.int64))].sum(axis=0)
+            genres = self.catalog.genre_matrix()
+            g = genres[self.catalog.rows(np.asarray(recent, dtype=np.int64))].sum(axis=0)
             session_genres = (g / max(float(g.sum()), 1.0)).astype(np.float32)
         else:
-            session_genres = np.zeros(self._genres.shape[1], dtype=np.float32)
+            session_genres = np.zeros(len(self.catalog.genre_names), dtype=np.float32)
         rank = np.arange(len(retrieved), dtype=np.float32)
         collab = title = None
         if isinstance(retrieved, SourcedCandidates) and isinstance(self.retriever, BlendedRetriever):

@@ -16,7 +16,7 @@ from cascade.data.split import Split, split_by_user
 from cascade.features.batch import BatchFeatures, cold_item_features
 from cascade.features.collab import FILE as COLLAB_FILE
 from cascade.features.collab import CollabModel
-from cascade.features.online.base import F32, OnlineStore
+from cascade.features.online.base import F32, CatalogEntry, OnlineStore
 from cascade.features.source import OnlineFeatures, PointInTimeFeatures
 from cascade.features.store import FeatureStore
 from cascade.pipeline import N_RANK, N_RETRIEVE, Pipeline
@@ -63,6 +63,7 @@ class Runtime:
     collab: CollabModel | None = None  # the item-item source and features (fitted on train + validation)
     item_features: F32 | None = None  # item batch rows per catalog item, given (synthetic catalogs)
     _blended: BlendedRetriever | None = field(default=None, init=False, repr=False)
+    _catalog_cursor: int = field(default=0, init=False, repr=False)  # entries of the catalog log read
 
     @property
     def candidates(self) -> TwoTowerRetriever | BlendedRetriever:
@@ -119,13 +120,48 @@ class Runtime:
 
     def add_item(
         self, store: FeatureStore, item_id: int, title: str, year: int, genres: tuple[str, ...]
-    ) -> None:
-        """Cold start: catalog, item features and the retrieval index learn a new item at once."""
-        catalog = self.dataset.catalog
-        row = catalog.add(item_id, title, year, genres)
-        genre_row = catalog.genre_matrix()[row]
-        store.online.write_items([item_id], cold_item_features(year, genre_row)[None, :])
-        self.retriever.add_item(item_id, title, year, genres)
+    ) -> bool:
+        """Cold start: `publish_item`, then this process learns the item at once (others on their next
+        `sync_items`). False: another process claimed the id."""
+        entry = CatalogEntry(item_id, title, year, tuple(genres))
+        if not self.publish_item(store, entry):
+            return False
+        self.learn_item(entry)
+        return True
+
+    def publish_item(self, store: FeatureStore, entry: CatalogEntry) -> bool:
+        """The store I/O of a new item: its cold-start features, then its id claimed in the shared catalog
+        log (False: claimed already). Changes nothing in this process."""
+        names = self.dataset.catalog.genre_names
+        genres = entry.genres
+        unknown = [g for g in genres if g not in names]
+        if unknown:
+            raise ValueError(f"unknown genres {unknown}; known: {list(names)}")
+        genre_row = np.asarray([g in genres for g in names], dtype=np.float32)
+        store.online.write_items([entry.item_id], cold_item_features(entry.year, genre_row)[None, :])
+        return store.online.claim_item(entry)
+
+    def learn_item(self, entry: CatalogEntry) -> None:
+        """This process's catalog and retrieval index take an item (every other structure follows the
+        catalog's version: see README, "Items added at run time")."""
+        self.dataset.catalog.add(entry.item_id, entry.title, entry.year, entry.genres)
+        self.retriever.add_item(entry.item_id, entry.title, entry.year, entry.genres)
+
+    def pending_items(self, online: OnlineStore) -> tuple[int, list[CatalogEntry]]:
+        """The catalog log past what this process has read: (its position, the entries); store I/O only."""
+        return self._catalog_cursor, online.catalog_since(self._catalog_cursor)
+
+    def learn_items(self, start: int, entries: list[CatalogEntry]) -> int:
+        """Learn `pending_items`' entries this process lacks; returns how many it learned."""
+        fresh = [e for e in entries if e.item_id not in self.dataset.catalog]
+        for e in fresh:
+            self.learn_item(e)
+        self._catalog_cursor = max(self._catalog_cursor, start + len(entries))
+        return len(fresh)
+
+    def sync_items(self, online: OnlineStore) -> int:
+        """Learn the items other processes added since the last sync (one read of the catalog log)."""
+        return self.learn_items(*self.pending_items(online))
 
 
 def trained_dataset(folder: Path, manifest: dict[str, Any]) -> Dataset:

@@ -129,7 +129,7 @@ async def events(body: EventIn | EventBatch, svc: Service, _auth: ApiKey) -> Eve
 async def get_item(item_id: Annotated[int, Path(ge=0, le=MAX_ID)], svc: Service) -> Item:
     """One catalog item."""
     try:
-        return svc.item(item_id)
+        return await svc.item(item_id)
     except NotReady as exc:
         raise _not_ready(exc) from exc
     except UnknownItem as exc:

@@ -7,6 +7,7 @@ import gc
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 
 from cascade.arms import Arm, ArmResolver, ArmSet, Assignment, ExperimentsError, arm_resolver, watched_files
 from cascade.features.online import OnlineStore, StoreUnavailable, create_store
+from cascade.features.online.base import CatalogEntry
 from cascade.features.online.breaker import BreakerStore, request_budget
 from cascade.features.online.item_cache import ItemCache, cached
 from cascade.features.session import Event
@@ -157,6 +159,7 @@ class CareService:
     _mtimes: dict[Path, tuple[int, int]] = field(default_factory=dict)
     _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _ready_event: asyncio.Event = field(default_factory=asyncio.Event)
+    _catalog_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         self.admission = Admission(self.settings.max_inflight, self.settings.llm_inflight)
@@ -185,6 +188,8 @@ class CareService:
             log.warning("online store unreachable at start; serving degraded until it answers")
             store, materialized = runtime.feature_store(online, materialize=False), False
         pipeline = runtime.online_pipeline(store)
+        if materialized:  # items other workers (or an earlier run) added at run time
+            runtime.sync_items(online)
         pipeline.title_vector(Context(playlist_title="warm-up"))  # MiniLM loads now, not on a titled request
         self._open_tracker()
         self._resolver = service_resolver(self.settings, runtime)
@@ -256,6 +261,7 @@ class CareService:
             try:
                 await self.reload()
                 await self._materialize_if_needed()
+                await self.sync_items()  # the bound on seeing another worker's new items
             except Exception:  # the watcher must outlive any one failure
                 log.exception("watcher iteration failed")
 
@@ -294,6 +300,9 @@ class CareService:
         if checks.get("online_store") == ld.online.name and not ld.materialized:
             await self._materialize_if_needed()
         checks["materialized"] = ld.materialized
+        catalog = ld.pipeline.catalog
+        checks["catalog"] = {"items": len(catalog), "added_at_run_time": catalog.version}
+        checks["worker"] = os.getpid()  # which process answered (several share one port)
         checks["arms"] = self.arms.version if self.arms else None
         ok = checks.get("online_store") == ld.online.name and ld.materialized
         self.metrics.ready.set(1 if ok else 0)
@@ -321,6 +330,8 @@ class CareService:
         if arm.uses_llm and self.admission.llm_saturated and self._resolver is not None:
             arm = self._resolver.shed(arm)  # the rules answer, with fallback_reason "overloaded"
         c = req.context
+        if any(i not in ld.pipeline.catalog for i in c.session_items):
+            await self.sync_items()  # an item another worker added just now
         ctx = Context(c.playlist_title, c.device, c.timestamp, tuple(c.session_items))
         rec = await self._run(ld.pipeline, req.user_id, req.k, ctx, arm)
         self.metrics.observe_recommendation(
@@ -355,6 +366,8 @@ class CareService:
     # ---- /events ---------------------------------------------------------------------------
     async def ingest(self, events: Sequence[EventIn]) -> EventsAccepted:
         ld, _ = self._require()
+        if any(e.item_id not in ld.pipeline.catalog for e in events):
+            await self.sync_items()
         for i, e in enumerate(events):
             if e.item_id not in ld.pipeline.catalog:
                 raise UnknownItem(e.item_id, i)
@@ -378,8 +391,10 @@ class CareService:
         return EventsAccepted(stored=len(evs))
 
     # ---- /items ----------------------------------------------------------------------------
-    def item(self, item_id: int) -> Item:
+    async def item(self, item_id: int) -> Item:
         ld, _ = self._require()
+        if item_id not in ld.pipeline.catalog:
+            await self.sync_items()  # another worker may have added it since this one last looked
         if item_id not in ld.pipeline.catalog:
             raise UnknownItem(item_id)
         it = ld.pipeline.item_text(item_id)
@@ -387,12 +402,32 @@ class CareService:
 
     async def add_item(self, new: NewItem) -> Item:
         ld, _ = self._require()
+        await self.sync_items()
         if new.item_id in ld.pipeline.catalog:
             raise ItemExists(f"item {new.item_id} already exists")
+        entry = CatalogEntry(new.item_id, new.title, new.year, tuple(new.genres))
         try:
-            await asyncio.to_thread(ld.online.ping)  # fail before touching the catalog
-            # In the loop thread on purpose: the catalog and index change between requests, never during one.
-            ld.runtime.add_item(ld.store, new.item_id, new.title, new.year, tuple(new.genres))
+            claimed = await asyncio.to_thread(ld.runtime.publish_item, ld.store, entry)
         except StoreUnavailable as exc:
             raise StoreDown(str(exc) or "online store unavailable") from exc
-        return self.item(new.item_id)
+        if not claimed:  # another worker claimed the id between the sync and the claim
+            await self.sync_items()
+            raise ItemExists(f"item {new.item_id} already exists")
+        # In the loop thread on purpose: the catalog and index change between requests, never during one.
+        ld.runtime.learn_item(entry)
+        return await self.item(new.item_id)
+
+    async def sync_items(self) -> int:
+        """Learn the items other workers added (the shared catalog log); 0 while the store is down."""
+        ld = self.loaded
+        if ld is None:
+            return 0
+        async with self._catalog_lock:
+            try:
+                start, entries = await asyncio.to_thread(ld.runtime.pending_items, ld.online)
+            except StoreUnavailable:
+                return 0
+            n = ld.runtime.learn_items(start, entries)  # on the loop thread, like add_item
+        if n:
+            log.info("learned %d item(s) added by other workers", n)
+        return n

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from cascade.data.dataset import Dataset
 from cascade.data.fetch import load_default
 from cascade.data.split import Split, split_by_user
+from cascade.features.online.cluster_local import LocalCluster
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +35,10 @@ def trained_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("artifacts") / "current"
     train(out, seed=SEED)
     return out
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[LocalCluster]:
+    """A real 3-master Redis Cluster on loopback ports, started once for the whole run."""
+    with LocalCluster(masters=3) as cluster:
+        yield cluster

@@ -66,7 +66,11 @@ class Interactions:
 
 @dataclass
 class Catalog:
-    """Items: title, release year (0 when unknown) and genres, row i describing item_ids[i]."""
+    """Items: title, release year (0 when unknown) and genres, row i describing item_ids[i].
+
+    `version` counts the items added since load: every structure derived per catalog row (genre rows,
+    franchise groups, title caches) keys on it, so "the catalog changed" is decided here alone.
+    """
 
     item_ids: IntArray
     titles: list[str]
@@ -74,6 +78,9 @@ class Catalog:
     genres: list[tuple[str, ...]]
     genre_names: tuple[str, ...] = GENRES
     _row: IdRows = field(default_factory=IdRows, repr=False)
+    version: int = field(default=0, init=False)
+    _genre_m: FloatArray | None = field(default=None, init=False, repr=False)
+    _primary: IntArray | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._row = IdRows(self.item_ids)
@@ -87,17 +94,42 @@ class Catalog:
     def row(self, item_id: int) -> int:
         return self._row[item_id]
 
+    def known(self, item_ids: IntArray) -> IntArray:
+        """The ids this catalog has, in order (ids another process added and this one has not synced drop)."""
+        return item_ids[self._row.rows(item_ids) >= 0]
+
     def rows(self, item_ids: IntArray) -> IntArray:
         """Rows of catalog items (KeyError naming the first unknown id)."""
         return self._row.all_rows(item_ids)
 
     def genre_matrix(self) -> FloatArray:
-        index = {g: j for j, g in enumerate(self.genre_names)}
-        m = np.zeros((len(self), len(self.genre_names)), dtype=np.float32)
-        for r, gs in enumerate(self.genres):
-            for g in gs:
-                m[r, index[g]] = 1.0
+        """(n_items, n_genres) multi-hot rows, built once and grown with the catalog (read-only)."""
+        m = self._genre_m
+        if m is None or len(m) < len(self):
+            start = 0 if m is None else len(m)
+            grown = np.zeros((len(self), len(self.genre_names)), dtype=np.float32)
+            if m is not None:
+                grown[:start] = m
+            index = {g: j for j, g in enumerate(self.genre_names)}
+            for r in range(start, len(self)):
+                for g in self.genres[r]:
+                    grown[r, index[g]] = 1.0
+            grown.flags.writeable = False
+            self._genre_m = m = grown
         return m
+
+    def primary_genres(self, item_ids: IntArray) -> IntArray:
+        """Index of each item's first genre ("unknown", 0, for an item without one); grown like the rows."""
+        p = self._primary
+        if p is None or len(p) < len(self):
+            start = 0 if p is None else len(p)
+            new = [self.genre_names.index(gs[0]) if gs else 0 for gs in self.genres[start:]]
+            p = np.concatenate([p if p is not None else np.empty(0, np.int64), np.asarray(new, np.int64)])
+            self._primary = p
+        return p[self.rows(item_ids)]
+
+    def primary_genre(self, item_id: int) -> int:
+        return int(self.primary_genres(np.asarray([item_id], dtype=np.int64))[0])
 
     def add(self, item_id: int, title: str, year: int, genres: tuple[str, ...]) -> int:
         """Append a new item; returns its row."""
@@ -110,7 +142,9 @@ class Catalog:
         self.titles.append(title)
         self.years = np.append(self.years, np.int64(year))
         self.genres.append(tuple(genres))
-        return self._row.append(item_id)
+        row = self._row.append(item_id)
+        self.version += 1
+        return row
 
 
 @dataclass(frozen=True)

@@ -67,10 +67,9 @@ class BatchFeatures:
 
     def __init__(self, events: Interactions, catalog: Catalog, users: Users) -> None:
         self.catalog, self.users = catalog, users
-        self.genre = catalog.genre_matrix()
-        rows = catalog.rows(events.item)
+        rows, genre = catalog.rows(events.item), catalog.genre_matrix()
         years = catalog.years[rows].astype(np.float32)
-        extra = np.hstack([self.genre[rows], (years > 0)[:, None], years[:, None]]).astype(np.float32)
+        extra = np.hstack([genre[rows], (years > 0)[:, None], years[:, None]]).astype(np.float32)
         self.by_item = EventIndex(events.item, events)
         self.by_user = EventIndex(events.user, events, extra)
         self._user_row = {int(u): r for r, u in enumerate(users.user_ids)}
@@ -97,7 +96,7 @@ class BatchFeatures:
         out[:, 4] = np.where(has, (as_of - first) / DAY, -1.0)
         out[:, 5] = np.where(has, (as_of - last) / DAY, -1.0)
         out[:, 6] = self.catalog.years[rows]
-        out[:, 7:] = self.genre[rows]
+        out[:, 7:] = self.catalog.genre_matrix()[rows]
         return out
 
     def users_block(self, user_ids: I64, as_of: I64) -> F32:

@@ -71,15 +71,13 @@ class PointInTimeFeatures:
     ) -> None:
         self.batch, self.catalog = batch, catalog
         self.histories, self.as_of, self.history_ts = histories, as_of, history_ts
-        names = catalog.genre_names
-        self._genre_code = np.asarray([names.index(g[0]) for g in catalog.genres], dtype=np.int64)
         self._occupations = batch.occupations
 
     def user(self, user_id: int, session_items: Sequence[int], now: float) -> UserFeatures:
         t = self.as_of.get(user_id, int(now))
         hist = self.histories.get(user_id, np.empty(0, dtype=np.int64))
         ts = self.history_ts.get(user_id, np.empty(0, dtype=np.int64))
-        session = session_from_events(hist, ts, self._genre_code[self.catalog.rows(hist)], t)
+        session = session_from_events(hist, ts, self.catalog.primary_genres(hist), t)
         block = self.batch.users_block(np.asarray([user_id]), np.asarray([t]))[0]
         recent = tuple(dict.fromkeys((*session_items, *session.recent)))
         known = user_id in self.histories

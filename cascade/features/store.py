@@ -56,7 +56,7 @@ class FeatureStore:
         self.online.write_users(user_ids.tolist(), feats, histories)
 
     def primary_genre(self, item_id: int) -> int:
-        return self.catalog.genre_names.index(self.catalog.genres[self.catalog.row(item_id)][0])
+        return self.catalog.primary_genre(item_id)
 
     def ingest(self, events: Sequence[Event]) -> None:
         """Validate every event first, then apply them in order; nothing is applied if one is bad."""
@@ -72,8 +72,9 @@ class FeatureStore:
         return self.view(user_id, fetched, session_items), fetched
 
     def view(self, user_id: int, fetched: Fetched, session_items: Sequence[int] = ()) -> UserView:
-        extra = tuple(i for i in session_items if i in self.catalog)
-        session = tuple(dict.fromkeys((*extra, *fetched.session.recent)))
+        recent = fetched.session.recent
+        extra = tuple(i for i in (*session_items, *recent) if i in self.catalog)
+        session = tuple(dict.fromkeys(extra))
         seen = frozenset(fetched.history.tolist()) | fetched.session.consumed
         f = fetched.user_features
         if f is None:
@@ -85,7 +86,7 @@ class FeatureStore:
             age=age,
             gender=gender,
             occupation=occupation,
-            history=tuple(fetched.history.tolist()),
+            history=tuple(self.catalog.known(fetched.history).tolist()),
             session_items=session,
             seen=seen,
         )

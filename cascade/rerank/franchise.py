@@ -129,15 +129,15 @@ _CACHE: dict[int, _Entry] = {}
 
 
 def _entry(catalog: Catalog) -> _Entry:
-    """The cache entry of a catalog, rebuilt when the catalog grows or another one took its id."""
+    """The cache entry of a catalog, rebuilt when its version moves or another catalog took its id."""
     hit = _CACHE.get(id(catalog))
-    if hit is not None and hit[0]() is catalog and hit[1] == len(catalog):
+    if hit is not None and hit[0]() is catalog and hit[1] == catalog.version:
         return hit
     index = FranchiseIndex(catalog.titles)
     keys = [index.key(t) for t in catalog.titles]
     counts = Counter(keys)
     groups = {int(i): k for i, k in zip(catalog.item_ids, keys, strict=True) if counts[k] >= 2}
-    entry: _Entry = (weakref.ref(catalog), len(catalog), index, groups)
+    entry: _Entry = (weakref.ref(catalog), catalog.version, index, groups)
     _CACHE[id(catalog)] = entry
     return entry
 

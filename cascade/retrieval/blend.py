@@ -64,7 +64,6 @@ class BlendedRetriever:
             catalog,
             collab_quota,
         )
-        self._genres = catalog.genre_matrix()
         self._fresh: I64 = np.empty(0, dtype=np.int64)
         self._indexed = -1
         self._titles = TitleScoresCache()
@@ -90,9 +89,7 @@ class BlendedRetriever:
         return fresh[keep], fit[keep].astype(np.float32)
 
     def _genre_rows(self, item_ids: I64) -> F32:
-        if len(self._genres) < len(self.catalog):  # items added at run time
-            self._genres = self.catalog.genre_matrix()
-        return self._genres[self.catalog.rows(item_ids)]
+        return self.catalog.genre_matrix()[self.catalog.rows(item_ids)]
 
     def retrieve(self, user: UserView, n: int, title: F32 | None = None) -> SourcedCandidates:
         """About n candidates: the title source's and the item-item source's heads, then the two-tower's.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -34,6 +35,24 @@ class Fetched:
 ITEM_DEFAULTS: F32 = np.asarray(defaults(ITEM_BATCH), dtype=np.float32)
 
 
+@dataclass(frozen=True)
+class CatalogEntry:
+    """An item added at run time, as every process learns it from the shared catalog log."""
+
+    item_id: int
+    title: str
+    year: int
+    genres: tuple[str, ...]
+
+    def encode(self) -> bytes:
+        return json.dumps([self.item_id, self.title, self.year, list(self.genres)]).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes | str) -> CatalogEntry:
+        item_id, title, year, genres = json.loads(raw)
+        return cls(int(item_id), str(title), int(year), tuple(str(g) for g in genres))
+
+
 class OnlineStore(Protocol):
     """Batch features per user and item, and real-time session state per user."""
 
@@ -53,6 +72,14 @@ class OnlineStore(Protocol):
 
     def record_event(self, event: Event, genre_code: int, consuming: bool) -> None:
         """Apply one event to the user's session, durably, before returning."""
+        ...
+
+    def claim_item(self, entry: CatalogEntry) -> bool:
+        """Append `entry` to the shared catalog log unless its id is there already (False), atomically."""
+        ...
+
+    def catalog_since(self, cursor: int) -> list[CatalogEntry]:
+        """The catalog log's entries from position `cursor` on, in the order they were claimed."""
         ...
 
     def ping(self) -> None:

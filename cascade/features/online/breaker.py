@@ -22,7 +22,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from cascade.features.online.base import F32, I64, Fetched, OnlineStore, StoreUnavailable
+from cascade.features.online.base import F32, I64, CatalogEntry, Fetched, OnlineStore, StoreUnavailable
 from cascade.features.session import Event
 
 log = logging.getLogger("care.store")
@@ -178,6 +178,12 @@ class BreakerStore:
 
     def record_event(self, event: Event, genre_code: int, consuming: bool) -> None:
         self._call(lambda: self.inner.record_event(event, genre_code, consuming))
+
+    def claim_item(self, entry: CatalogEntry) -> bool:
+        return self._call(lambda: self.inner.claim_item(entry))
+
+    def catalog_since(self, cursor: int) -> list[CatalogEntry]:
+        return self._call(lambda: self.inner.catalog_since(cursor))
 
     def ping(self) -> None:
         self._call(self.inner.ping)

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cascade.data.idrows import IdRows
-from cascade.features.online.base import F32, I64, ITEM_DEFAULTS, Fetched, OnlineStore
+from cascade.features.online.base import F32, I64, ITEM_DEFAULTS, CatalogEntry, Fetched, OnlineStore
 from cascade.features.session import Event
 
 _WIDTH = len(ITEM_DEFAULTS)
@@ -96,6 +96,12 @@ class ItemCache:
 
     def record_event(self, event: Event, genre_code: int, consuming: bool) -> None:
         self.inner.record_event(event, genre_code, consuming)
+
+    def claim_item(self, entry: CatalogEntry) -> bool:
+        return self.inner.claim_item(entry)
+
+    def catalog_since(self, cursor: int) -> list[CatalogEntry]:
+        return self.inner.catalog_since(cursor)
 
     def ping(self) -> None:
         self.inner.ping()

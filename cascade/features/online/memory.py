@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cascade.data.idrows import IdRows
-from cascade.features.online.base import F32, I64, ITEM_DEFAULTS, Fetched
+from cascade.features.online.base import F32, I64, ITEM_DEFAULTS, CatalogEntry, Fetched
 from cascade.features.session import RECENT_MAX, Event, SessionState
 
 
@@ -27,6 +27,8 @@ class MemoryStore:
         self._sessions: dict[int, tuple[float, SessionState]] = {}
         self._ttl = session_ttl_s
         self._lock = threading.Lock()
+        self._catalog: list[CatalogEntry] = []
+        self._claimed: set[int] = set()
 
     def write_users(self, user_ids: Sequence[int], features: F32, histories: Sequence[I64]) -> None:
         for u, f, h in zip(user_ids, features, histories, strict=True):
@@ -85,6 +87,17 @@ class MemoryStore:
                 consumed=consumed,
             )
             self._sessions[event.user_id] = (time.monotonic(), new)
+
+    def claim_item(self, entry: CatalogEntry) -> bool:
+        with self._lock:
+            if entry.item_id in self._claimed:
+                return False
+            self._claimed.add(entry.item_id)
+            self._catalog.append(entry)
+            return True
+
+    def catalog_since(self, cursor: int) -> list[CatalogEntry]:
+        return self._catalog[max(cursor, 0) :]
 
     def ping(self) -> None:
         return None

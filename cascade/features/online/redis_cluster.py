@@ -20,7 +20,7 @@ from redis.exceptions import RedisClusterException
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from cascade.features.online.base import F32, I64, Fetched, StoreUnavailable
-from cascade.features.online.redis_store import _decode_items, _session, user_record
+from cascade.features.online.redis_store import CatalogLog, _decode_items, _session, user_record
 from cascade.features.session import RECENT_MAX, Event
 
 T = TypeVar("T")
@@ -38,7 +38,7 @@ return 1
 """
 
 
-class RedisClusterStore:
+class RedisClusterStore(CatalogLog):
     """Keys: {p}{u<id>}:u|s|r|c per user (one slot), {p}{ib<k>} item-feature buckets (field: item id)."""
 
     name = "redis-cluster"
@@ -60,6 +60,7 @@ class RedisClusterStore:
             url, socket_timeout=socket_timeout_s, socket_connect_timeout=connect_timeout_s, **redis_options
         )
         self._event_script = self._r.register_script(_EVENT_LUA)  # type: ignore[attr-defined]
+        self._init_catalog_log(prefix)
 
     # ---- keys ---------------------------------------------------------------------------------
     def user_key(self, user_id: int, kind: str) -> str:

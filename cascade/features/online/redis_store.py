@@ -11,7 +11,7 @@ import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from cascade.features.online.base import F32, I64, ITEM_DEFAULTS, Fetched, StoreUnavailable
+from cascade.features.online.base import F32, I64, ITEM_DEFAULTS, CatalogEntry, Fetched, StoreUnavailable
 from cascade.features.registry import EVENT_TYPES
 from cascade.features.session import RECENT_MAX, Event, SessionState
 
@@ -33,9 +33,34 @@ local consumed = redis.call('SMEMBERS', p .. 'c:' .. u)
 ).replace("RECENT", str(RECENT_MAX))
 _ITEMS_LUA = "local p = ARGV[1]\n" + _ITEMS_BODY.replace("FIRST", "2") + "return items"
 _ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+# the catalog log: KEYS[1] the set of claimed ids, KEYS[2] the list of entries (one slot in a cluster)
+CLAIM_LUA = """
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+return 1
+"""
 
 
-class RedisStore:
+class CatalogLog:
+    """The shared catalog log of both Redis stores: a set of claimed ids and a list of entries, one slot."""
+
+    _r: Any
+    _call: Callable[[Callable[[], Any]], Any]
+
+    def _init_catalog_log(self, prefix: str) -> None:
+        self._claim_script = self._r.register_script(CLAIM_LUA)
+        self._catalog_keys = catalog_keys(prefix)
+
+    def claim_item(self, entry: CatalogEntry) -> bool:
+        args = [entry.item_id, entry.encode()]
+        return bool(self._call(lambda: self._claim_script(keys=list(self._catalog_keys), args=args)))
+
+    def catalog_since(self, cursor: int) -> list[CatalogEntry]:
+        raw = self._call(lambda: self._r.lrange(self._catalog_keys[1], max(cursor, 0), -1))
+        return [CatalogEntry.decode(b) for b in raw]
+
+
+class RedisStore(CatalogLog):
     """Keys: {p}u:<id> (f: features, h: history), {p}i:<id> (f), session {p}s:/{p}r:/{p}c:<id> with a TTL."""
 
     name = "redis"
@@ -61,6 +86,7 @@ class RedisStore:
         # so in Redis Cluster the user's and items' keys must share a hash slot; see deploy/README.md)
         self._fetch_script = self._r.register_script(_FETCH_LUA)
         self._items_script = self._r.register_script(_ITEMS_LUA)
+        self._init_catalog_log(prefix)
 
     def _call(self, fn: Callable[[], T]) -> T:
         try:
@@ -134,6 +160,11 @@ class RedisStore:
             return n
 
         return self._call(run)
+
+
+def catalog_keys(prefix: str) -> tuple[str, str]:
+    """The catalog log's claimed-id set and entry list, hash-tagged to one slot for Redis Cluster."""
+    return f"{prefix}{{catalog}}:ids", f"{prefix}{{catalog}}:log"
 
 
 def user_record(features: F32, history: I64) -> Mapping[str | bytes, bytes | float | int | str]:

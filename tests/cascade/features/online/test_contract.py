@@ -15,7 +15,7 @@ from cascade.features.online import (
     RedisStoreConfig,
     create_store,
 )
-from cascade.features.online.base import ITEM_DEFAULTS
+from cascade.features.online.base import ITEM_DEFAULTS, CatalogEntry
 from cascade.features.online.breaker import BreakerStore
 from cascade.features.online.cluster_local import LocalCluster
 from cascade.features.online.item_cache import ItemCache
@@ -115,3 +115,34 @@ def test_sessions_are_per_user(store: OnlineStore) -> None:
 
 def test_ping(store: OnlineStore) -> None:
     store.ping()
+
+
+def test_the_catalog_log_claims_each_id_once_and_reads_in_order(store: OnlineStore) -> None:
+    a = CatalogEntry(5000, "Star Trek: Ünïcode Voyage", 1996, ("Action", "Sci-Fi"))
+    b = CatalogEntry(5001, 'A "quoted" title', 0, ("unknown",))
+    assert store.catalog_since(0) == []
+    assert store.claim_item(a) is True
+    assert store.claim_item(CatalogEntry(5000, "another title", 2000, ("Drama",))) is False
+    assert store.claim_item(b) is True
+    assert store.catalog_since(0) == [a, b]  # the losing claim left no entry
+    assert store.catalog_since(1) == [b]
+    assert store.catalog_since(2) == []
+
+
+def test_a_second_client_reads_the_same_catalog_log(
+    store: OnlineStore, request: pytest.FixtureRequest
+) -> None:
+    """What a second worker sees: another connection over the same keys (the in-process store is one
+    process's own, so its 'second client' is itself)."""
+    entry = CatalogEntry(7000, "Shared", 1999, ("Drama",))
+    assert store.claim_item(entry)
+    inner = store.inner if isinstance(store, ItemCache) else store
+    inner = inner.inner if isinstance(inner, BreakerStore) else inner
+    if isinstance(inner, RedisStore):
+        other: OnlineStore = RedisStore(REDIS_URL, prefix=inner.prefix)
+    elif isinstance(inner, RedisClusterStore):
+        other = RedisClusterStore(request.getfixturevalue("redis_cluster").url, prefix=inner.prefix)
+    else:
+        other = store
+    assert other.catalog_since(0) == [entry]
+    assert other.claim_item(entry) is False
