@@ -85,6 +85,29 @@ BODY: dict[int | str, dict[str, Any]] = {400: _err("The body could not be decode
 WRITE: dict[int | str, dict[str, Any]] = {401: _err("Missing or wrong API key."), **BODY}
 
 
+# OpenAPI links: what a client (and schemathesis' stateful phase) does next with a new item or an event.
+ITEM_LINKS: dict[str, Any] = {
+    "GetItem": {"operationId": "get_item", "parameters": {"item_id": "$response.body#/item_id"}},
+    "PlayItem": {
+        "operationId": "events",
+        "requestBody": {"user_id": 5, "item_id": "$response.body#/item_id", "type": "play"},
+        "description": "A user plays the new item.",
+    },
+    "RecommendAround": {
+        "operationId": "recommend",
+        "requestBody": {"user_id": 5, "context": {"session_items": ["$response.body#/item_id"]}},
+        "description": "A recommendation for a session that holds the new item.",
+    },
+}
+EVENT_LINKS: dict[str, Any] = {
+    "RecommendAfter": {
+        "operationId": "recommend",
+        "requestBody": {"user_id": "$request.body#/user_id"},
+        "description": "The event's user asks again (single-event bodies).",
+    },
+}
+
+
 def _not_ready(exc: NotReady | StoreDown) -> HTTPException:
     return HTTPException(503, str(exc) or "unavailable", headers={"Retry-After": "1"})
 
@@ -93,7 +116,13 @@ def _field_error(loc: tuple[str | int, ...], msg: str, kind: str) -> RequestVali
     return RequestValidationError([{"loc": loc, "msg": msg, "type": kind}])
 
 
-@router.post("/recommend", response_model=RecommendResponse, responses=BODY, tags=["recommend"])
+@router.post(
+    "/recommend",
+    response_model=RecommendResponse,
+    responses=BODY,
+    tags=["recommend"],
+    operation_id="recommend",
+)
 async def recommend(req: RecommendRequest, request: Request, response: Response) -> Any:
     """Recommend k items for a user in a context; the arm is assigned by user id unless forced."""
     # No dependencies on the hottest route: solving them per request cost more than the reads they wrap.
@@ -112,7 +141,12 @@ async def recommend(req: RecommendRequest, request: Request, response: Response)
     return body  # FastAPI validates and encodes it through response_model
 
 
-@router.post("/events", responses={404: _err("An event names an unknown item."), **WRITE}, tags=["events"])
+@router.post(
+    "/events",
+    responses={200: {"links": EVENT_LINKS}, 404: _err("An event names an unknown item."), **WRITE},
+    tags=["events"],
+    operation_id="events",
+)
 async def events(body: EventIn | EventBatch, svc: Service, _auth: ApiKey) -> EventsAccepted:
     """Store one event or a batch; answers only once they are stored (none is stored if one is invalid)."""
     batch = body.events if isinstance(body, EventBatch) else [body]
@@ -125,7 +159,12 @@ async def events(body: EventIn | EventBatch, svc: Service, _auth: ApiKey) -> Eve
         raise HTTPException(404, f"{exc}{where}: not in the catalog (add it with POST /items)") from exc
 
 
-@router.get("/items/{item_id}", responses={404: _err("No such item."), **COMMON}, tags=["items"])
+@router.get(
+    "/items/{item_id}",
+    responses={404: _err("No such item."), **COMMON},
+    tags=["items"],
+    operation_id="get_item",
+)
 async def get_item(item_id: Annotated[int, Path(ge=0, le=MAX_ID)], svc: Service) -> Item:
     """One catalog item."""
     try:
@@ -136,7 +175,13 @@ async def get_item(item_id: Annotated[int, Path(ge=0, le=MAX_ID)], svc: Service)
         raise HTTPException(404, str(exc)) from exc
 
 
-@router.post("/items", status_code=201, responses={409: _err("The item id exists."), **WRITE}, tags=["items"])
+@router.post(
+    "/items",
+    status_code=201,
+    responses={201: {"links": ITEM_LINKS}, 409: _err("The item id exists."), **WRITE},
+    tags=["items"],
+    operation_id="add_item",
+)
 async def add_item(new: NewItem, svc: Service, _auth: ApiKey) -> Item:
     """Add an item at run time (cold start): embedded by the item tower and retrievable at once."""
     try:
