@@ -357,6 +357,18 @@ def bench_cold_start(
     run(n_items=items)
 
 
+@bench_app.command("add-items")
+def bench_add_items(
+    n: Annotated[int, typer.Option("--n", min=1, help="Items to add through POST /items.")] = 10_000,
+    requests: Annotated[int, typer.Option(min=10, help="/recommend requests before and after.")] = 300,
+) -> None:
+    """POST /items n times into `care serve`: memory and /recommend p50 before and after (0 errors)."""
+    from service.bench_add_items import run
+
+    if run(n=n, requests=requests).errors:
+        raise typer.Exit(1)
+
+
 @app.command("ablation")
 def ablation(
     out: Annotated[Path | None, typer.Option(help="Also write the table as JSON here.")] = None,
