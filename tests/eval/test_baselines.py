@@ -48,6 +48,8 @@ def test_run_baselines_on_movielens(ml100k: Dataset, ml_split: Split) -> None:
         rknn_decays=(0.7, 0.8),
     )
     mean = {n: float(np.mean([m["ndcg@10"] for m in r.per_user.values()])) for n, r in res.items()}
+    # closed-form and neighbourhood models, no seed: popularity 0.0772, EASE 0.1356 (1.76x), item-kNN
+    # 0.1274, recency-kNN 0.1596 (EASE + 0.024); `care versus` prints them (its own tuning grid)
     assert len(res["ease"].per_user) == 943
     assert mean["ease"] > 1.3 * mean["popularity"]
     assert mean["item_knn"] > mean["popularity"]

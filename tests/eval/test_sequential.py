@@ -28,4 +28,4 @@ def test_sasrec_learns_a_deterministic_successor() -> None:
     model = train_sasrec(seqs, n, cfg, seed=0, epochs=30)
     scores = sasrec_scorer(model, seqs)(list(range(40)))
     expected = np.asarray([(seqs[u][-1] + 1) % n for u in range(40)])
-    assert (scores.argmax(axis=1) == expected).mean() > 0.9
+    assert (scores.argmax(axis=1) == expected).mean() > 0.9  # 1.0 with seeds 0, 1 and 2

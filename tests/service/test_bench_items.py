@@ -45,6 +45,7 @@ def test_bench_run_end_to_end(trained_artifacts: Path, tmp_path: Path) -> None:
             check_users=10,
         )
     assert not result.built.reused and result.ready_s > 0 and result.rss_mib > 0
+    # recall@500 at nprobe=64: 0.922-0.933 over the artifacts of training seeds 7, 1, 2, 3
     assert result.recall.kind == "ivf" and 0.0 <= result.recall.recall <= 1.0 and result.recall.recall >= 0.85
     assert set(result.recall.sweep) == {16, 32, 64, 128}
     assert 0.0 < result.synthetic_share <= 1.0

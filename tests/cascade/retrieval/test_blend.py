@@ -57,9 +57,15 @@ def test_evidence_block_has_the_registry_width(blended: BlendedRetriever, runtim
     assert np.isfinite(block).all()
 
 
-def test_merged_recall_beats_the_two_tower_alone(runtime: Runtime) -> None:
+def test_merged_recall_is_reported_and_holds_the_two_towers(runtime: Runtime) -> None:
+    """The two-tower's candidates are a subset of the merged ones: their recall cannot be higher.
+
+    How much the item-item source adds (seed 7: 0.923 against 0.904) is a property of one training
+    run, not of the code: `care train` writes both figures to the manifest's metrics.retrieval."""
     m = runtime.manifest["metrics"]["retrieval"]
-    assert m["recall@500"] > m["two_tower_recall@500"] + 0.01
+    assert {"recall@500", "two_tower_recall@500", "collab_recall@500"} <= set(m)
+    assert all(0.0 <= v <= 1.0 for v in m.values())
+    assert m["recall@500"] >= m["two_tower_recall@500"] and m["recall@500"] >= m["collab_recall@500"]
 
 
 def test_a_title_adds_its_source_and_features(runtime: Runtime, blended: BlendedRetriever) -> None:

@@ -79,9 +79,10 @@ def test_cold_start_item_is_retrieved_for_matching_taste_only(ds: Dataset, split
         return int(np.flatnonzero(fresh.retrieve(v, n).item_ids == NEW_ID)[0])
 
     fan_rank, foe_rank = rank(fan), rank(foe)
-    # measured with the test config: fan 73, foe 883 of 1683 (a 1998 release ranks lower: see README)
-    assert fan_rank < 150, (fan_rank, foe_rank)
-    assert foe_rank > 500 and foe_rank > 4 * fan_rank, (fan_rank, foe_rank)
+    # Measured with the test config, seeds 0-4 (of 1683; a 1998 release ranks lower: see README):
+    # fan 73, 13, 7, 21, 33 and foe 883, 681, 751, 519, 1002, so foe/fan is 12x at least. Only the
+    # relative order is asserted: the absolute ranks move with the seed (and the machine) far more.
+    assert foe_rank > 4 * fan_rank, (fan_rank, foe_rank)
     vec = fresh.embed_new_items(["Star Trek: The Final Voyage"], [1995], [("Action", "Adventure", "Sci-Fi")])
     np.testing.assert_allclose(vec[0], fresh.item_vectors()[-1], atol=1e-5)
 
@@ -104,5 +105,7 @@ def test_quality_beats_popularity_with_floor(retriever: TwoTowerRetriever, ds: D
     assert tt["recall@500"] > pop["recall@500"] + 0.05, (tt, pop)
 
 
-RECALL_500_FLOOR = 0.80  # measured: see report
+# Measured with the test config, seeds 0-4: recall@500 0.874-0.880 (popularity 0.770), NDCG@10
+# 0.122-0.129 (popularity 0.077, so 1.58x-1.67x): every floor below holds by 0.02 NDCG@10 or more.
+RECALL_500_FLOOR = 0.80
 NDCG_10_FLOOR = 0.09

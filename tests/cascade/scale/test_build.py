@@ -65,6 +65,7 @@ def test_runtime_serves_the_synthetic_catalog(built: Built) -> None:
 def test_index_recall_against_exact_search(built: Built) -> None:
     r = index_recall(built.folder, k=500, nprobes=(8, 64, 512))
     assert r.kind == "ivf" and r.queries == 100 and "nprobe=64" in r.params
+    # 0.913-0.933 over the artifacts of training seeds 7, 1, 2, 3 (`care bench service --items` prints it)
     assert 0.0 <= r.recall <= 1.0 and r.recall >= 0.85
     assert r.sweep[512][0] == pytest.approx(1.0)  # every list searched: exact
     assert r.sweep[8][0] <= r.sweep[64][0] == pytest.approx(r.recall)

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from cascade.ports import free_port
-from cascade.rerank.llm.backend import BackendError, ListResult, ScoreResult
+from cascade.rerank.llm.backend import BackendError, ListResult, LLMBackend, ScoreResult
 from cascade.rerank.llm.cache import MemoryCache, RedisCache, ResultCache
 from cascade.rerank.llm.guard import GuardedReranker, GuardSettings
 from cascade.rerank.llm.http_backend import HTTPBackendConfig, OpenAIHTTPBackend
@@ -54,16 +54,41 @@ class Flaky:
         return None
 
 
+class Gated:
+    """The real model behind a gate: a call waits until released, then runs on the model.
+
+    Holds the model call past the deadline whatever the machine's speed (a cold call on a fast CPU
+    can take less than any fixed deadline)."""
+
+    def __init__(self, inner: LLMBackend) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.release = asyncio.Event()
+
+    async def score(self, prompt: ChatPrompt) -> ScoreResult:
+        await self.release.wait()
+        return await self.inner.score(prompt)
+
+    async def rank(self, prompt: ChatPrompt) -> ListResult:
+        await self.release.wait()
+        return await self.inner.rank(prompt)
+
+    async def aclose(self) -> None:
+        return None
+
+
 async def test_timeout_falls_back_then_background_result_is_a_cache_hit(
     inproc: LlamaCppBackend, prompts: dict[str, PromptTemplate], cache: ResultCache
 ) -> None:
-    guard = GuardedReranker(LLMReranker(inproc, prompts["single_pass"]), Reverse(), cache)
+    model = Gated(inproc)
+    guard = GuardedReranker(LLMReranker(model, prompts["single_pass"]), Reverse(), cache)
     inp = make_input(8, cold=True)
-    deadline = time.monotonic() + 0.3  # far below a cold call, far above the cache lookup
+    deadline = time.monotonic() + 0.3  # far above the cache lookup; the gate holds the model call past it
     first = await guard.rerank(RerankInput(**{**inp.__dict__, "deadline": deadline}))
     assert guard.slots.in_use == 1  # answered by the deadline while the model call still runs
     assert first.fallback_reason == "timeout" and first.reranker == "reverse"
     assert first.item_ids == [c.item_id for c in reversed(inp.candidates)]
+    model.release.set()
     await guard.drain()  # the timed-out call finishes in the background and fills the cache
     second = await guard.rerank(RerankInput(**{**inp.__dict__, "deadline": time.monotonic() + 5}))
     assert second.fallback_reason is None and second.reranker == "llm"
