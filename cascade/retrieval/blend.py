@@ -76,9 +76,11 @@ class BlendedRetriever:
             self._fresh = ids[self.collab.rows_or_missing(ids) < 0]
         return self._fresh
 
-    def _fresh_fit(self, sig: UserSignals, exclude: frozenset[int]) -> tuple[I64, F32]:
+    def _fresh_fit(self, sig: UserSignals, exclude: I64) -> tuple[I64, F32]:
         """Fresh items, best first, whose genres fit the user's recent items (the content source)."""
-        fresh = np.asarray([i for i in self.fresh_items().tolist() if i not in exclude], dtype=np.int64)
+        fresh = self.fresh_items()
+        if len(fresh) and len(exclude):
+            fresh = fresh[~np.isin(fresh, exclude)]
         if not len(fresh) or not len(sig.recent):
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         share = self.collab.genres[sig.recent].mean(axis=0)
@@ -105,7 +107,7 @@ class BlendedRetriever:
         cf_rows = self.collab.source(sig, self.collab.rows(excl), n)
         cf_ids = self.collab.item_ids[cf_rows]
         quota = min(self.collab_quota, n)
-        fresh, fit = self._fresh_fit(sig, exclude)
+        fresh, fit = self._fresh_fit(sig, excl)
         text = None if title is None else tt.text_vectors()
         # every indexed item's cosine with the title; None: no title, or no text to match it with
         by_title = None if title is None or text is None else self._titles.get(text, title)
