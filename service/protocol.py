@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from cascade.data.dataset import GENRES
 from cascade.features.registry import EVENT_TYPES
@@ -27,7 +35,13 @@ UserId = Annotated[
 ]
 ItemId = Annotated[int, Field(ge=1, le=MAX_ID, description="Item id."), Number]
 Timestamp = Annotated[float, Field(ge=0, le=MAX_TS, allow_inf_nan=False, description="Unix seconds."), Number]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# The schema says what is accepted: a title holds a non-space character (stripping happens after
+# validation, so a schema-valid title is never rejected for being blank once stripped).
+Title = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200, pattern=r"\S"),
+    AfterValidator(lambda s: s.strip() or s),
+]
 EventType = Literal["view", "click", "play", "skip", "like", "dislike"]
 assert set(EventType.__args__) == set(EVENT_TYPES)  # type: ignore[attr-defined]
 
