@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from cascade.cost import StageCosts
 from cascade.features.registry import COLLAB, COLLAB_GROUPS, RANKER_FEATURES, TITLE, names
 from cascade.metrics import accuracy
 from cascade.retrieval.retriever import TwoTowerRetriever, catalog_text
@@ -83,7 +84,7 @@ def run(
     with progress() as p:
         text = catalog_text(ds.catalog)
         _, (x, y, groups, owners) = validation_rows(
-            ds, split, rt.batch, seed, text, p, {}, tt_val, forbidden_titles
+            ds, split, rt.batch, seed, text, p, StageCosts(), tt_val, forbidden_titles
         )
         tests = []
         for u in _users(p, "test rows", users):

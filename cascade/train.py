@@ -8,7 +8,7 @@ import platform
 import random
 import shutil
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
@@ -21,9 +21,11 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cascade import paths
+from cascade.cost import StageCosts
 from cascade.data.dataset import Dataset, Interactions
 from cascade.data.fetch import load_default
 from cascade.data.split import Split, split_by_user
+from cascade.engine import LOCAL, Engine, chunks, open_engine
 from cascade.features.batch import BatchFeatures
 from cascade.features.collab import CollabModel
 from cascade.features.registry import RANKER_FEATURES, names
@@ -44,7 +46,18 @@ K = 10
 SEED = 7  # the default seed of `care train`
 RETRIEVER_TRAIN_DIR = "retriever_train"  # the two-tower fitted on the train window (validation rows)
 # bump when a change to the code makes older artifacts unusable; `--if-missing` retrains then
-SCHEMA = hashlib.sha256(("care-artifacts-1:" + ",".join(names(RANKER_FEATURES))).encode()).hexdigest()[:12]
+# per-user stages (ranker rows, test metrics) run on a seeded sample above these counts: their cost
+# grows with users, the models' quality does not need more (MovieLens-100k: 943 users, all kept)
+MAX_RANKER_USERS = 20_000
+MAX_EVAL_USERS = 5_000
+SCHEMA = hashlib.sha256(("care-artifacts-2:" + ",".join(names(RANKER_FEATURES))).encode()).hexdigest()[:12]
+
+
+def sample_users(users: npt.NDArray[np.int64], cap: int, seed: int) -> list[int]:
+    """At most `cap` of `users` (a seeded sample when there are more), ascending."""
+    if len(users) > cap:
+        users = np.random.default_rng(seed).choice(users, cap, replace=False)
+    return sorted(int(u) for u in users)
 
 
 class _Unfitted:
@@ -89,13 +102,29 @@ def ranker_rows(
     users: list[int],
     p: Progress,
     titles: Mapping[int, str] | None = None,
+    engine: Engine = LOCAL,
 ) -> RankerRows:
     """One group per user (the retrieved candidates' features, labelled by the window's items), and a
-    second one under the user's title in `titles`."""
+    second one under the user's title in `titles`. On a cluster, chunks of users per worker."""
+    if engine.workers == 1:
+        return _rows_of(_users(p, f"ranker rows ({window})", users), pipeline, split, window, titles)
+    parts = [users[a:b] for a, b in chunks(len(users), 4 * engine.workers)]
+    done = engine.map(_rows_of, parts, pipeline, split, window, titles)
+    return RankerRows(
+        np.vstack([r.x for r in done]),
+        np.concatenate([r.y for r in done]),
+        np.concatenate([r.groups for r in done]),
+        np.concatenate([r.users for r in done]),
+    )
+
+
+def _rows_of(
+    users: Iterable[int], pipeline: Pipeline, split: Split, window: str, titles: Mapping[int, str] | None
+) -> RankerRows:
     relevant = split.window(window).by_user()
     as_of = window_start(split.window(window))
     xs, ys, groups, owners = [], [], [], []
-    for u in _users(p, f"ranker rows ({window})", users):
+    for u in users:
         rel = relevant.get(u, np.empty(0, np.int64))
         for title in (None, *([titles[u]] if titles and u in titles else [])):
             rows = pipeline.training_rows(u, float(as_of[u]), rel, title)
@@ -105,8 +134,13 @@ def ranker_rows(
             ys.append(rows[1])
             groups.append(len(rows[1]))
             owners.append(u)
-    as_ints = np.asarray(groups, dtype=np.int64), np.asarray(owners, dtype=np.int64)
-    return RankerRows(np.vstack(xs), np.concatenate(ys), *as_ints)
+    n_features = len(RANKER_FEATURES)
+    return RankerRows(
+        np.vstack(xs) if xs else np.empty((0, n_features), np.float32),
+        np.concatenate(ys) if ys else np.empty(0, np.float32),
+        np.asarray(groups, dtype=np.int64),
+        np.asarray(owners, dtype=np.int64),
+    )
 
 
 def evaluate_test(runtime: Runtime, users: list[int], p: Progress) -> dict[str, dict[str, float]]:
@@ -168,45 +202,51 @@ def _versions() -> dict[str, str]:
 
 
 def train(
-    out: Path, seed: int = SEED, source: Path | None = None, forbidden_titles: Collection[str] = ()
+    out: Path,
+    seed: int = SEED,
+    source: Path | None = None,
+    forbidden_titles: Collection[str] = (),
+    engine: Engine = LOCAL,
 ) -> dict[str, Any]:
-    """Train every stage into `out` (written atomically) and return the manifest."""
+    """Train every stage into `out` (written atomically) and return the manifest.
+
+    engine: where the collaborative model, the ranker rows and the ranker fit run (cascade.engine).
+    """
     random.seed(seed)
     np.random.seed(seed)
     t_start = time.time()
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    ds: Dataset = load_default(source)
-    split = split_by_user(ds.interactions)
-    timings: dict[str, float] = {}
+    cost = StageCosts()
+    with cost.stage("data"):
+        ds: Dataset = load_default(source)
+        split = split_by_user(ds.interactions)
     with progress() as p:
         # validation window: every model fitted on train; the ranker learns from these rows
-        t0 = time.time()
-        text = catalog_text(ds.catalog)
-        timings["text_embeddings_s"] = time.time() - t0
-        batch = BatchFeatures(ds.interactions, ds.catalog, ds.users)
+        with cost.stage("text_embeddings"):
+            text = catalog_text(ds.catalog)
+        with cost.stage("batch_features"):
+            batch = BatchFeatures(ds.interactions, ds.catalog, ds.users)
         retriever_val, rows = validation_rows(
-            ds, split, batch, seed, text, p, timings, forbidden_titles=forbidden_titles
+            ds, split, batch, seed, text, p, cost, forbidden_titles=forbidden_titles, engine=engine
         )
-        t0 = time.time()
-        ranker, fit = fit_ranker(rows, seed)
-        timings["ranker_fit_s"] = time.time() - t0
+        with cost.stage("ranker_fit"):
+            ranker, fit = fit_ranker(rows, seed, engine)
         ranker.save(tmp / RANKER_FILE)
         retriever_val.save(tmp / RETRIEVER_TRAIN_DIR)  # for `care ablation`
         # test window and serving: two-tower and collab refit on train + validation
-        t0 = time.time()
         history = split.history_before("test")
-        retriever = _two_tower(p, ds, history, seed, text, "two-tower epochs (train+val)")
-        collab = CollabModel.fit(history, ds.catalog)
-        timings["refit_s"] = time.time() - t0
+        with cost.stage("two_tower"):
+            retriever = _two_tower(p, ds, history, seed, text, "two-tower epochs (train+val)")
+        with cost.stage("collab"):
+            collab = CollabModel.fit(history, ds.catalog, seed=seed, engine=engine)
         retriever.save(tmp / RETRIEVER_DIR)
         collab.save(tmp)
         runtime = Runtime(ds, split, retriever, ranker, batch, artifacts=tmp, collab=collab)
-        t0 = time.time()
-        test_users = sorted(int(u) for u in np.unique(split.test.user))
-        metrics = evaluate_test(runtime, test_users, p)
-        timings["evaluate_s"] = time.time() - t0
+        with cost.stage("evaluate"):
+            test_users = sample_users(np.unique(split.test.user), MAX_EVAL_USERS, seed)
+            metrics = evaluate_test(runtime, test_users, p)
     manifest: dict[str, Any] = {
         "schema": SCHEMA,
         "version": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
@@ -220,6 +260,7 @@ def train(
             "split": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
         },
         "seed": seed,
+        "engine": {"name": engine.name, "workers": engine.workers},
         "config": {
             "two_tower": {**retriever.cfg.to_dict(), **retriever.meta},
             "ranker_features": names(RANKER_FEATURES),
@@ -234,9 +275,11 @@ def train(
         },
         "model_hash": _model_hash(tmp),
         "metrics": {"window": "test", "k": K, "users": len(test_users), **metrics},
+        "caps": {"ranker_users": MAX_RANKER_USERS, "eval_users": MAX_EVAL_USERS},
         "feature_importance_top10": dict(list(ranker.importance().items())[:10]),
         "feature_importance": ranker.importance(),
-        "timings": {**timings, "total_s": time.time() - t_start},
+        "cost": cost.stages,  # per stage: seconds and peak RSS (two_tower and collab: both fits)
+        "timings": {"total_s": time.time() - t_start},
         "versions": _versions(),
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
@@ -253,9 +296,10 @@ def validation_rows(
     seed: int,
     text: F32,
     p: Progress,
-    timings: dict[str, float],
+    cost: StageCosts,
     retriever_val: TwoTowerRetriever | None = None,
     forbidden_titles: Collection[str] = (),
+    engine: Engine = LOCAL,
 ) -> tuple[TwoTowerRetriever, RankerRows]:
     """The ranker's training rows: validation window, two-tower and collab fitted on train only.
 
@@ -263,24 +307,21 @@ def validation_rows(
     Half the users also get a group under a noisy title from their window (cascade.ranking.titles),
     never one of `forbidden_titles` (the eval's labelled titles).
     """
-    t0 = time.time()
     if retriever_val is None:
-        retriever_val = _two_tower(p, ds, split.train, seed, text, "two-tower epochs (train)")
-    timings["two_tower_s"] = time.time() - t0
-    t0 = time.time()
-    collab_val = CollabModel.fit(split.train, ds.catalog)
-    timings["collab_s"] = time.time() - t0
-    users = sorted(int(u) for u in np.unique(split.val.user))
-    t0 = time.time()
-    val_pipeline = Pipeline(
-        point_in_time(split, batch, ds.catalog, "val"),
-        BlendedRetriever(retriever_val, collab_val, ds.catalog),
-        _Unfitted(),
-        ds.catalog,
-    )
-    titles = training_titles(split.val.by_user(), ds.catalog, seed, forbidden_titles)
-    rows = ranker_rows(val_pipeline, split, "val", users, p, titles)
-    timings["ranker_rows_s"] = time.time() - t0
+        with cost.stage("two_tower"):
+            retriever_val = _two_tower(p, ds, split.train, seed, text, "two-tower epochs (train)")
+    with cost.stage("collab"):
+        collab_val = CollabModel.fit(split.train, ds.catalog, seed=seed, engine=engine)
+    users = sample_users(np.unique(split.val.user), MAX_RANKER_USERS, seed)
+    with cost.stage("ranker_rows"):
+        val_pipeline = Pipeline(
+            point_in_time(split, batch, ds.catalog, "val"),
+            BlendedRetriever(retriever_val, collab_val, ds.catalog),
+            _Unfitted(),
+            ds.catalog,
+        )
+        titles = training_titles(split.val.by_user(), ds.catalog, seed, forbidden_titles)
+        rows = ranker_rows(val_pipeline, split, "val", users, p, titles, engine)
     return retriever_val, rows
 
 
@@ -314,7 +355,7 @@ def held_out_groups(owners: npt.NDArray[np.int64], seed: int, share: float = 0.1
     return np.isin(owners, users[np.random.default_rng(seed).random(len(users)) < share])
 
 
-def fit_ranker(rows: RankerRows, seed: int) -> tuple[XGBRanker, dict[str, float]]:
+def fit_ranker(rows: RankerRows, seed: int, engine: Engine = LOCAL) -> tuple[XGBRanker, dict[str, float]]:
     """Hold out 15% of the users for early stopping."""
     x, y, groups, owners = rows
     starts = np.r_[0, np.cumsum(groups)[:-1]]
@@ -322,7 +363,8 @@ def fit_ranker(rows: RankerRows, seed: int) -> tuple[XGBRanker, dict[str, float]
     idx = [np.arange(s, s + g) for s, g in zip(starts, groups, strict=True)]
     tr = np.concatenate([i for i, v in zip(idx, valid, strict=True) if not v])
     va = np.concatenate([i for i, v in zip(idx, valid, strict=True) if v])
-    return XGBRanker.train((x[tr], y[tr], groups[~valid]), (x[va], y[va], groups[valid]), seed=seed)
+    train, held = (x[tr], y[tr], groups[~valid]), (x[va], y[va], groups[valid])
+    return XGBRanker.train(train, held, seed=seed, engine=engine)
 
 
 def is_current(folder: Path, seed: int) -> bool:
@@ -338,13 +380,22 @@ def is_current(folder: Path, seed: int) -> bool:
 
 
 def train_cli(
-    out: Path | None, seed: int, if_missing: bool, source: Path | None, forbidden_titles: Collection[str] = ()
+    out: Path | None,
+    seed: int,
+    if_missing: bool,
+    source: Path | None,
+    forbidden_titles: Collection[str] = (),
+    engine: str = "local",
 ) -> None:
     target = out or paths.artifacts_dir()
     if if_missing and is_current(target, seed):
         typer.echo(f"artifacts present at {target}; skipping training")
         return
-    manifest = train(target, seed=seed, source=source, forbidden_titles=forbidden_titles)
+    runner = open_engine(engine)
+    try:
+        manifest = train(target, seed=seed, source=source, forbidden_titles=forbidden_titles, engine=runner)
+    finally:
+        runner.close()
     m = manifest["metrics"]
     typer.echo(f"artifacts written to {target}")
     for arm in ("popularity", "two_tower", "two_tower+xgb", "+rules", "+intent_title"):

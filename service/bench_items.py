@@ -3,8 +3,8 @@
 Builds (or reuses) the synthetic artifacts (`cascade.scale`), measures the index's recall@500
 against exact search, starts the service on them (in-process store, so one worker; rules arm;
 impression log off), checks that answers are valid items of that catalog, then runs wrk per
-connection count: req/s, p50, p99. The item-item source is off at this size: the two-tower
-retrieves alone (`cascade.scale.build.NO_COLLAB`).
+connection count: req/s, p50, p99. The item-item source is on: the trained model grown to the
+catalog (`cascade.scale.collab`), its neighbour lists and EASE factors sized for N items.
 """
 
 from __future__ import annotations

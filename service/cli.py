@@ -61,6 +61,24 @@ def data_fetch() -> None:
     _fetch_asset(fetch_ml100k)
 
 
+@data_app.command("synth")
+def data_synth(
+    users: Annotated[int, typer.Option(help="Users (ids 1..U).")],
+    items: Annotated[int, typer.Option(help="Items (ids 1..I).")],
+    interactions: Annotated[int, typer.Option(help="Interactions: at least 5 per user, at most U x I / 2.")],
+    out: Annotated[Path, typer.Option(help="Folder for synth.inter/.item/.user (created).")],
+    seed: Annotated[int, typer.Option(help="Same arguments and seed, byte-identical files.")] = 0,
+) -> None:
+    """Write a synthetic data set in the atomic layout, for cost and scale (not accuracy) checks."""
+    from cascade.data.synth import check_args, synth
+
+    problem = check_args(users, items, interactions)
+    if problem:
+        raise typer.BadParameter(problem[1], param_hint=problem[0])
+    path = synth(users, items, interactions, seed, out)
+    typer.echo(f"{path} users={users} items={items} interactions={interactions}")
+
+
 @data_app.command("info")
 def data_info(
     source: Annotated[
@@ -340,11 +358,23 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed for every random choice.")] = 7,  # cascade.train.SEED
     if_missing: Annotated[bool, typer.Option("--if-missing", help="Do nothing if artifacts exist.")] = False,
     source: Annotated[Path | None, typer.Option(help="Dataset folder (default MovieLens-100k).")] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="Where the collaborative model, ranker rows and ranker fit run: local, dask:N (a local "
+            "cluster of N workers) or dask:tcp://scheduler:8786."
+        ),
+    ] = "local",
 ) -> None:
     """Data -> features -> two-tower -> FAISS index -> XGBoost ranker, with a manifest.json."""
+    from cascade.engine import check_engine
     from cascade.train import train_cli
 
-    train_cli(out=out, seed=seed, if_missing=if_missing, source=source, forbidden_titles=_eval_titles())
+    try:
+        check_engine(engine)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--engine") from None
+    train_cli(out, seed, if_missing, source, _eval_titles(), engine)
 
 
 @bench_app.command("cold-start")
@@ -355,6 +385,25 @@ def bench_cold_start(
     from cascade.bench.cold_start import run
 
     run(n_items=items)
+
+
+@bench_app.command("train-cost")
+def bench_train_cost(
+    source: Annotated[
+        list[str], typer.Option(help="Data set folder (repeat; 'ml-100k': the default data set).")
+    ],
+    out: Annotated[Path, typer.Option(help="Each run's artifacts (a folder per data set).")] = Path(
+        "/tmp/care-train-cost"
+    ),
+    seed: Annotated[int, typer.Option(help="care train's seed.")] = 7,
+) -> None:
+    """care train on each data set in its own process: each stage's seconds and peak RSS, growth exponents."""
+    from cascade.bench.train_cost import ML100K, run
+
+    for s in source:
+        if s != ML100K and not Path(s).is_dir():
+            raise typer.BadParameter(f"{s}: no such folder", param_hint="--source")
+    run(source, out, seed)
 
 
 @bench_app.command("add-items")

@@ -6,14 +6,17 @@ import time
 from collections import defaultdict
 
 import numpy as np
+import numpy.typing as npt
 
 from cascade.bench.timing import pct, print_table
+from cascade.features.collab import CollabModel, UserSignals, zscore
 from cascade.features.online import MemoryStoreConfig, create_store
 from cascade.rerank.rules import RulesReranker
 from cascade.retrieval.synthetic import scale_rows
 from cascade.runtime import load_runtime
 from cascade.types import Context
 
+I64 = npt.NDArray[np.int64]
 STAGES = (
     "features_user",
     "user_tower",
@@ -25,6 +28,21 @@ STAGES = (
     "rules",
 )
 CASCADE = ("features_user", "retrieval", "features_items", "assembly", "ranking")
+
+
+RECALL_USERS = 200  # users whose item-item source is compared with the exact one
+
+
+def exact_source(collab: CollabModel, sig: UserSignals, exclude: I64, n: int) -> I64:
+    """What the item-item source would return scoring every item (a full-catalog pass: benches only)."""
+    rows = np.arange(len(collab), dtype=np.int64)
+    score = zscore(collab.ease.scores(sig.user_factor, rows)) + collab.cfg.source_knn_weight * zscore(
+        collab.knn(sig, rows)
+    )
+    score[exclude] = -np.inf
+    top = np.argpartition(-score, min(n, len(score) - 1))[:n]
+    out: I64 = top[np.isfinite(score[top])]
+    return out
 
 
 def _ms(t0: float) -> float:
@@ -41,6 +59,7 @@ def run(n: int, synthetic: int) -> None:
     stage: dict[str, list[float]] = defaultdict(list)
     floor: dict[str, list[float]] = defaultdict(list)
     ctx = Context(device="mobile")
+    source_recall: list[float] = []
     for i, u in enumerate([*users[:50], *users]):  # the first 50 warm up
         t_all = time.perf_counter()
         ranked = pipe.rank(int(u), ctx)
@@ -61,8 +80,12 @@ def run(n: int, synthetic: int) -> None:
         if rt.collab is not None:  # the item-item source (part of the retrieval stage)
             t0 = time.perf_counter()
             sig = rt.collab.signals(view.history, view.session_items)
-            rt.collab.source(sig, rt.collab.rows(list(view.seen)), pipe.n_retrieve)
+            excl = rt.collab.rows(list(view.seen))
+            got_cf = rt.collab.source(sig, excl, pipe.n_retrieve)
             t_cf = _ms(t0)
+            if i < 50 + RECALL_USERS:
+                exact = exact_source(rt.collab, sig, excl, pipe.n_retrieve)
+                source_recall.append(len(np.intersect1d(got_cf, exact)) / max(len(exact), 1))
         t0 = time.perf_counter()
         rt.retriever.index.search(q[None, :], pipe.n_retrieve)
         f_faiss = _ms(t0)
@@ -100,6 +123,11 @@ def run(n: int, synthetic: int) -> None:
         ratio2 = pct(stage["retrieval+ranking"], 50) / pct(floor["floor + item-item source"], 50)
         print(f"retrieval+ranking p50 / (raw floor + item-item source) p50 = {ratio2:.2f}x")
     print(f"whole cascade without the LLM p50 = {total:.2f} ms (target <= 5 ms)")
+    if source_recall:
+        print(
+            f"item-item source recall@{pipe.n_retrieve} against exact (the same score over all "
+            f"{len(rt.collab or ())} items): {np.mean(source_recall):.3f} over {len(source_recall)} users"
+        )
     if synthetic > 0:
         sizes = tuple(s for s in (10_000, 100_000, 1_000_000) if s <= synthetic)
         srows = [

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
-from cascade.data.dataset import GENRES, Catalog, Dataset, Interactions, Users
+from cascade.data.dataset import GENRES, Catalog, Dataset, IntArray, Interactions, Users
 
 T = TypeVar("T")
 _YEAR_IN_TITLE = re.compile(r"\s*\((\d{4})\)\s*$")
@@ -56,7 +57,83 @@ def _num(path: Path, line: int, name: str, value: str, conv: Callable[[str], T])
         raise DataFormatError(path, line, f"{name} is not a number: {value!r}") from None
 
 
+_FAST_CHUNK = 1 << 24  # bytes parsed at a time by the vectorized path
+_FAST_DIGITS = 18  # an int64 holds any 18-digit number
+_EXACT_FLOAT = 1 << 53  # below this, int(float(s)) == int(s) and float32(float(s)) == float32(int(s))
+
+
+def _int_chunk(b: npt.NDArray[np.uint8], out: list[IntArray], row: int) -> int | None:
+    """Parse whole lines of len(out) tab-separated ASCII decimal integers into out[j][row:]; returns the
+    number of lines, or None when the bytes are anything else."""
+    n_fields = len(out)
+    seps = np.flatnonzero(b < 11)  # tab and newline, and any other control byte, which fails below
+    if not len(seps) or len(seps) % n_fields:
+        return None
+    kinds = b[seps].reshape(-1, n_fields)
+    if not (kinds[:, :-1] == 9).all() or not (kinds[:, -1] == 10).all():
+        return None
+    lens = np.empty_like(seps)
+    lens[0] = seps[0]
+    lens[1:] = np.diff(seps) - 1
+    if int(lens.min()) < 1 or int(lens.max()) > _FAST_DIGITS:
+        return None
+    n = len(kinds)
+    if row + n > len(out[0]):
+        return None
+    term = np.empty(n, dtype=np.int64)
+    for j in range(n_fields):
+        last, width = seps[j::n_fields] - 1, lens[j::n_fields]
+        value = out[j][row : row + n]
+        value[:] = 0
+        narrowest = int(width.min())
+        for d in range(int(width.max())):  # every byte between separators is read once, here
+            if d < narrowest:
+                digit = b[last - d]
+            else:  # a shorter number reads "0" past its first digit
+                m = width > d
+                digit = np.where(m, b[np.where(m, last - d, 0)], np.uint8(48))
+            digit -= np.uint8(48)
+            if int(digit.max()) > 9:
+                return None
+            np.multiply(digit, np.int64(10**d), out=term)
+            value += term
+    return n
+
+
+def _fast_int_columns(path: Path, n_fields: int, header: bool) -> list[IntArray] | None:
+    """The vectorized reading of a file of plain integers (tab-separated), or None for anything else:
+    the caller then takes the line-by-line path, which accepts more and names any malformed line."""
+    if not path.is_file():
+        return None
+    raw = path.read_bytes()
+    if not raw.endswith(b"\n"):
+        return None
+    start = 0
+    if header:
+        start = raw.index(b"\n") + 1
+        try:
+            raw[: start - 1].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    n_lines = raw.count(b"\n") - int(header)
+    if not n_lines:
+        return None
+    out = [np.empty(n_lines, dtype=np.int64) for _ in range(n_fields)]
+    row = 0
+    while start < len(raw):
+        end = raw.find(b"\n", min(start + _FAST_CHUNK, len(raw)) - 1) + 1
+        got = _int_chunk(np.frombuffer(raw, dtype=np.uint8, count=end - start, offset=start), out, row)
+        if got is None:
+            return None
+        row, start = row + got, end
+    return out if row == n_lines else None
+
+
 def _interactions(path: Path, sep: str, header: bool) -> Interactions:
+    if sep == "\t":
+        cols = _fast_int_columns(path, 4, header)
+        if cols is not None and int(cols[2].max()) < _EXACT_FLOAT and int(cols[3].max()) < _EXACT_FLOAT:
+            return Interactions(cols[0], cols[1], cols[2].astype(np.float64).astype(np.float32), cols[3])
     users, items, ratings, stamps = [], [], [], []
     for n, (u, i, r, t) in _rows(path, sep, 4, "utf-8", header):
         users.append(_num(path, n, "user id", u, int))
@@ -75,13 +152,13 @@ def _interactions(path: Path, sep: str, header: bool) -> Interactions:
 
 def _check_refs(inter: Interactions, catalog: Catalog, users: Users, path: Path, first_line: int) -> None:
     """Every interaction names a known user and item."""
-    known_items = set(catalog.item_ids.tolist())
-    known_users = set(users.user_ids.tolist())
-    for n, (u, i) in enumerate(zip(inter.user.tolist(), inter.item.tolist(), strict=True), start=first_line):
-        if i not in known_items:
-            raise DataFormatError(path, n, f"item id {i} is not in the item file")
-        if u not in known_users:
-            raise DataFormatError(path, n, f"user id {u} is not in the user file")
+    bad_item = ~np.isin(inter.item, catalog.item_ids)
+    bad = bad_item | ~np.isin(inter.user, users.user_ids)
+    if bad.any():
+        k = int(np.argmax(bad))
+        if bad_item[k]:
+            raise DataFormatError(path, first_line + k, f"item id {inter.item[k]} is not in the item file")
+        raise DataFormatError(path, first_line + k, f"user id {inter.user[k]} is not in the user file")
 
 
 def load_atomic(folder: Path, name: str = "ml-100k") -> Dataset:

@@ -1,4 +1,4 @@
-"""Collaborative and sequential evidence for (user, candidate) pairs, from dense item x item matrices.
+"""Collaborative and sequential evidence for (user, candidate) pairs, from structures linear in items.
 
 Why these signals: GBDT rankers over several candidate generators get most of their lift from the
 generators' own scores and ranks and from item-item evidence between the candidate and the user's
@@ -9,23 +9,30 @@ Otto / H&M Kaggle winners: co-visitation counts with the last 1..N items, weight
 Ludewig & Jannach 2018, "Evaluation of session-based recommendation algorithms": recency-weighted
 item-kNN is as strong as neural sequential models; Steck 2019, EASE: a closed-form item-item model).
 
-Point in time: the matrices are fitted on the history before the window being scored (train for
-the validation window, train + validation for the test window and serving), like the two-tower;
-every per-user signal reads only the user's own history and session, which end before the row's
-time. The matrices are float32 and loaded with the artifacts (1,682 items: 11 MB each).
+Scale: item-item evidence reads each item's top-k co-occurrence neighbours (cascade.features.
+neighbours: k * n_items) and EASE is rank-r (cascade.features.ease: r * n_items); a request costs
+its recent history times k plus its candidates times r, and ranks are ranks among the candidates.
+
+Point in time: the model is fitted on the history before the window being scored (train for the
+validation window, train + validation for the test window and serving), like the two-tower; every
+per-user signal reads only the user's own history and session, which end before the row's time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
 from cascade.data.dataset import Catalog, Interactions
 from cascade.data.idrows import IdRows
+from cascade.engine import LOCAL, Engine
+from cascade.features.ease import LowRankEase, fit_low_rank_ease
+from cascade.features.neighbours import Neighbours, interaction_matrix, top_k_neighbours
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -36,12 +43,18 @@ N_EVIDENCE = 12  # columns of `CollabModel.evidence`: the COLLAB block up to the
 
 @dataclass(frozen=True)
 class CollabConfig:
-    """EASE's L2 weight, and the recency-weighted item-kNN over the last `recent` items."""
+    """EASE's L2 weight and rank, the item-kNN's neighbours, and its recency weighting."""
 
     ease_lambda: float = 500.0
     recent: int = 20
     decay: float = 0.8  # weight of the j-th most recent item: decay**j
     source_knn_weight: float = 0.3  # candidate source: z(EASE) + w * z(recency kNN)
+    neighbours: int = 200  # top-k co-occurrence neighbours kept per item
+    rank: int = 1024  # of the low-rank EASE (>= n_items: exact)
+    source_recent: int = 50  # the source pools the neighbours of this many newest items
+
+
+_INT_FIELDS = {"recent", "neighbours", "rank", "source_recent"}
 
 
 @dataclass(frozen=True)
@@ -49,60 +62,45 @@ class UserSignals:
     """One user's collaborative state at request time (computed once, read per candidate)."""
 
     recent: I64  # collab rows of the newest items, newest first (at most cfg.recent)
-    ease: F32  # (n_items,) EASE score of every item
-    knn: F32  # (n_items,) recency-weighted item-kNN score of every item
+    pool_from: I64  # collab rows of the newest items whose neighbours the source pools
+    user_factor: F32  # (rank,) EASE user factor
     seen: I64  # collab rows the user has consumed
     genre_recency: F32  # (n_genres,) items since the user's last item of each genre (capped)
     recent_genres: F32  # (n_genres,) share of the last 10 items tagged with each genre
-    recent_cos: F32  # (len(recent), n_items) cosine rows of the recent items
-    recent_log_cooc: F32  # (len(recent), n_items) log co-occurrence rows of the recent items
 
 
-def ease_weights(x: npt.NDArray[np.float64], lam: float) -> npt.NDArray[np.float64]:
-    """EASE (Steck 2019): B = I - P diag(1/diag(P)), P = (X^T X + lambda I)^-1, zero diagonal."""
-    g = x.T @ x
-    g[np.diag_indices_from(g)] += lam
-    p = np.linalg.inv(g)
-    b: npt.NDArray[np.float64] = -p / np.diag(p)[None, :]
-    b[np.diag_indices_from(b)] = 0.0
-    return b
-
-
-def cosine_from_counts(cooc: F32) -> F32:
-    """Co-occurrence counts normalized by sqrt(n_i n_j) (the diagonal holds n_i), diagonal zeroed."""
-    n = np.sqrt(np.maximum(np.diag(cooc), 1.0)).astype(np.float32)
-    out: F32 = (cooc / n[:, None] / n[None, :]).astype(np.float32)
-    np.fill_diagonal(out, 0.0)
-    return out
-
-
-def _z(a: F32) -> F32:
+def zscore(a: F32) -> F32:
     out: F32 = ((a - a.mean()) / (a.std() + 1e-6)).astype(np.float32)
     return out
 
 
 class CollabModel:
-    """EASE weights, co-occurrence counts and cosine similarity over the catalog's items."""
+    """Top-k item neighbours (cosine and counts) and a low-rank EASE over the catalog's items."""
 
-    def __init__(self, item_ids: I64, ease: F32, cooc: F32, genres: F32, cfg: CollabConfig) -> None:
+    def __init__(
+        self, item_ids: I64, neighbours: Neighbours, ease: LowRankEase, genres: F32, cfg: CollabConfig
+    ) -> None:
         self.item_ids = np.asarray(item_ids, dtype=np.int64)
-        self.ease, self.cooc, self.genres, self.cfg = ease, cooc, genres, cfg
-        self.cos = cosine_from_counts(cooc)
-        self.log_cooc = np.log1p(cooc).astype(np.float32)
-        np.fill_diagonal(self.log_cooc, 0.0)
+        self.neighbours, self.ease, self.genres, self.cfg = neighbours, ease, genres, cfg
         self._row = IdRows(self.item_ids)
-        self._decay = (cfg.decay ** np.arange(cfg.recent)).astype(np.float32)
+        self._decay = (cfg.decay ** np.arange(max(cfg.recent, cfg.source_recent))).astype(np.float32)
 
     @classmethod
-    def fit(cls, history: Interactions, catalog: Catalog, cfg: CollabConfig | None = None) -> CollabModel:
+    def fit(
+        cls,
+        history: Interactions,
+        catalog: Catalog,
+        cfg: CollabConfig | None = None,
+        seed: int = 0,
+        engine: Engine = LOCAL,
+    ) -> CollabModel:
         """Fit on `history` (every item of the catalog gets a row, with or without interactions)."""
         cfg = cfg or CollabConfig()
         users, urow = np.unique(history.user, return_inverse=True)
-        x = np.zeros((len(users), len(catalog)), dtype=np.float64)
-        x[urow, catalog.rows(history.item)] = 1.0
-        ease = ease_weights(x, cfg.ease_lambda).astype(np.float32)
-        cooc = (x.T @ x).astype(np.float32)
-        return cls(catalog.item_ids.copy(), ease, cooc, catalog.genre_matrix(), cfg)
+        x = interaction_matrix(urow.astype(np.int64), catalog.rows(history.item), len(users), len(catalog))
+        neighbours = top_k_neighbours(x, cfg.neighbours, engine)
+        ease = fit_low_rank_ease(x, cfg.ease_lambda, cfg.rank, seed, engine)
+        return cls(catalog.item_ids.copy(), neighbours, ease, catalog.genre_matrix(), cfg)
 
     def __len__(self) -> int:
         return len(self.item_ids)
@@ -119,12 +117,7 @@ class CollabModel:
         """From the batch history (oldest first) and the session (newest first)."""
         newest = list(dict.fromkeys((*session, *reversed(history))))
         rows = self.rows(newest)
-        recent = rows[: self.cfg.recent]
         seen = np.unique(rows)
-        ease = self.ease[seen].sum(axis=0) if len(seen) else np.zeros(len(self), np.float32)
-        w = self._decay[: len(recent)]
-        recent_cos = self.cos[recent]
-        knn = w @ recent_cos if len(recent) else np.zeros(len(self), np.float32)
         n_genres = self.genres.shape[1]
         first = np.full(n_genres, float(GENRE_RECENCY_CAP), dtype=np.float32)
         shares = np.zeros(n_genres, dtype=np.float32)
@@ -133,38 +126,53 @@ class CollabModel:
             first = np.where(has.any(axis=0), has.argmax(axis=0), first).astype(np.float32)
             shares = has[:10].mean(axis=0).astype(np.float32)
         return UserSignals(
-            recent, ease.astype(np.float32), knn.astype(np.float32), seen, first, shares,
-            recent_cos, self.log_cooc[recent],
+            rows[: self.cfg.recent], rows[: self.cfg.source_recent], self.ease.user_factor(seen),
+            seen, first, shares,
         )  # fmt: skip
 
+    def knn(self, sig: UserSignals, rows: I64) -> F32:
+        """Recency-weighted item-kNN score of `rows`: sum_j decay^j cos(recent_j, row)."""
+        cos, _ = self.neighbours.gather(sig.recent, rows)
+        out: F32 = (self._decay[: len(sig.recent)] @ cos).astype(np.float32)
+        return out
+
     def source(self, sig: UserSignals, exclude: I64, n: int) -> I64:
-        """The item-item candidate source: top n collab rows by z(EASE) + w z(kNN), `exclude` rows dropped."""
-        score = _z(sig.ease) + self.cfg.source_knn_weight * _z(sig.knn)
-        score[exclude] = -np.inf
+        """The item-item source: the newest items' neighbours, top n by z(EASE) + w z(kNN), `exclude` dropped.
+
+        Work: source_recent * k neighbours, scored with rank-r EASE; no full-catalog vector.
+        """
+        pool, _ = self.neighbours.pool(sig.pool_from, self._decay[: len(sig.pool_from)])
+        pool = pool[~np.isin(pool, exclude)]
+        if not len(pool):
+            return pool
+        score = zscore(self.ease.scores(sig.user_factor, pool)) + self.cfg.source_knn_weight * zscore(
+            self.knn(sig, pool)
+        )
         top = np.argpartition(-score, min(n, len(score) - 1))[:n]
-        top = top[np.isfinite(score[top])]
-        order: I64 = top[np.argsort(-score[top], kind="stable")]
+        order: I64 = pool[top[np.lexsort((pool[top], -score[top]))]]
         return order
 
     def evidence(self, sig: UserSignals, rows: I64, genres: F32) -> F32:
-        """Item-item and genre-recency evidence for candidate `rows` (-1: unknown) with their genre rows."""
+        """Item-item and genre-recency evidence for candidate `rows` (-1: unknown) with their genre rows.
+
+        Ranks are among the known candidates (0 best; unknown: the number of candidates).
+        """
         known = rows >= 0
         r = np.where(known, rows, 0)
         out = np.zeros((len(rows), N_EVIDENCE), dtype=np.float32)
-        out[:, 0] = sig.ease[r]
-        out[:, 1] = _rank_of(sig.ease, sig.seen)[r]
-        out[:, 2] = sig.knn[r]
-        out[:, 3] = _rank_of(sig.knn, sig.seen)[r]
+        out[:, 0] = self.ease.scores(sig.user_factor, r)
+        cos, count = self.neighbours.gather(sig.recent, np.where(known, rows, -1))
+        out[:, 2] = self._decay[: len(sig.recent)] @ cos if len(sig.recent) else 0.0
         if len(sig.recent):
-            cos = sig.recent_cos.take(r, axis=1)  # (L, m): rows first, then columns (not np.ix_)
-            out[:, 4] = sig.recent_log_cooc.take(r, axis=1).sum(axis=0)
+            out[:, 4] = np.log1p(count).sum(axis=0)
             out[:, 5] = cos.mean(axis=0)
             out[:, 6] = cos[0]
             out[:, 7] = cos[:3].mean(axis=0)
             out[:, 8] = cos[:10].mean(axis=0)
             out[:, 9] = cos[:10].max(axis=0)
         out[~known, :10] = 0.0
-        out[~known, 1] = out[~known, 3] = float(len(self))
+        out[:, 1] = _rank_among(out[:, 0], known)
+        out[:, 3] = _rank_among(out[:, 2], known)
         g = genres
         rec = np.where(g > 0, sig.genre_recency[None, :], float(GENRE_RECENCY_CAP))
         out[:, 10] = rec.min(axis=1)
@@ -172,26 +180,36 @@ class CollabModel:
         return out
 
     def save(self, folder: Path) -> None:
+        nb = self.neighbours
         np.savez(
-            folder / FILE, item_ids=self.item_ids, ease=self.ease, cooc=self.cooc, genres=self.genres,
+            folder / FILE, item_ids=self.item_ids, genres=self.genres,
+            nb_indptr=nb.cos.indptr, nb_indices=nb.cos.indices, nb_cos=nb.cos.data, nb_count=nb.count.data,
+            ease_v=self.ease.v, ease_d=self.ease.d, ease_denom=self.ease.denom,
             config=np.asarray(list(asdict(self.cfg).values()), dtype=np.float64),
         )  # fmt: skip
 
     @classmethod
     def load(cls, folder: Path) -> CollabModel:
-        a = np.load(folder / FILE)
-        names = list(CollabConfig.__dataclass_fields__)
-        values = a["config"].tolist()
-        kw = {k: (int(v) if k == "recent" else float(v)) for k, v in zip(names, values, strict=True)}
-        cfg = CollabConfig(**kw)  # type: ignore[arg-type]
-        return cls(a["item_ids"], a["ease"], a["cooc"], a["genres"], cfg)
+        with np.load(folder / FILE) as a:
+            names = [f.name for f in fields(CollabConfig)]
+            values = a["config"].tolist()
+            kw = {k: (int(v) if k in _INT_FIELDS else float(v)) for k, v in zip(names, values, strict=True)}
+            cfg = CollabConfig(**kw)  # type: ignore[arg-type]
+            n = len(a["item_ids"])
+            pattern = (a["nb_indices"], a["nb_indptr"])
+            nb = Neighbours(
+                sp.csr_matrix((a["nb_cos"], *pattern), shape=(n, n)),
+                sp.csr_matrix((a["nb_count"], *pattern), shape=(n, n)),
+            )
+            ease = LowRankEase(a["ease_v"], a["ease_d"], a["ease_denom"])
+            return cls(a["item_ids"], nb, ease, a["genres"], cfg)
 
 
-def _rank_of(score: F32, seen: I64) -> F32:
-    """Each row's rank (0 best) by `score` among the rows not in `seen`."""
-    s = score.copy()
-    s[seen] = -np.inf
+def _rank_among(score: F32, known: npt.NDArray[np.bool_]) -> F32:
+    """Each known candidate's rank (0 best) by `score` among the known candidates; unknown: len(score)."""
+    s = np.where(known, score, -np.inf)
     order = np.argsort(-s, kind="stable")
     rank = np.empty(len(s), dtype=np.float32)
     rank[order] = np.arange(len(s), dtype=np.float32)
+    rank[~known] = float(len(s))
     return rank

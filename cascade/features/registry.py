@@ -147,9 +147,9 @@ def _collab(name: str, group: str, description: str, default: float = 0.0) -> Fe
 # collaborative and sequential evidence (cascade/features/collab.py), in this order
 _COLLAB: list[FeatureDef] = [
     _collab("cf_ease", "ease", "EASE score of the item given the user's history"),
-    _collab("cf_ease_rank", "ease", "rank of the EASE score among unseen items (0 best)", 1682.0),
+    _collab("cf_ease_rank", "ease", "rank of the EASE score among the candidates (0 best)", 500.0),
     _collab("cf_knn", "knn", "recency-weighted item-kNN score over the last 20 items"),
-    _collab("cf_knn_rank", "knn", "rank of the item-kNN score among unseen items (0 best)", 1682.0),
+    _collab("cf_knn_rank", "knn", "rank of the item-kNN score among the candidates (0 best)", 500.0),
     _collab("cf_cooc_log", "cooc", "sum of log1p co-occurrence counts with the last 20 items"),
     _collab("cf_cos_mean", "cooc", "mean normalized co-occurrence (cosine) with the last 20 items"),
     _collab("cf_cos_last1", "cooc", "cosine with the last item"),

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import xgboost as xgb
 
+from cascade.engine import LOCAL, Engine, Group
 from cascade.features.registry import RANKER_FEATURES, names
 
 F32 = npt.NDArray[np.float32]
@@ -61,30 +62,19 @@ class XGBRanker:
     @classmethod
     def train(
         cls,
-        train: tuple[F32, F32, npt.NDArray[np.int64]],
-        valid: tuple[F32, F32, npt.NDArray[np.int64]],
+        train: Group,
+        valid: Group,
         seed: int,
         config: RankerConfig = RankerConfig(),
+        engine: Engine = LOCAL,
     ) -> tuple[XGBRanker, dict[str, float]]:
         """(features, labels, group sizes) for train and early-stopping validation groups."""
-        feature_names = names(RANKER_FEATURES)
-        dtrain = xgb.DMatrix(train[0], label=train[1], feature_names=feature_names)
-        dtrain.set_group(train[2])
-        dvalid = xgb.DMatrix(valid[0], label=valid[1], feature_names=feature_names)
-        dvalid.set_group(valid[2])
-        evals_result: dict[str, dict[str, list[float]]] = {}
-        booster = xgb.train(
-            config.params(seed),
-            dtrain,
-            num_boost_round=config.num_rounds,
-            evals=[(dvalid, "valid")],
-            early_stopping_rounds=config.early_stopping,
-            evals_result=evals_result,
-            verbose_eval=False,
+        params = config.params(seed)
+        booster, curve = engine.train_xgb(
+            params, train, valid, config.num_rounds, config.early_stopping, names(RANKER_FEATURES)
         )
         best = int(booster.best_iteration)
         booster = booster[: best + 1]
-        curve = evals_result["valid"][f"ndcg@{config.ndcg_at}"]
         return cls(booster), {"best_iteration": float(best), "valid_ndcg@10": float(curve[best])}
 
     def save(self, path: Path) -> None:

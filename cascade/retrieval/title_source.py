@@ -53,6 +53,13 @@ class TitleScoresCache:
         self._n_items = -1
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, int]:
+        """A copy (a pickle sent to a training worker) starts empty: entries are recomputed on demand."""
+        return {"max_bytes": self.max_bytes}
+
+    def __setstate__(self, state: dict[str, int]) -> None:
+        self.__init__(state["max_bytes"])  # type: ignore[misc]
+
     def get(self, text: F32, title: F32) -> TitleScores:
         key = title.tobytes()
         with self._lock:

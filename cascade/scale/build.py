@@ -26,12 +26,20 @@ from cascade.features.online.memory import MemoryStore
 from cascade.retrieval.index import IndexConfig, VectorIndex, build_threads
 from cascade.retrieval.synthetic import index_params
 from cascade.runtime import MANIFEST, RANKER_FILE, RETRIEVER_DIR, Runtime, load_runtime
-from cascade.scale.catalog import VECTOR_NOISE, synthetic_features, synthetic_items, synthetic_vectors
+from cascade.scale.catalog import (
+    VECTOR_NOISE,
+    extend_catalog,
+    synthetic_features,
+    synthetic_items,
+    synthetic_vectors,
+)
+from cascade.scale.collab import grow_collab
 from cascade.scale.files import INDEX_DIR, SCALE_DIR, Queries, save_arrays, save_items
 
-SCHEMA = "care-scale-1"  # bump when the generator or the folder layout changes
+SCHEMA = "care-scale-2"  # bump when the generator or the folder layout changes
 Log = Callable[[str], None]
-NO_COLLAB = "off: its dense item x item matrices do not scale to this catalog (two-tower retrieval only)"
+NO_COLLAB = "off: the base artifacts have no item-item model (two-tower retrieval only)"
+COLLAB_GROWN = "on: the trained item-item model grown to the catalog (cascade.scale.collab)"
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,7 @@ class ScaleSpec:
     seed: int = 0
     index: IndexConfig = field(default_factory=IndexConfig)
     queries: int = 200
+    collab_rank: int = 128  # EASE factors kept for the grown item-item model (cascade.scale.collab)
     threads: int = 2  # FAISS build threads (not part of the key)
 
     def key(self, base_manifest: dict[str, Any]) -> str:
@@ -51,6 +60,7 @@ class ScaleSpec:
             "seed": self.seed,
             "index": asdict(self.index),
             "queries": self.queries,
+            "collab_rank": self.collab_rank,
             "models": base_manifest.get("model_hash") or base_manifest.get("version"),
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:10]
@@ -129,6 +139,11 @@ def build(spec: ScaleSpec, base: Path, out: Path, log: Log = print) -> dict[str,
     with _step(timings, "index", log), build_threads(spec.threads):
         index = VectorIndex(rt.retriever.cfg.dim, spec.index).build(ids, vectors)
     log(f"  index: {index.kind} ({index_params(spec.index, index.kind, len(ids), 500)})")
+    collab = None
+    if rt.collab is not None:
+        with _step(timings, "item-item model", log):
+            catalog = extend_catalog(real, items)
+            collab = grow_collab(rt.collab, catalog, items.parents, spec.seed, spec.collab_rank)
     with _step(timings, "recall queries", log):
         queries = user_queries(rt, spec.queries, spec.seed)
     with _step(timings, "write", log):
@@ -136,6 +151,8 @@ def build(spec: ScaleSpec, base: Path, out: Path, log: Log = print) -> dict[str,
         save_items(scale, items)
         save_arrays(scale, features, vectors, queries)
         index.save(scale / INDEX_DIR)
+        if collab is not None:
+            collab.save(tmp)
         shutil.copy2(base / RANKER_FILE, tmp / RANKER_FILE)
         shutil.copytree(base / RETRIEVER_DIR, tmp / RETRIEVER_DIR)
     key = spec.key(rt.manifest)
@@ -153,7 +170,7 @@ def build(spec: ScaleSpec, base: Path, out: Path, log: Log = print) -> dict[str,
             "index": {"kind": index.kind, "params": index_params(spec.index, index.kind, len(ids), 500)},
             "index_config": asdict(spec.index),
             "queries": len(queries.user_ids),
-            "collab": NO_COLLAB,
+            "collab": COLLAB_GROWN if collab is not None else NO_COLLAB,
             "base": str(base),
             "base_version": rt.manifest.get("version"),
             "timings": {**timings, "total_s": round(time.perf_counter() - t_start, 2)},

@@ -29,7 +29,7 @@ def built(trained_artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 def test_built_once_then_reused(built: Built, trained_artifacts: Path) -> None:
     assert not built.reused
     syn = built.manifest["synthetic"]
-    assert syn["items"] == N and syn["index"]["kind"] == "ivf" and "two-tower retrieval only" in syn["collab"]
+    assert syn["items"] == N and syn["index"]["kind"] == "ivf" and syn["collab"].startswith("on:")
     again = scaled_artifacts(SPEC, trained_artifacts, built.folder.parent)
     assert again.reused and again.folder == built.folder
     other = ScaleSpec(N, seed=2, index=SPEC.index, queries=100)
@@ -41,7 +41,10 @@ def test_built_once_then_reused(built: Built, trained_artifacts: Path) -> None:
 def test_runtime_serves_the_synthetic_catalog(built: Built) -> None:
     rt = load_runtime(built.folder)
     catalog = rt.dataset.catalog
-    assert len(catalog) == N and rt.collab is None and rt.retriever.index.kind == "ivf"
+    assert len(catalog) == N and rt.retriever.index.kind == "ivf"
+    assert rt.collab is not None and len(rt.collab) == N  # the item-item model grown to the catalog
+    first_row = len(rt.collab) - (N - int(built.manifest["synthetic"]["real_items"]))
+    assert (rt.collab.neighbours.cos.indices >= first_row).mean() > 0.5  # synthetic items are neighbours
     assert len(rt.retriever.index) == N
     scale = built.folder / SCALE_DIR
     assert np.array_equal(rt.retriever.item_vectors(), load_vectors(scale))
