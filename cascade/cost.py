@@ -6,7 +6,7 @@ import resource
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +35,7 @@ class StageCosts:
     """Seconds and peak RSS (MiB, sampled every 20 ms) per named stage, in the order run."""
 
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
+    log: Callable[[str], None] | None = None  # a line per stage as it ends
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -60,6 +61,8 @@ class StageCosts:
                 "s": round(prev["s"] + seconds, 3),
                 "peak_rss_mb": round(max(prev["peak_rss_mb"], peak[0]), 1),
             }
+            if self.log is not None:
+                self.log(f"{name}: {seconds:.1f} s, peak RSS {peak[0]:,.0f} MiB")
 
     def seconds(self, name: str) -> float:
         return self.stages[name]["s"] if name in self.stages else 0.0

@@ -7,6 +7,7 @@ import json
 import platform
 import random
 import shutil
+import sys
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import asdict
@@ -45,11 +46,12 @@ F32 = npt.NDArray[np.float32]
 K = 10
 SEED = 7  # the default seed of `care train`
 RETRIEVER_TRAIN_DIR = "retriever_train"  # the two-tower fitted on the train window (validation rows)
-# bump when a change to the code makes older artifacts unusable; `--if-missing` retrains then
 # per-user stages (ranker rows, test metrics) run on a seeded sample above these counts: their cost
-# grows with users, the models' quality does not need more (MovieLens-100k: 943 users, all kept)
-MAX_RANKER_USERS = 20_000
-MAX_EVAL_USERS = 5_000
+# and the rows' memory (500 candidates x 96 features per group) grow with users; MovieLens-100k's
+# 943 users are all kept
+MAX_RANKER_USERS = 3_000
+MAX_EVAL_USERS = 2_000
+# bump when a change to the code makes older artifacts unusable; `--if-missing` retrains then
 SCHEMA = hashlib.sha256(("care-artifacts-2:" + ",".join(names(RANKER_FEATURES))).encode()).hexdigest()[:12]
 
 
@@ -218,7 +220,7 @@ def train(
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    cost = StageCosts()
+    cost = StageCosts(log=lambda line: print(f"  stage {line}", file=sys.stderr, flush=True))
     with cost.stage("data"):
         ds: Dataset = load_default(source)
         split = split_by_user(ds.interactions)

@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from cascade.data.dataset import Catalog, Interactions, Users
 from cascade.retrieval.encode import ItemContent, Vocab, age_bucket, gender_index
-from cascade.retrieval.two_tower import Sizes, TwoTower, TwoTowerConfig
+from cascade.retrieval.two_tower import Sizes, TwoTower, TwoTowerConfig, masked_mean
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
@@ -37,7 +37,7 @@ class Examples:
 
     user: IntArray  # vocab user row
     target: IntArray  # catalog row of the next item
-    history: IntArray  # (N, L) catalog row + 1 of earlier items, 0 = padding
+    history: npt.NDArray[np.int32]  # (N, L) catalog row + 1 of earlier items, 0 = padding (int32: 10M x 50)
 
     def __len__(self) -> int:
         return int(self.user.shape[0])
@@ -77,11 +77,11 @@ def build_examples(train: Interactions, catalog: Catalog, vocab: Vocab, history_
     """Every event of every user as a target, with only that user's earlier events as history."""
     users: list[IntArray] = []
     targets: list[IntArray] = []
-    hists: list[IntArray] = []
+    hists: list[npt.NDArray[np.int32]] = []
     for uid, items in train.by_user().items():
         rows = catalog.rows(items) + 1
         m = len(rows)
-        padded = np.concatenate([np.zeros(history_len, dtype=np.int64), rows])
+        padded = np.concatenate([np.zeros(history_len, dtype=np.int32), rows.astype(np.int32)])
         # example t: history = rows[t-L:t] (right-aligned), target = rows[t]
         windows = np.lib.stride_tricks.sliding_window_view(padded, history_len)[:m]
         users.append(np.full(m, vocab.user_index(uid), dtype=np.int64))
@@ -97,13 +97,16 @@ def log_q(targets: IntArray, n_items: int) -> FloatArray:
     return out
 
 
-def pooling_matrix(hist: IntArray, mask: npt.NDArray[np.bool_], n_items: int) -> FloatArray:
-    """(B, n_items) weights whose product with the item vectors is the mean over masked history rows."""
-    n = hist.shape[0]
-    count = np.maximum(mask.sum(axis=1, keepdims=True), 1)
-    flat = (np.arange(n)[:, None] * (n_items + 1) + hist)[mask]
-    w = np.bincount(flat, weights=np.broadcast_to(1.0 / count, hist.shape)[mask], minlength=n * (n_items + 1))
-    return w.reshape(n, n_items + 1)[:, 1:].astype(np.float32)
+def batch_items(
+    targets: IntArray, hist: npt.NDArray[np.int32] | IntArray
+) -> tuple[IntArray, IntArray, IntArray]:
+    """The catalog rows a batch touches, and the targets' and history cells' positions among them.
+
+    Only these items' vectors are computed per step, so a step costs the batch, not the catalog.
+    `hist` holds row + 1 (0: padding); padding cells point at position 0 and must be masked out.
+    """
+    used = np.unique(np.concatenate([targets, hist[hist > 0] - 1]))
+    return used, np.searchsorted(used, targets), np.searchsorted(used, np.maximum(hist - 1, 0))
 
 
 @contextmanager
@@ -122,7 +125,9 @@ def deterministic_torch(seed: int) -> Iterator[None]:
         torch.set_flush_denormal(False)
 
 
-def _session_split(hist: IntArray, cfg: TwoTowerConfig, rng: np.random.Generator) -> npt.NDArray[np.bool_]:
+def _session_split(
+    hist: npt.NDArray[np.int32], cfg: TwoTowerConfig, rng: np.random.Generator
+) -> npt.NDArray[np.bool_]:
     """Mask of the newest history columns that act as the real-time session in this batch."""
     n, width = hist.shape
     length = (hist > 0).sum(axis=1)
@@ -155,8 +160,9 @@ def train_two_tower(
         lq = torch.from_numpy(log_q(examples.target, len(content))) * cfg.logq_weight
         demo = [torch.from_numpy(a) for a in (demographics.age, demographics.gender, demographics.occupation)]
         model.train()
+        per_epoch = min(len(examples), -(-cfg.max_examples // cfg.epochs))
         for epoch in range(cfg.epochs):
-            order = rng.permutation(len(examples))
+            order = rng.permutation(len(examples))[:per_epoch]
             total, steps = 0.0, 0
             for b in range(0, len(order), cfg.batch_size):
                 rows = order[b : b + cfg.batch_size]
@@ -165,16 +171,19 @@ def train_two_tower(
                 hist = examples.history[rows]
                 sess_mask = _session_split(hist, cfg, rng) & (hist > 0)
                 hist_mask = (hist > 0) & ~sess_mask
-                vecs = model.item(item_idx, genres, year, text)
+                used, tgt_at, hist_at = (
+                    torch.from_numpy(a) for a in batch_items(examples.target[rows], hist)
+                )
+                vecs = model.item(item_idx[used], genres[used], year[used], text[used])
                 users = torch.from_numpy(examples.user[rows])
                 u = model.user(
                     users,
                     *(d[users] for d in demo),
-                    torch.from_numpy(pooling_matrix(hist, hist_mask, len(content))) @ vecs,
-                    torch.from_numpy(pooling_matrix(hist, sess_mask, len(content))) @ vecs,
+                    masked_mean(vecs, hist_at, torch.from_numpy(hist_mask)),
+                    masked_mean(vecs, hist_at, torch.from_numpy(sess_mask)),
                 )
                 tgt = torch.from_numpy(examples.target[rows])
-                logits = u @ vecs[tgt].T / cfg.temperature - lq[tgt][None, :]
+                logits = u @ vecs[tgt_at].T / cfg.temperature - lq[tgt][None, :]
                 dup = (tgt[None, :] == tgt[:, None]) & ~torch.eye(len(rows), dtype=torch.bool)
                 loss = F.cross_entropy(logits.masked_fill(dup, float("-inf")), torch.arange(len(rows)))
                 opt.zero_grad()

@@ -28,6 +28,9 @@ class TwoTowerConfig:
     logq_weight: float = 1.0
     batch_size: int = 1024
     epochs: int = 8
+    # at most this many examples per fit (epochs shorten past 250k interactions; MovieLens-100k's
+    # 640k are all seen): the cost stops growing with the data, a step budget as in production
+    max_examples: int = 2_000_000
     lr: float = 2e-3
     weight_decay: float = 0.0
 

@@ -32,7 +32,7 @@ def env_config(r: Any) -> dict[str, str]:
 
 
 def test_overlays_are_the_expected_ones() -> None:
-    assert set(OVERLAYS) == {"cpu", "gpu", "gpu-external-redis", "gpu-redis-cluster"}
+    assert set(OVERLAYS) == {"cpu", "cpu-dask-training", "gpu", "gpu-external-redis", "gpu-redis-cluster"}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -204,15 +204,16 @@ def test_gpu_overlay_runs_retrieval_on_faiss_gpu(rendered: dict[str, Any]) -> No
     assert any(t["key"] == "nvidia.com/gpu" for t in pod["tolerations"])
 
 
-def test_cpu_overlay_has_no_gpu_anywhere(rendered: dict[str, Any], workloads_of: Workloads) -> None:
-    r = rendered["cpu"]
+@pytest.mark.parametrize("overlay", ["cpu", "cpu-dask-training"])
+def test_cpu_overlay_has_no_gpu_anywhere(rendered: dict[str, Any], overlay: str, workloads_of: Workloads) -> None:
+    r = rendered[overlay]
     env = env_config(r)
     assert env["CARE_LLM__BACKEND__KIND"] == "inprocess"
     assert env["CARE_FAISS_GPU"] == "0"
     assert "vllm" not in r.names("Deployment")
     assert "nvidia.com/gpu" not in r.path.read_text()
     for _wl, pod in workloads_of(r):
-        for c in pod["containers"]:
+        for c in pod.get("initContainers", []) + pod["containers"]:
             if c["image"].startswith("care-service"):
                 assert c["image"].endswith("-cpu")
 

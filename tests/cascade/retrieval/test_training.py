@@ -9,13 +9,13 @@ from cascade.data.dataset import Dataset, Interactions
 from cascade.data.split import Split
 from cascade.retrieval.encode import age_bucket, catalog_content, gender_index, year_bucket
 from cascade.retrieval.training import (
+    batch_items,
     build_demographics,
     build_examples,
     build_vocab,
-    pooling_matrix,
     train_two_tower,
 )
-from cascade.retrieval.two_tower import TwoTowerConfig
+from cascade.retrieval.two_tower import TwoTowerConfig, masked_mean
 
 
 def test_buckets() -> None:
@@ -41,16 +41,21 @@ def test_examples_only_see_strictly_earlier_events(ds: Dataset) -> None:
     np.testing.assert_array_equal(ex.history[~u1], [[0, 0, 0]])
 
 
-def test_pooling_matrix_is_masked_mean() -> None:
+def test_batch_pooling_is_the_masked_mean_over_the_catalog() -> None:
+    """Pooling over the batch's own items equals pooling over every catalog vector."""
     rng = np.random.default_rng(0)
-    vecs = rng.standard_normal((6, 3)).astype(np.float32)
-    hist = np.array([[0, 1, 2, 3], [0, 0, 0, 6], [0, 0, 0, 0]])
+    catalog = torch.from_numpy(rng.standard_normal((9, 3)).astype(np.float32))
+    hist = np.array([[0, 1, 2, 3], [0, 0, 0, 6], [0, 0, 0, 0]])  # row + 1; 0 pads
     mask = hist > 0
     mask[0, 3] = False
-    pooled = pooling_matrix(hist, mask, 6) @ vecs
-    np.testing.assert_allclose(pooled[0], vecs[[0, 1]].mean(0), rtol=1e-6)
-    np.testing.assert_allclose(pooled[1], vecs[5], rtol=1e-6)
-    np.testing.assert_array_equal(pooled[2], 0.0)
+    used, tgt_at, hist_at = batch_items(np.array([8, 1, 4]), hist)
+    assert used.tolist() == [0, 1, 2, 4, 5, 8]  # targets and history rows only
+    vecs = catalog[used]
+    pooled = masked_mean(vecs, torch.from_numpy(hist_at), torch.from_numpy(mask))
+    torch.testing.assert_close(pooled[0], catalog[[0, 1]].mean(0))
+    torch.testing.assert_close(pooled[1], catalog[5])
+    assert torch.equal(pooled[2], torch.zeros(3))
+    torch.testing.assert_close(vecs[torch.from_numpy(tgt_at)], catalog[[8, 1, 4]])
 
 
 def _tiny_run(ds: Dataset, split: Split, text: np.ndarray, seed: int) -> dict[str, torch.Tensor]:
