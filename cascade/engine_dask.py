@@ -2,7 +2,8 @@
 
 `dask:N` starts a LocalCluster of N single-threaded worker processes on this machine (what the test
 suite and the README's comparison use); `dask:tcp://scheduler:8786` joins an existing cluster, such
-as the one in deploy/k8s/dask (every worker runs the same image, so the stage functions import).
+as the one in deploy/k8s/components/dask-training (every worker runs the same image, so the
+stage functions import).
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Render one overlay, with the prompt ConfigMaps built from prompts/, as one manifest stream:
-#   deploy/render.sh cpu|gpu|gpu-external-redis|gpu-redis-cluster [PROMPTS_DIR] | kubectl apply -f -
+#   deploy/render.sh OVERLAY [PROMPTS_DIR] | kubectl apply -f -
+# OVERLAY is a folder of k8s/overlays: cpu, cpu-dask-training (training on a Dask cluster), gpu,
+# gpu-external-redis, gpu-redis-cluster.
 # care-prompts holds every PROMPTS_DIR/*.yaml except experiments.yaml; care-experiments holds
 # experiments.yaml. Both keep a fixed name (no hash suffix): an update changes the files mounted in
 # the running pods, which the service reloads, instead of rolling the Deployment.

@@ -205,7 +205,9 @@ def test_gpu_overlay_runs_retrieval_on_faiss_gpu(rendered: dict[str, Any]) -> No
 
 
 @pytest.mark.parametrize("overlay", ["cpu", "cpu-dask-training"])
-def test_cpu_overlay_has_no_gpu_anywhere(rendered: dict[str, Any], overlay: str, workloads_of: Workloads) -> None:
+def test_cpu_overlay_has_no_gpu_anywhere(
+    rendered: dict[str, Any], overlay: str, workloads_of: Workloads
+) -> None:
     r = rendered[overlay]
     env = env_config(r)
     assert env["CARE_LLM__BACKEND__KIND"] == "inprocess"

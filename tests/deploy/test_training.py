@@ -31,7 +31,11 @@ def pod_of(wl: Doc) -> Doc:
 
 def flags(args: list[str]) -> dict[str, str]:
     """`--flag value` pairs of an argument list (the manifests never use `--flag=value` here)."""
-    return {a: args[i + 1] for i, a in enumerate(args[:-1]) if a.startswith("--") and not args[i + 1].startswith("--")}
+    return {
+        a: args[i + 1]
+        for i, a in enumerate(args[:-1])
+        if a.startswith("--") and not args[i + 1].startswith("--")
+    }
 
 
 def env_of(c: Doc) -> dict[str, str]:
@@ -163,12 +167,22 @@ def test_workers_are_as_documented(r: Any, readme_row: Callable[[str], str]) -> 
 def test_training_pods_run_the_service_image(r: Any) -> None:
     service_image = container(pod_of(r.get("Deployment", "care")), "care")["image"]
     assert service_image == "care-service:0.1.0-cpu"
-    for kind, name in (("Deployment", "dask-scheduler"), ("Deployment", "dask-worker"), ("Job", "care-train")):
+    for kind, name in (
+        ("Deployment", "dask-scheduler"),
+        ("Deployment", "dask-worker"),
+        ("Job", "care-train"),
+    ):
         pod = pod_of(r.get(kind, name))
         for c in pod.get("initContainers", []) + pod["containers"]:
             assert c["image"] == service_image, (name, c["name"])
         # Kubernetes' DASK_SCHEDULER_* Service variables would be read as Dask settings
         assert pod["enableServiceLinks"] is False, name
+    # the workers and the training step load the text embedder from the image, as the service does
+    for c in (
+        container(pod_of(r.get("Deployment", "dask-worker")), "worker"),
+        container(pod_of(r.get("Job", "care-train")), "train"),
+    ):
+        assert env_of(c)["HF_HUB_OFFLINE"] == env_of(c)["TRANSFORMERS_OFFLINE"] == "1", c["name"]
 
 
 def test_the_job_writes_where_the_service_reads(r: Any) -> None:
@@ -184,7 +198,9 @@ def test_the_job_writes_where_the_service_reads(r: Any) -> None:
     assert not mount.get("readOnly", False)
     claim = volumes[mount["name"]]["persistentVolumeClaim"]["claimName"]
     service = pod_of(r.get("Deployment", "care"))
-    service_claims = {v["persistentVolumeClaim"]["claimName"] for v in service["volumes"] if "persistentVolumeClaim" in v}
+    service_claims = {
+        v["persistentVolumeClaim"]["claimName"] for v in service["volumes"] if "persistentVolumeClaim" in v
+    }
     assert claim in service_claims and claim in r.names("PersistentVolumeClaim")
     # the Job fetches what care-prepare fetched, into the same CARE_HOME, before it trains
     prepare = container(pod, "prepare")
