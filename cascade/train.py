@@ -52,7 +52,7 @@ RETRIEVER_TRAIN_DIR = "retriever_train"  # the two-tower fitted on the train win
 MAX_RANKER_USERS = 3_000
 MAX_EVAL_USERS = 2_000
 # bump when a change to the code makes older artifacts unusable; `--if-missing` retrains then
-SCHEMA = hashlib.sha256(("care-artifacts-2:" + ",".join(names(RANKER_FEATURES))).encode()).hexdigest()[:12]
+SCHEMA = hashlib.sha256(("care-artifacts-3:" + ",".join(names(RANKER_FEATURES))).encode()).hexdigest()[:12]
 
 
 def sample_users(users: npt.NDArray[np.int64], cap: int, seed: int) -> list[int]:

@@ -20,8 +20,9 @@ per-user signal reads only the user's own history and session, which end before 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -49,12 +50,10 @@ class CollabConfig:
     recent: int = 20
     decay: float = 0.8  # weight of the j-th most recent item: decay**j
     source_knn_weight: float = 0.3  # candidate source: z(EASE) + w * z(recency kNN)
-    neighbours: int = 200  # top-k co-occurrence neighbours kept per item
-    rank: int = 1024  # of the low-rank EASE (>= n_items: exact)
-    source_recent: int = 50  # the source pools the neighbours of this many newest items
-
-
-_INT_FIELDS = {"recent", "neighbours", "rank", "source_recent"}
+    neighbours: int = 400  # top-k co-occurrence neighbours kept per item (features read all of them)
+    rank: int = 256  # of the low-rank EASE (>= n_items: exact)
+    source_recent: int = 50  # the source pools the nearest neighbours of this many newest items
+    source_neighbours: int = 200  # ... this many of each: a pool of at most 10,000 items
 
 
 @dataclass(frozen=True)
@@ -139,9 +138,10 @@ class CollabModel:
     def source(self, sig: UserSignals, exclude: I64, n: int) -> I64:
         """The item-item source: the newest items' neighbours, top n by z(EASE) + w z(kNN), `exclude` dropped.
 
-        Work: source_recent * k neighbours, scored with rank-r EASE; no full-catalog vector.
+        Work: source_recent * source_neighbours items, scored with rank-r EASE; no full-catalog vector.
         """
-        pool, _ = self.neighbours.pool(sig.pool_from, self._decay[: len(sig.pool_from)])
+        weights = self._decay[: len(sig.pool_from)]
+        pool, _ = self.neighbours.pool(sig.pool_from, weights, self.cfg.source_neighbours)
         pool = pool[~np.isin(pool, exclude)]
         if not len(pool):
             return pool
@@ -185,16 +185,13 @@ class CollabModel:
             folder / FILE, item_ids=self.item_ids, genres=self.genres,
             nb_indptr=nb.cos.indptr, nb_indices=nb.cos.indices, nb_cos=nb.cos.data, nb_count=nb.count.data,
             ease_v=self.ease.v, ease_d=self.ease.d, ease_denom=self.ease.denom,
-            config=np.asarray(list(asdict(self.cfg).values()), dtype=np.float64),
+            config=np.asarray(json.dumps(asdict(self.cfg))),
         )  # fmt: skip
 
     @classmethod
     def load(cls, folder: Path) -> CollabModel:
         with np.load(folder / FILE) as a:
-            names = [f.name for f in fields(CollabConfig)]
-            values = a["config"].tolist()
-            kw = {k: (int(v) if k in _INT_FIELDS else float(v)) for k, v in zip(names, values, strict=True)}
-            cfg = CollabConfig(**kw)  # type: ignore[arg-type]
+            cfg = CollabConfig(**json.loads(str(a["config"])))
             n = len(a["item_ids"])
             pattern = (a["nb_indices"], a["nb_indptr"])
             nb = Neighbours(

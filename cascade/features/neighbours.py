@@ -32,13 +32,18 @@ class Neighbours:
         """Dense (len(src), len(dst)) cosine and count of each dst among each src's neighbours (0 if not)."""
         return _gather(self.cos, src, dst), _gather(self.count, src, dst)
 
-    def pool(self, src: I64, weights: F32) -> tuple[I64, F32]:
-        """Every neighbour of the `src` rows with its weighted cosine sum: sum_j weights[j] cos(src_j, .)."""
-        sub = self.cos[src]
-        w = np.repeat(weights.astype(np.float32), np.diff(sub.indptr))
-        rows, inv = np.unique(sub.indices, return_inverse=True)
+    def pool(self, src: I64, weights: F32, per_row: int) -> tuple[I64, F32]:
+        """The first `per_row` neighbours of each `src` row with their weighted cosine sum.
+
+        Rows hold their neighbours by cosine, best first, so these are each row's `per_row` nearest.
+        """
+        starts = self.cos.indptr[src]
+        take = np.minimum(np.diff(self.cos.indptr)[src], per_row)
+        at = np.repeat(starts - np.r_[0, np.cumsum(take)[:-1]], take) + np.arange(int(take.sum()))
+        w = np.repeat(weights.astype(np.float32), take) * self.cos.data[at]
+        rows, inv = np.unique(self.cos.indices[at], return_inverse=True)
         score = np.zeros(len(rows), dtype=np.float32)
-        np.add.at(score, inv, w * sub.data)
+        np.add.at(score, inv, w)
         return rows.astype(np.int64), score
 
 
@@ -77,9 +82,11 @@ def top_k_neighbours(x: sp.csr_matrix, k: int, engine: Engine = LOCAL) -> Neighb
     parts = [(xt[a:b], a) for a, b in itertools.pairwise(bounds)]
     blocks = engine.map(_block_top_k, parts, x, norm, k)
     r, j = np.concatenate([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks])
+    # CSR built from its arrays keeps each row's order: neighbours by cosine, best first
+    indptr = np.r_[0, np.cumsum(np.bincount(r, minlength=n_items))].astype(np.int64)
     shape = (n_items, n_items)
-    cos_m = sp.csr_matrix((np.concatenate([b[2] for b in blocks]), (r, j)), shape=shape, dtype=np.float32)
-    cnt_m = sp.csr_matrix((np.concatenate([b[3] for b in blocks]), (r, j)), shape=shape, dtype=np.float32)
+    cos_m = sp.csr_matrix((np.concatenate([b[2] for b in blocks]), j, indptr), shape=shape)
+    cnt_m = sp.csr_matrix((np.concatenate([b[3] for b in blocks]), j, indptr), shape=shape)
     return Neighbours(cos_m, cnt_m)
 
 

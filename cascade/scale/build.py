@@ -51,6 +51,7 @@ class ScaleSpec:
     index: IndexConfig = field(default_factory=IndexConfig)
     queries: int = 200
     collab_rank: int = 128  # EASE factors kept for the grown item-item model (cascade.scale.collab)
+    collab_neighbours: int = 100  # neighbours per item kept for it (1M items: 100 x 12 bytes each)
     threads: int = 2  # FAISS build threads (not part of the key)
 
     def key(self, base_manifest: dict[str, Any]) -> str:
@@ -61,6 +62,7 @@ class ScaleSpec:
             "index": asdict(self.index),
             "queries": self.queries,
             "collab_rank": self.collab_rank,
+            "collab_neighbours": self.collab_neighbours,
             "models": base_manifest.get("model_hash") or base_manifest.get("version"),
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:10]
@@ -143,7 +145,9 @@ def build(spec: ScaleSpec, base: Path, out: Path, log: Log = print) -> dict[str,
     if rt.collab is not None:
         with _step(timings, "item-item model", log):
             catalog = extend_catalog(real, items)
-            collab = grow_collab(rt.collab, catalog, items.parents, spec.seed, spec.collab_rank)
+            collab = grow_collab(
+                rt.collab, catalog, items.parents, spec.seed, spec.collab_rank, spec.collab_neighbours
+            )
     with _step(timings, "recall queries", log):
         queries = user_queries(rt, spec.queries, spec.seed)
     with _step(timings, "write", log):

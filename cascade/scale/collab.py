@@ -32,16 +32,19 @@ def _family_member(parents: I64, n_real: int, targets: I64, rng: np.random.Gener
     return np.where(pick == 0, targets, child).astype(np.int64)
 
 
-def grow_collab(real: CollabModel, catalog: Catalog, parents: I64, seed: int, rank: int) -> CollabModel:
+def grow_collab(
+    real: CollabModel, catalog: Catalog, parents: I64, seed: int, rank: int, neighbours: int
+) -> CollabModel:
     """The real model over `catalog` (the real items, then one synthetic item per entry of `parents`).
 
-    rank: EASE factors kept (the leading ones; fewer than trained bounds memory at millions of items).
+    rank, neighbours: EASE factors and neighbours per item kept (the leading ones, best first):
+    fewer than trained bound the memory at millions of items.
     """
     rng = np.random.default_rng(seed)
     n_real, n = len(real), len(catalog)
     origin = np.r_[np.arange(n_real), parents].astype(np.int64)  # each row's real parent (itself if real)
     base_cos = real.neighbours.cos
-    per = np.diff(base_cos.indptr)[origin]
+    per = np.minimum(np.diff(base_cos.indptr), neighbours)[origin]
     indptr = np.r_[0, np.cumsum(per)].astype(np.int64)
     src_start = base_cos.indptr[:-1]
     # entry positions of each row's parent list, without a Python loop over rows
@@ -52,8 +55,7 @@ def grow_collab(real: CollabModel, catalog: Catalog, parents: I64, seed: int, ra
     scale = rng.uniform(0.8, 1.0, len(entry)).astype(np.float32)
     cos = sp.csr_matrix((base_cos.data[entry] * scale, cols, indptr), shape=(n, n))
     count = sp.csr_matrix((real.neighbours.count.data[entry] * scale, cols, indptr), shape=(n, n))
-    cos.sum_duplicates()
-    count.sum_duplicates()
+    # no sum_duplicates: it would sort rows by column; each row stays in its parent's best-first order
     r = min(rank, real.ease.v.shape[1])
     base_v, d = np.ascontiguousarray(real.ease.v[:, :r]), real.ease.d[:r]
     v = base_v[origin]

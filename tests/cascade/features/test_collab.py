@@ -91,6 +91,12 @@ def test_top_k_neighbours_match_dense_cosine() -> None:
         assert kept.min() >= np.sort(cos[i])[-7] - 1e-6
         assert np.allclose(np.sort(row.toarray().ravel()[row.indices]), kept, atol=1e-6)
         assert np.array_equal(nb.count[i].toarray().ravel()[row.indices], dense[i, row.indices])
+        assert (np.diff(row.data) <= 0).all()  # best first
+    rows, score = nb.pool(np.asarray([0, 1]), np.asarray([1.0, 0.5], np.float32), per_row=2)
+    first = {int(c): float(v) for c, v in zip(nb.cos[0].indices[:2], nb.cos[0].data[:2], strict=True)}
+    second = {int(c): 0.5 * float(v) for c, v in zip(nb.cos[1].indices[:2], nb.cos[1].data[:2], strict=True)}
+    want = {c: first.get(c, 0.0) + second.get(c, 0.0) for c in {*first, *second}}
+    assert dict(zip(rows.tolist(), score.tolist(), strict=True)) == pytest.approx(want)
 
 
 def test_neighbour_blocks_do_not_change_the_result(monkeypatch: pytest.MonkeyPatch) -> None:
