@@ -27,7 +27,7 @@ def test_two_sizes_give_every_stage_with_time_and_memory(
     runs = run([str(large), str(small)], tmp_path / "runs", seed=3)
     assert [r.interactions for r in runs] == [1500, 4000]  # sorted by size
     for r in runs:
-        assert STAGES <= set(r.stages) and r.peak_rss_mb > 100 and r.wall_s > 0
+        assert set(r.stages) >= STAGES and r.peak_rss_mb > 100 and r.wall_s > 0
         assert all(s["s"] >= 0 and s["peak_rss_mb"] > 0 for s in r.stages.values())
         assert 0.0 <= r.ndcg10 <= 1.0
     out = capsys.readouterr().out
