@@ -28,7 +28,7 @@ from cascade.data.fetch import load_default
 from cascade.data.split import Split, split_by_user
 from cascade.engine import LOCAL, Engine, chunks, open_engine
 from cascade.features.batch import BatchFeatures
-from cascade.features.collab import CollabModel
+from cascade.features.collab import CollabConfig, CollabModel
 from cascade.features.registry import RANKER_FEATURES, names
 from cascade.metrics import accuracy
 from cascade.pipeline import N_RANK, N_RETRIEVE, Pipeline
@@ -302,6 +302,7 @@ def validation_rows(
     retriever_val: TwoTowerRetriever | None = None,
     forbidden_titles: Collection[str] = (),
     engine: Engine = LOCAL,
+    collab_cfg: CollabConfig | None = None,
 ) -> tuple[TwoTowerRetriever, RankerRows]:
     """The ranker's training rows: validation window, two-tower and collab fitted on train only.
 
@@ -313,7 +314,7 @@ def validation_rows(
         with cost.stage("two_tower"):
             retriever_val = _two_tower(p, ds, split.train, seed, text, "two-tower epochs (train)")
     with cost.stage("collab"):
-        collab_val = CollabModel.fit(split.train, ds.catalog, seed=seed, engine=engine)
+        collab_val = CollabModel.fit(split.train, ds.catalog, collab_cfg, seed=seed, engine=engine)
     users = sample_users(np.unique(split.val.user), MAX_RANKER_USERS, seed)
     with cost.stage("ranker_rows"):
         val_pipeline = Pipeline(

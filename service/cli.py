@@ -406,6 +406,24 @@ def bench_train_cost(
     run(source, out, seed)
 
 
+@bench_app.command("collab")
+def bench_collab(
+    config: Annotated[
+        list[str],
+        typer.Option(help='CollabConfig fields as JSON, e.g. \'{"neighbours": 400, "seed": 1}\' (repeat).'),
+    ],
+) -> None:
+    """Collaborative-block settings compared: refit the block and the ranker on the trained two-towers."""
+    from cascade.bench.collab import parse, run
+
+    for c in config:
+        try:
+            parse(c)
+        except ValueError as e:
+            raise typer.BadParameter(str(e), param_hint="--config") from None
+    run(config)
+
+
 @bench_app.command("add-items")
 def bench_add_items(
     n: Annotated[int, typer.Option("--n", min=1, help="Items to add through POST /items.")] = 10_000,
