@@ -63,6 +63,3 @@ class StageCosts:
             }
             if self.log is not None:
                 self.log(f"{name}: {seconds:.1f} s, peak RSS {peak[0]:,.0f} MiB")
-
-    def seconds(self, name: str) -> float:
-        return self.stages[name]["s"] if name in self.stages else 0.0

@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cascade.bench.timing import pct, print_table
-from cascade.features.collab import CollabModel, UserSignals, zscore
+from cascade.features.collab import CollabModel, UserSignals
 from cascade.features.online import MemoryStoreConfig, create_store
 from cascade.rerank.rules import RulesReranker
 from cascade.retrieval.synthetic import scale_rows
@@ -36,9 +36,7 @@ RECALL_USERS = 200  # users whose item-item source is compared with the exact on
 def exact_source(collab: CollabModel, sig: UserSignals, exclude: I64, n: int) -> I64:
     """What the item-item source would return scoring every item (a full-catalog pass: benches only)."""
     rows = np.arange(len(collab), dtype=np.int64)
-    score = zscore(collab.ease.scores(sig.user_factor, rows)) + collab.cfg.source_knn_weight * zscore(
-        collab.knn(sig, rows)
-    )
+    score = collab.source_score(sig, rows)
     score[exclude] = -np.inf
     top = np.argpartition(-score, min(n, len(score) - 1))[:n]
     out: I64 = top[np.isfinite(score[top])]

@@ -68,7 +68,7 @@ class UserSignals:
     recent_genres: F32  # (n_genres,) share of the last 10 items tagged with each genre
 
 
-def zscore(a: F32) -> F32:
+def _zscore(a: F32) -> F32:
     out: F32 = ((a - a.mean()) / (a.std() + 1e-6)).astype(np.float32)
     return out
 
@@ -131,9 +131,14 @@ class CollabModel:
 
     def knn(self, sig: UserSignals, rows: I64) -> F32:
         """Recency-weighted item-kNN score of `rows`: sum_j decay^j cos(recent_j, row)."""
-        cos, _ = self.neighbours.gather(sig.recent, rows)
+        cos = self.neighbours.cosine(sig.recent, rows)
         out: F32 = (self._decay[: len(sig.recent)] @ cos).astype(np.float32)
         return out
+
+    def source_score(self, sig: UserSignals, rows: I64) -> F32:
+        """The item-item source's score of `rows`: z(EASE) + w z(kNN), z over `rows`."""
+        ease, knn = self.ease.scores(sig.user_factor, rows), self.knn(sig, rows)
+        return _zscore(ease) + self.cfg.source_knn_weight * _zscore(knn)
 
     def source(self, sig: UserSignals, exclude: I64, n: int) -> I64:
         """The item-item source: the newest items' neighbours, top n by z(EASE) + w z(kNN), `exclude` dropped.
@@ -145,9 +150,7 @@ class CollabModel:
         pool = pool[~np.isin(pool, exclude)]
         if not len(pool):
             return pool
-        score = zscore(self.ease.scores(sig.user_factor, pool)) + self.cfg.source_knn_weight * zscore(
-            self.knn(sig, pool)
-        )
+        score = self.source_score(sig, pool)
         top = np.argpartition(-score, min(n, len(score) - 1))[:n]
         order: I64 = pool[top[np.lexsort((pool[top], -score[top]))]]
         return order

@@ -30,35 +30,51 @@ class Neighbours:
 
     def gather(self, src: I64, dst: I64) -> tuple[F32, F32]:
         """Dense (len(src), len(dst)) cosine and count of each dst among each src's neighbours (0 if not)."""
-        return _gather(self.cos, src, dst), _gather(self.count, src, dst)
+        cos = np.zeros((len(src), len(dst)), dtype=np.float32)
+        count = np.zeros_like(cos)
+        if len(src) and len(dst):
+            owner, col, at = self._hits(src, dst)
+            cos[owner, col] = self.cos.data[at]
+            count[owner, col] = self.count.data[at]  # the same sparsity pattern: one search serves both
+        return cos, count
+
+    def cosine(self, src: I64, dst: I64) -> F32:
+        """Dense (len(src), len(dst)) cosine of each dst among each src's neighbours (0 if not)."""
+        out = np.zeros((len(src), len(dst)), dtype=np.float32)
+        if len(src) and len(dst):
+            owner, col, at = self._hits(src, dst)
+            out[owner, col] = self.cos.data[at]
+        return out
 
     def pool(self, src: I64, weights: F32, per_row: int) -> tuple[I64, F32]:
         """The first `per_row` neighbours of each `src` row with their weighted cosine sum.
 
         Rows hold their neighbours by cosine, best first, so these are each row's `per_row` nearest.
         """
-        starts = self.cos.indptr[src]
         take = np.minimum(np.diff(self.cos.indptr)[src], per_row)
-        at = np.repeat(starts - np.r_[0, np.cumsum(take)[:-1]], take) + np.arange(int(take.sum()))
+        at = _entries(self.cos.indptr[src], take)
         w = np.repeat(weights.astype(np.float32), take) * self.cos.data[at]
         rows, inv = np.unique(self.cos.indices[at], return_inverse=True)
         score = np.zeros(len(rows), dtype=np.float32)
         np.add.at(score, inv, w)
         return rows.astype(np.int64), score
 
+    def _hits(self, src: I64, dst: I64) -> tuple[I64, I64, I64]:
+        """(position in src, position in dst, entry) of every dst found among a src row's neighbours."""
+        take = np.diff(self.cos.indptr)[src]
+        at = _entries(self.cos.indptr[src], take)
+        cols = self.cos.indices[at]
+        order = np.argsort(dst, kind="stable")
+        sorted_dst = dst[order]
+        pos = np.minimum(np.searchsorted(sorted_dst, cols), len(dst) - 1)
+        hit = sorted_dst[pos] == cols
+        owner = np.repeat(np.arange(len(src)), take)
+        return owner[hit], order[pos[hit]], at[hit]
 
-def _gather(m: sp.csr_matrix, src: I64, dst: I64) -> F32:
-    out = np.zeros((len(src), len(dst)), dtype=np.float32)
-    if not len(src) or not len(dst):
-        return out
-    sub = m[src]
-    order = np.argsort(dst, kind="stable")
-    sorted_dst = dst[order]
-    pos = np.minimum(np.searchsorted(sorted_dst, sub.indices), len(dst) - 1)
-    hit = sorted_dst[pos] == sub.indices
-    owner = np.repeat(np.arange(len(src)), np.diff(sub.indptr))
-    out[owner[hit], order[pos[hit]]] = sub.data[hit]
-    return out
+
+def _entries(starts: I64, take: I64) -> I64:
+    """Entry indices starts[i] .. starts[i] + take[i] - 1 of every row i, concatenated."""
+    return np.repeat(starts - np.r_[0, np.cumsum(take)[:-1]], take) + np.arange(int(take.sum()))
 
 
 def interaction_matrix(user_rows: I64, item_rows: I64, n_users: int, n_items: int) -> sp.csr_matrix:
@@ -78,7 +94,7 @@ def top_k_neighbours(x: sp.csr_matrix, k: int, engine: Engine = LOCAL) -> Neighb
     norm = np.sqrt(np.maximum(counts, 1.0))
     # per item, the co-occurrence entries it can have: sum over its users of their history length
     per_item = np.asarray(xt @ np.asarray(x.getnnz(axis=1), dtype=np.float64)).ravel()
-    bounds = _blocks(per_item, _BLOCK_NNZ / max(engine.workers, 1) if engine.workers > 1 else _BLOCK_NNZ)
+    bounds = _blocks(per_item, _BLOCK_NNZ / engine.workers)  # a block per worker within the budget
     parts = [(xt[a:b], a) for a, b in itertools.pairwise(bounds)]
     blocks = engine.map(_block_top_k, parts, x, norm, k)
     r, j = np.concatenate([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks])
