@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 
 from cascade.data.dataset import Catalog
 from cascade.experiments import ArmSpec, ExperimentsFile, load_experiments
-from cascade.rerank.base import FallbackOnly, Reranker
-from cascade.rerank.kinds import BuildContext, Mode
-from cascade.rerank.llm.kind import LLMUnavailable
+from cascade.rerank.base import FallbackOnly, Mode, Reranker
+from cascade.rerank.kinds import BuildContext
+from cascade.rerank.llm.factory import LLMUnavailable
 from cascade.rerank.llm.prompts import PROMPTS_DIR
 from cascade.rerank.llm.settings import LLMSettings
 from cascade.rerank.rules import DEFAULT_CONFIG as RULES_FILE

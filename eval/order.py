@@ -24,7 +24,7 @@ from cascade.types import Context, RerankInput
 from eval.metrics.bootstrap import paired_bootstrap_ci
 
 if TYPE_CHECKING:
-    from eval.runner import Plan
+    from eval.plan import Plan
 
 FloatArray = npt.NDArray[np.float64]
 TOP = 5
@@ -73,8 +73,7 @@ async def user_agreement(scorers: list[FusedLLMReranker], inp: RerankInput) -> d
 
 def order_sensitivity(p: Plan, users: int, passes: int = 2, prompt: str = "fused") -> dict[str, Any]:
     """Per model (base, and tuned when its adapter is present): agreement under `passes` shuffles."""
-    from cascade.rerank.llm.factory import LLMStage
-    from cascade.rerank.llm.kind import LLMUnavailable
+    from cascade.rerank.llm.factory import LLMStage, LLMUnavailable
 
     if passes < 2:
         raise ValueError("order sensitivity needs at least 2 passes")

@@ -109,8 +109,13 @@ def plot_latency(path: Path, samples: Mapping[str, Mapping[str, Sequence[float]]
     plt.close(fig)
 
 
-def markdown(report: Mapping[str, Any]) -> str:
-    """The human-readable report."""
+def image_lines(out: Path, images: Sequence[tuple[str, str]]) -> list[str]:
+    """Markdown image links, one per (alt text, file) pair whose file was written under `out`."""
+    return [line for alt, name in images if (out / name).is_file() for line in (f"![{alt}]({name})", "")]
+
+
+def markdown(report: Mapping[str, Any], plots: Sequence[str] = ()) -> str:
+    """The human-readable report; `plots` are the image lines (see image_lines)."""
     cfg = report["config"]
     lines = [
         f"# care eval: {report['name']}",
@@ -180,8 +185,7 @@ def markdown(report: Mapping[str, Any]) -> str:
         from eval.order import markdown as order_md
 
         lines += ["", order_md(report["order_sensitivity"])]
-    lines += ["", "## Plots", "", "![trade-off](tradeoff.png)", "", "![CI](ci_bars.png)", "",
-              "![latency](latency.png)", ""]  # fmt: skip
+    lines += ["", "## Plots", "", *plots]
     lines += ["## Files", "", "- report.json: every number, config, versions, seeds",
               "- runs/*.run: TREC run files (`user Q0 item rank score arm`)",
               "- qrels.txt: the test-window items of every evaluated user", ""]  # fmt: skip

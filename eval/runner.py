@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cascade.arms import ArmResolver, Mode, arm_resolver
-from cascade.experiments import ArmSpec
 from cascade.llm import InProcessBackendConfig, pull_smollm2
 from eval import report as rep
 from eval.arms import REFERENCE
@@ -27,6 +26,7 @@ from eval.context import context_titles
 from eval.harness import ArmRun, EvalConfig, arms_for, data_id, run_arms, sample_users
 from eval.metrics.latency import stage_percentiles
 from eval.metrics.llm import Call, llm_behaviour
+from eval.plan import Plan
 from eval.scoring import COMPARED, ItemInfo, Vectors, aggregate, compare, list_metrics
 from eval.trec import write_qrels, write_run
 
@@ -79,31 +79,6 @@ def _first_ts(window: Any) -> tuple[list[int], list[list[int]]]:
 
 def default_out(name: str | None, root: Path = Path("reports")) -> Path:
     return root / (name or datetime.now(UTC).strftime("%Y%m%d-%H%M%S"))
-
-
-@dataclass
-class Plan:
-    """What an evaluation runs: users, their titles, start times and truth, and the arms."""
-
-    cfg: EvalConfig
-    runtime: Runtime
-    out: Path
-    cache_dir: Path
-    users: list[int]
-    llm_users: list[int]
-    titles: dict[int, str | None]
-    starts: dict[int, int]
-    truth: dict[int, set[int]]
-    info: ItemInfo
-    specs: list[ArmSpec]
-
-    @property
-    def user_sets(self) -> dict[str, list[int]]:
-        """ "all" users, and the LLM sub-sample when LLM arms run on fewer users."""
-        sets = {"all": self.users}
-        if any(s.kind.uses_llm for s in self.specs) and self.llm_users != self.users:
-            sets["llm"] = self.llm_users
-        return sets
 
 
 @dataclass
@@ -303,7 +278,10 @@ def write(p: Plan, results: list[ArmRun], sc: Scores, cmp: Comparison, timings: 
         )
     rep.plot_latency(out / "latency.png", latency_samples)
     rep.write_json(out / "report.json", report)
-    (out / "report.md").write_text(rep.markdown(rep.clean_for_md(report)), encoding="utf-8")
+    plots = rep.image_lines(
+        out, [("trade-off", "tradeoff.png"), ("CI", "ci_bars.png"), ("latency", "latency.png")]
+    )
+    (out / "report.md").write_text(rep.markdown(rep.clean_for_md(report), plots), encoding="utf-8")
     return out
 
 

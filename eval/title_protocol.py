@@ -28,7 +28,8 @@ from eval.arms import REFERENCE
 from eval.cache import ResultCache
 from eval.harness import RunKey, arm_fingerprint, cache_path, data_id, replay
 from eval.metrics.diversity import ild_genre
-from eval.runner import BOOTSTRAP_SEED, Plan, eval_resolver, plan, versions
+from eval.plan import Plan
+from eval.runner import BOOTSTRAP_SEED, eval_resolver, plan, versions
 from eval.score_store import JsonlScoreStore
 from eval.scoring import compare
 from eval.titlefit import TITLES_FILE, LabelledTitle, load_titles, pair_titles, steerability, title_fit

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 
 from cascade.data.dataset import Catalog, Interactions
 from cascade.data.idrows import IdRows
-from cascade.engine import LOCAL, Engine
+from cascade.engine.base import LOCAL, Engine
 from cascade.features.ease import LowRankEase, fit_low_rank_ease
 from cascade.features.neighbours import Neighbours, interaction_matrix, top_k_neighbours
 

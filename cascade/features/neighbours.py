@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from cascade.engine import LOCAL, Engine
+from cascade.engine.base import LOCAL, Engine
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]

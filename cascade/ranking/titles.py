@@ -1,6 +1,6 @@
 """Playlist titles for the ranker's training rows: a user's label window as stated intent.
 
-Phrased from the window's top genres and decade (cascade.tune.titles), with noise: sometimes one
+Phrased from the window's top genres and decade (cascade.data.themes), with noise: sometimes one
 genre only, sometimes a wrong genre, often no decade. Half the users get a titled group next to
 their untitled one, so the ranker learns how far to trust a title and still ranks without one.
 """
@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cascade.data.dataset import Catalog
-from cascade.tune.titles import NOUN, phrase, window_theme
+from cascade.data.themes import NOUN, phrase, window_theme
 
 TITLE_SHARE = 0.5  # users whose window also yields a titled group
 P_PARTIAL = 0.3  # the title names the top genre only

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import xgboost as xgb
 
-from cascade.engine import LOCAL, Engine, Group
+from cascade.engine.base import LOCAL, Engine, Group
 from cascade.features.registry import RANKER_FEATURES, names
 
 F32 = npt.NDArray[np.float32]

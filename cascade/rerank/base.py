@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from cascade.types import FallbackReason, RerankInput, RerankOutput
+
+# serving: deadlines, late-result cache, overload fallback; quality: the model's own answer, no deadline
+Mode = Literal["serving", "quality"]
 
 
 @runtime_checkable

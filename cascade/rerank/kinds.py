@@ -11,17 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from cascade.rerank.base import Reranker
+from cascade.rerank.base import Mode, Reranker
 
 if TYPE_CHECKING:
     from cascade.rerank.llm.factory import LLMStage
-
-# serving: deadlines, late-result cache, overload fallback; quality: the model's own answer, no deadline
-Mode = Literal["serving", "quality"]
 
 
 class KindConfig(BaseModel):

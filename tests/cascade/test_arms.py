@@ -14,8 +14,8 @@ from cascade.data.dataset import Catalog, Dataset
 from cascade.experiments import ArmSpec
 from cascade.llm import PROMPTS_DIR, HTTPBackendConfig, InProcessBackendConfig, LLMSettings
 from cascade.ports import free_port
-from cascade.rerank.kinds import Mode
-from cascade.rerank.llm.kind import LLMUnavailable
+from cascade.rerank.base import Mode
+from cascade.rerank.llm.factory import LLMUnavailable
 from cascade.rerank.registry import KINDS
 from cascade.types import Context, FallbackReason, ItemText, RerankInput
 

@@ -9,23 +9,18 @@ as one cluster pipeline: each shard gets its commands in one write and answers i
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from redis.cluster import RedisCluster
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from cascade.features.online.base import F32, I64, Fetched, StoreUnavailable
-from cascade.features.online.redis_store import CatalogLog, _decode_items, _session, user_record
+from cascade.features.online.redis_base import RedisBase, decode_items, decode_session, user_record
 from cascade.features.session import RECENT_MAX, Event
 
-T = TypeVar("T")
 ITEM_BUCKETS = 16
-_ERRORS = (RedisConnectionError, RedisTimeoutError, RedisClusterException, OSError)
 _EVENT_LUA = """
 local s, r, c = KEYS[1], KEYS[2], KEYS[3]
 redis.call('HINCRBY', s, 'n:' .. ARGV[1], 1)
@@ -38,7 +33,7 @@ return 1
 """
 
 
-class RedisClusterStore(CatalogLog):
+class RedisClusterStore(RedisBase):
     """Keys: {p}{u<id>}:u|s|r|c per user (one slot), {p}{ib<k>} item-feature buckets (field: item id)."""
 
     name = "redis-cluster"
@@ -54,13 +49,11 @@ class RedisClusterStore(CatalogLog):
     ) -> None:
         if "{" in prefix or "}" in prefix:
             raise ValueError(f"prefix {prefix!r}: braces would change the keys' hash tags")
-        self.prefix = prefix
-        self._ttl = session_ttl_s
         self._r: RedisCluster[bytes] = RedisCluster.from_url(
             url, socket_timeout=socket_timeout_s, socket_connect_timeout=connect_timeout_s, **redis_options
         )
         self._event_script = self._r.register_script(_EVENT_LUA)  # type: ignore[attr-defined]
-        self._init_catalog_log(prefix)
+        self._init_redis(prefix, session_ttl_s)
 
     # ---- keys ---------------------------------------------------------------------------------
     def user_key(self, user_id: int, kind: str) -> str:
@@ -75,12 +68,6 @@ class RedisClusterStore(CatalogLog):
         if node is None:
             raise StoreUnavailable(f"no node holds {key!r}")
         return int(node.port)
-
-    def _call(self, fn: Callable[[], T]) -> T:
-        try:
-            return fn()
-        except _ERRORS as exc:
-            raise StoreUnavailable(f"redis cluster unavailable: {exc}") from exc
 
     # ---- writes -------------------------------------------------------------------------------
     def write_users(self, user_ids: Sequence[int], features: F32, histories: Sequence[I64]) -> None:
@@ -151,11 +138,11 @@ class RedisClusterStore(CatalogLog):
             return [*out[:4], self._gather(len(item_ids), plan, out[4:])]
 
         (f, h), sess, recent, consumed, raw = self._call(run)
-        items, missing = _decode_items(raw)
+        items, missing = decode_items(raw)
         return Fetched(
             user_features=None if f is None else np.frombuffer(f, dtype=np.float32).copy(),
             history=np.frombuffer(h, dtype=np.int64).copy() if h is not None else np.empty(0, dtype=np.int64),
-            session=_session(sess, recent, set(consumed)),
+            session=decode_session(sess, recent, set(consumed)),
             items=items,
             items_missing=missing,
         )
@@ -168,13 +155,10 @@ class RedisClusterStore(CatalogLog):
             plan = self._queue_items(pipe, item_ids)
             return self._gather(len(item_ids), plan, pipe.execute())
 
-        return _decode_items(self._call(run))
+        return decode_items(self._call(run))
 
     def ping(self) -> None:
         self._call(lambda: self._r.ping(target_nodes=RedisCluster.PRIMARIES))
-
-    def close(self) -> None:
-        self._r.close()
 
     def delete_prefix(self) -> int:
         """Delete every key under this store's prefix on every shard (tests)."""

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from cascade.features.online.base import F32, I64, ITEM_DEFAULTS, CatalogEntry, Fetched, StoreUnavailable
-from cascade.features.registry import EVENT_TYPES
-from cascade.features.session import RECENT_MAX, Event, SessionState
+from cascade.features.online.base import F32, I64, Fetched
+from cascade.features.online.redis_base import RedisBase, decode_items, decode_session, user_record
+from cascade.features.session import RECENT_MAX, Event
 
-T = TypeVar("T")
 _ITEMS_BODY = """
 local items = {}
 for i = FIRST, #ARGV do items[#items + 1] = redis.call('HGET', p .. 'i:' .. ARGV[i], 'f') end
@@ -32,35 +29,9 @@ local consumed = redis.call('SMEMBERS', p .. 'c:' .. u)
     + "return {user, sess, recent, consumed, items}"
 ).replace("RECENT", str(RECENT_MAX))
 _ITEMS_LUA = "local p = ARGV[1]\n" + _ITEMS_BODY.replace("FIRST", "2") + "return items"
-_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
-# the catalog log: KEYS[1] the set of claimed ids, KEYS[2] the list of entries (one slot in a cluster)
-CLAIM_LUA = """
-if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('RPUSH', KEYS[2], ARGV[2])
-return 1
-"""
 
 
-class CatalogLog:
-    """The shared catalog log of both Redis stores: a set of claimed ids and a list of entries, one slot."""
-
-    _r: Any
-    _call: Callable[[Callable[[], Any]], Any]
-
-    def _init_catalog_log(self, prefix: str) -> None:
-        self._claim_script = self._r.register_script(CLAIM_LUA)
-        self._catalog_keys = catalog_keys(prefix)
-
-    def claim_item(self, entry: CatalogEntry) -> bool:
-        args = [entry.item_id, entry.encode()]
-        return bool(self._call(lambda: self._claim_script(keys=list(self._catalog_keys), args=args)))
-
-    def catalog_since(self, cursor: int) -> list[CatalogEntry]:
-        raw = self._call(lambda: self._r.lrange(self._catalog_keys[1], max(cursor, 0), -1))
-        return [CatalogEntry.decode(b) for b in raw]
-
-
-class RedisStore(CatalogLog):
+class RedisStore(RedisBase):
     """Keys: {p}u:<id> (f: features, h: history), {p}i:<id> (f), session {p}s:/{p}r:/{p}c:<id> with a TTL."""
 
     name = "redis"
@@ -73,8 +44,6 @@ class RedisStore(CatalogLog):
         connect_timeout_s: float = 0.25,
         session_ttl_s: int = 86_400,
     ) -> None:
-        self.prefix = prefix
-        self._ttl = session_ttl_s
         self._r = redis.Redis.from_url(
             url,
             socket_timeout=socket_timeout_s,
@@ -86,13 +55,7 @@ class RedisStore(CatalogLog):
         # so in Redis Cluster the user's and items' keys must share a hash slot; see deploy/README.md)
         self._fetch_script = self._r.register_script(_FETCH_LUA)
         self._items_script = self._r.register_script(_ITEMS_LUA)
-        self._init_catalog_log(prefix)
-
-    def _call(self, fn: Callable[[], T]) -> T:
-        try:
-            return fn()
-        except _ERRORS as exc:
-            raise StoreUnavailable(f"redis unavailable: {exc}") from exc
+        self._init_redis(prefix, session_ttl_s)
 
     def write_users(self, user_ids: Sequence[int], features: F32, histories: Sequence[I64]) -> None:
         def run() -> None:
@@ -116,19 +79,19 @@ class RedisStore(CatalogLog):
         args = [self.prefix, user_id, *item_ids.tolist()]
         reply: list[Any] = self._call(lambda: self._fetch_script(args=args))
         (f, h), sess, recent, consumed, raw = reply
-        items, missing = _decode_items(raw)
+        items, missing = decode_items(raw)
         pairs = dict(zip(sess[::2], sess[1::2], strict=True))
         return Fetched(
             user_features=None if f is None else np.frombuffer(f, dtype=np.float32).copy(),
             history=np.frombuffer(h, dtype=np.int64).copy() if h is not None else np.empty(0, dtype=np.int64),
-            session=_session(pairs, recent, set(consumed)),
+            session=decode_session(pairs, recent, set(consumed)),
             items=items,
             items_missing=missing,
         )
 
     def fetch_items(self, item_ids: I64) -> tuple[F32, npt.NDArray[np.bool_]]:
         args = [self.prefix, *item_ids.tolist()]
-        return _decode_items(self._call(lambda: self._items_script(args=args)))
+        return decode_items(self._call(lambda: self._items_script(args=args)))
 
     def record_event(self, event: Event, genre_code: int, consuming: bool) -> None:
         p, u = self.prefix, event.user_id
@@ -144,12 +107,6 @@ class RedisStore(CatalogLog):
             pipe.expire(k, self._ttl)
         self._call(pipe.execute)
 
-    def ping(self) -> None:
-        self._call(self._r.ping)
-
-    def close(self) -> None:
-        self._r.close()
-
     def delete_prefix(self) -> int:
         """Delete every key under this store's prefix (tests and re-materialization)."""
 
@@ -162,25 +119,6 @@ class RedisStore(CatalogLog):
         return self._call(run)
 
 
-def catalog_keys(prefix: str) -> tuple[str, str]:
-    """The catalog log's claimed-id set and entry list, hash-tagged to one slot for Redis Cluster."""
-    return f"{prefix}{{catalog}}:ids", f"{prefix}{{catalog}}:log"
-
-
-def user_record(features: F32, history: I64) -> Mapping[str | bytes, bytes | float | int | str]:
-    """A user's hash in either Redis store: f = float32 features, h = int64 history, raw bytes."""
-    return {"f": np.asarray(features, np.float32).tobytes(), "h": np.asarray(history, np.int64).tobytes()}
-
-
-def _decode_items(raw: list[bytes | None]) -> tuple[F32, npt.NDArray[np.bool_]]:
-    missing = np.fromiter((b is None for b in raw), dtype=np.bool_, count=len(raw))
-    if not raw:
-        return np.empty((0, len(ITEM_DEFAULTS)), dtype=np.float32), missing
-    filler = ITEM_DEFAULTS.tobytes()
-    items = np.frombuffer(b"".join(filler if b is None else b for b in raw), dtype=np.float32)
-    return items.reshape(len(raw), len(ITEM_DEFAULTS)).copy(), missing
-
-
 def _chunks(it: Any, size: int) -> Any:
     batch: list[Any] = []
     for x in it:
@@ -190,17 +128,3 @@ def _chunks(it: Any, size: int) -> Any:
             batch = []
     if batch:
         yield batch
-
-
-def _session(sess: dict[bytes, bytes], recent: list[bytes], consumed: set[bytes]) -> SessionState:
-    if not sess and not recent:
-        return SessionState()
-    counts = {t: int(sess.get(f"n:{t}".encode(), 0)) for t in EVENT_TYPES}
-    lt = sess.get(b"lt")
-    return SessionState(
-        recent=tuple(int(x) for x in recent),
-        counts={k: v for k, v in counts.items() if v},
-        last_genre=int(sess.get(b"lg", b"-1")),
-        last_ts=float(lt) if lt is not None else None,
-        consumed=frozenset(int(x) for x in consumed),
-    )

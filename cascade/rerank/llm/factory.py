@@ -7,15 +7,13 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from cascade.rerank.base import Reranker
-from cascade.rerank.kinds import Mode
+from cascade.rerank.base import Mode, Reranker
 from cascade.rerank.llm.backend import LLMBackend
 from cascade.rerank.llm.breaker import CircuitBreaker
 from cascade.rerank.llm.cache import MemoryCache, ResultCache
 from cascade.rerank.llm.guard import GuardedReranker, GuardSettings, KeyedReranker, Slots
 from cascade.rerank.llm.http_backend import OpenAIHTTPBackend
 from cascade.rerank.llm.inproc_backend import LlamaCppBackend
-from cascade.rerank.llm.kind import LLMUnavailable
 from cascade.rerank.llm.models import smollm2_path
 from cascade.rerank.llm.prompts import PROMPTS_DIR, PromptError, PromptTemplate, load_prompt, prompt_path
 from cascade.rerank.llm.prompts import required_ctx as required_ctx
@@ -24,6 +22,10 @@ from cascade.rerank.llm.settings import HTTPBackendConfig, LLMSettings, ModelCho
 from cascade.rerank.llm.tokenizer import LlamaTokenizer, Tokenizer
 
 log = logging.getLogger(__name__)
+
+
+class LLMUnavailable(RuntimeError):
+    """The LLM stage could not be built (no model file, bad settings, no server)."""
 
 
 class TunedBackend:

@@ -5,7 +5,9 @@ The LLM score of a candidate is the log-probability of its label at the first ou
 windows of at most `window` one-case single-token labels; the candidates are shuffled with a seed
 (per user and pass) so position bias does not track the ranker, and `passes` > 1 averages over
 permutations (LLMRank-style). Each window's label log-probabilities are renormalised over its own
-labels, so windows are comparable. With weight 0 no call is made and the answer is the rules'.
+labels, so windows are comparable. A label-position prior (`care llm qualify` estimates it,
+PriDe-style, from seeded shuffles) is subtracted per position when the settings carry one. With
+weight 0 no call is made and the answer is the rules'.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class FusionSettings:
     title: TitleSignal = "none"
     title_weight: float = 0.0
     alone: bool = False  # the LLM's order over the scored candidates, no fusion and no rules
+    prior: tuple[float, ...] = ()  # per label position, subtracted from each window's log-probabilities
 
 
 class ScoreStore(Protocol):
@@ -79,6 +82,13 @@ def window_logprobs(logprobs: dict[str, float], labels: tuple[str, ...]) -> Floa
     lp = np.asarray([logprobs.get(lab, floor) for lab in labels], dtype=np.float64)
     m = float(lp.max())
     return lp - (m + math.log(float(np.exp(lp - m).sum())))
+
+
+def debias(lp: FloatArray, prior: Sequence[float]) -> FloatArray:
+    """A window's log-probabilities less the label-position prior (unchanged when it does not cover them)."""
+    if len(prior) < len(lp):
+        return lp
+    return lp - np.asarray(prior[: len(lp)], dtype=np.float64)
 
 
 class FusedLLMReranker:
@@ -129,14 +139,14 @@ class FusedLLMReranker:
                 key = self._window_key(sub)
                 hit = SCORE_STORE[0].get(key) if SCORE_STORE else None
                 if hit is not None and len(hit) == len(win):
-                    total[win] += np.asarray(hit, dtype=np.float64)
+                    total[win] += debias(np.asarray(hit, dtype=np.float64), s.prior)
                     continue
                 chat = self.prompt.render(sub)
                 res = await self.backend.score(chat)
                 lp = window_logprobs(res.logprobs, chat.labels)
                 if SCORE_STORE:
                     SCORE_STORE[0].put(key, [float(v) for v in lp])
-                total[win] += lp
+                total[win] += debias(lp, s.prior)
                 tokens += res.prompt_tokens
                 calls += 1
         total /= s.passes

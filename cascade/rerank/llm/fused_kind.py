@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cascade.rerank.base import FallbackOnly
 from cascade.rerank.kinds import BuildContext, Built, Kind, KindConfig
+from cascade.rerank.llm.factory import LLMUnavailable
 from cascade.rerank.llm.fused import FusedLLMReranker, FusionSettings
-from cascade.rerank.llm.kind import LLMUnavailable
 from cascade.rerank.llm.prompts import prompt_path, template_variables
 from cascade.rerank.llm.settings import ModelChoice
 from cascade.rerank.rules import DEFAULT_CONFIG
@@ -31,6 +31,7 @@ class Tuned(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
     weight: float = Field(ge=0.0, le=20.0)
     mmr_lambda: float = Field(ge=0.0, le=1.0)
+    position_prior: tuple[float, ...] = ()  # `care llm qualify`: subtracted per label position
 
 
 class FusedConfig(KindConfig):
@@ -80,8 +81,9 @@ def _build(cfg: FusedConfig, ctx: BuildContext) -> Built:
         raise ValueError(f"prompt {cfg.prompt!r}: fusion needs single_pass windows of at most {MAX_WINDOW}")
     if tpl.spec.labels == "letters":
         raise ValueError(f"prompt {cfg.prompt!r}: fusion needs one-case labels (upper, digits or numbers)")
+    prior = load_tuned(ctx.prompts_dir / f"{cfg.tuned}.yaml").position_prior if cfg.tuned else ()
     settings = FusionSettings(
-        weight, cfg.passes, cfg.max_scored, cfg.seed, cfg.title, cfg.title_weight, alone=cfg.alone
+        weight, cfg.passes, cfg.max_scored, cfg.seed, cfg.title, cfg.title_weight, alone=cfg.alone, prior=prior
     )
     primary = FusedLLMReranker(backend, tpl, rules.with_mmr_lambda(lam), settings)
     guarded = stage.guard(primary, ctx.rules)

@@ -8,13 +8,10 @@ from pydantic import Field
 
 from cascade.rerank.base import FallbackOnly
 from cascade.rerank.kinds import BuildContext, Built, Kind, KindConfig
+from cascade.rerank.llm.factory import LLMUnavailable
 from cascade.rerank.llm.prompts import prompt_path, template_variables
 from cascade.rerank.rules import DEFAULT_CONFIG
 from cascade.types import FallbackReason
-
-
-class LLMUnavailable(RuntimeError):
-    """The LLM stage could not be built (no model file, bad settings, no server)."""
 
 
 class LLMKindConfig(KindConfig):

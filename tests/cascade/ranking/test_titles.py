@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from cascade.data.dataset import Dataset
+from cascade.data.themes import NOUN
 from cascade.ranking.titles import intent_title, training_titles
-from cascade.tune.titles import NOUN
 
 
 def _window(ds: Dataset, genre: str, n: int = 6) -> list[int]:

@@ -9,11 +9,10 @@ import pytest
 
 from cascade.ports import free_port
 from cascade.rerank.llm.cache import MemoryCache
-from cascade.rerank.llm.factory import LLMProvider, LLMStage
+from cascade.rerank.llm.factory import LLMProvider, LLMStage, LLMUnavailable
 from cascade.rerank.llm.guard import GuardedReranker
 from cascade.rerank.llm.http_backend import OpenAIHTTPBackend
 from cascade.rerank.llm.inproc_backend import LlamaCppBackend
-from cascade.rerank.llm.kind import LLMUnavailable
 from cascade.rerank.llm.prompts import PromptError, prompt_path, required_ctx
 from cascade.rerank.llm.settings import HTTPBackendConfig, InProcessBackendConfig, LLMSettings
 

@@ -15,9 +15,8 @@ from cascade.data.dataset import Dataset
 from cascade.experiments import ArmSpec
 from cascade.rerank.base import FallbackOnly
 from cascade.rerank.kinds import BuildContext
-from cascade.rerank.llm.factory import LLMStage
+from cascade.rerank.llm.factory import LLMStage, LLMUnavailable
 from cascade.rerank.llm.fused import FusedLLMReranker, FusionSettings, use_score_store
-from cascade.rerank.llm.kind import LLMUnavailable
 from cascade.rerank.llm.prompts import PROMPTS_DIR
 from cascade.rerank.llm.settings import HTTPBackendConfig, InProcessBackendConfig, LLMSettings
 from cascade.rerank.rules import RulesReranker

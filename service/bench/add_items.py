@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from cascade.paths import artifacts_dir
-from service.bench_items import serve_env
+from service.bench.items import serve_env
 from service.process import ServerProcess
 
 FIRST_ID = 1_000_000

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from service.bench_service import WrkResult, median_of, p99_floor, parse_wrk
+from service.bench.service import WrkResult, median_of, p99_floor, parse_wrk
 
 WRK_OUT = """Running 5s test @ http://127.0.0.1:8000/recommend
   1 threads and 16 connections

@@ -1,20 +1,17 @@
-"""Loads trained artifacts into ready-to-call pipelines (serving: online store; offline: point in time)."""
+"""The Runtime: trained artifacts wired into pipelines (serving: online store; offline: point in time)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
 import numpy as np
 
-from cascade import paths
 from cascade.data.dataset import Catalog, Dataset, Interactions
 from cascade.data.fetch import load_default
-from cascade.data.split import Split, split_by_user
+from cascade.data.split import Split
 from cascade.features.batch import BatchFeatures, cold_item_features
-from cascade.features.collab import FILE as COLLAB_FILE
 from cascade.features.collab import CollabModel
 from cascade.features.online.base import F32, CatalogEntry, OnlineStore
 from cascade.features.source import OnlineFeatures, PointInTimeFeatures
@@ -171,23 +168,3 @@ def trained_dataset(folder: Path, manifest: dict[str, Any]) -> Dataset:
     if ds.fingerprint() != manifest["data"]["fingerprint"]:
         raise ValueError(f"{folder}: artifacts were trained on other data (fingerprint mismatch)")
     return ds
-
-
-def load_runtime(artifacts: Path | None = None) -> Runtime:
-    """Load from `artifacts` (default $CARE_ARTIFACTS); raises FileNotFoundError if not trained."""
-    folder = artifacts or paths.artifacts_dir()
-    manifest_path = folder / MANIFEST
-    if not manifest_path.is_file():
-        raise FileNotFoundError(f"{folder}: no trained artifacts (run `care train`)")
-    manifest = json.loads(manifest_path.read_text())
-    if "synthetic" in manifest:  # `care bench service --items`: a catalog grown around trained models
-        from cascade.scale.runtime import load_scaled
-
-        return load_scaled(folder, manifest)
-    ds = trained_dataset(folder, manifest)
-    retriever = TwoTowerRetriever.load(folder / RETRIEVER_DIR, ds.catalog)
-    ranker = XGBRanker.load(folder / RANKER_FILE)
-    batch = BatchFeatures(ds.interactions, ds.catalog, ds.users)
-    collab = CollabModel.load(folder) if (folder / COLLAB_FILE).is_file() else None
-    split = split_by_user(ds.interactions)
-    return Runtime(ds, split, retriever, ranker, batch, manifest, folder, collab)

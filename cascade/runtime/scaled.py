@@ -1,4 +1,4 @@
-"""Loads synthetic artifacts (`cascade.scale.build`) as a Runtime; `load_runtime` delegates here."""
+"""Loads synthetic artifacts (`cascade.bench.scale`) as a Runtime; `load_runtime` delegates here."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cascade.features.collab import FILE as COLLAB_FILE
 from cascade.features.collab import CollabModel
 from cascade.ranking.xgb import XGBRanker
 from cascade.retrieval.retriever import TwoTowerRetriever
-from cascade.runtime import RANKER_FILE, RETRIEVER_DIR, Runtime, trained_dataset
+from cascade.runtime.model import RANKER_FILE, RETRIEVER_DIR, Runtime, trained_dataset
 from cascade.scale.catalog import extend_catalog
 from cascade.scale.files import SCALE_DIR, load_features, load_index, load_items, load_vectors
 

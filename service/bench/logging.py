@@ -13,7 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
-from service.bench import drive
+from service.bench.driver import drive
 from service.impressions import delete_prefix
 from service.process import ServerProcess
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cascade.tune.titles import phrase, window_theme
+from cascade.data.themes import phrase, window_theme
 from eval.titlefit import load_titles
 
 

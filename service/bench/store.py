@@ -16,7 +16,7 @@ import numpy as np
 
 from cascade.bench.proxy import DelayProxy
 from cascade.features.online.redis_store import RedisStore
-from service.bench import LoadResult, drive
+from service.bench.driver import LoadResult, drive
 from service.process import ServerProcess
 
 BODY = {"user_id": 1, "k": 10, "arm": "rules"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from service.bench_add_items import run
+from service.bench.add_items import run
 
 
 def test_a_loop_of_new_items_answers_without_errors(artifacts: Path) -> None:

@@ -18,7 +18,7 @@ from dask import array as da
 from dask.distributed import Client, LocalCluster
 from xgboost import dask as dxgb
 
-from cascade.engine import Group
+from cascade.engine.base import Group
 
 R = TypeVar("R")
 

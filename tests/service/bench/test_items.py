@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cascade.bench.scale import ScaleSpec, scaled_artifacts
 from cascade.retrieval.index import IndexConfig
-from cascade.scale.build import ScaleSpec, scaled_artifacts
-from service.bench_items import check_answers, run, serve_env
+from service.bench.items import check_answers, run, serve_env
 from service.process import ServerProcess
 
 N = 20_000

@@ -3,7 +3,7 @@
 A stage splits its work into independent parts (item blocks of the neighbour search, user blocks of
 the Gram products, user chunks of the ranker rows) and calls `Engine.map`; `shared` arguments are
 sent to each worker once. `train_xgb` fits a booster on (features, labels, group sizes).
-`LocalEngine` runs here; `cascade.engine_dask.DaskEngine` runs on a `distributed` cluster (a
+`LocalEngine` runs here; `cascade.engine.dask.DaskEngine` runs on a `distributed` cluster (a
 LocalCluster, or a scheduler address on Kubernetes) and trains with `xgboost.dask`.
 """
 
@@ -90,22 +90,3 @@ def chunks(n: int, parts: int) -> list[tuple[int, int]]:
     """[start, stop) bounds cutting range(n) into at most `parts` contiguous, near-equal pieces."""
     bounds = np.linspace(0, n, max(1, min(parts, n)) + 1).astype(int)
     return [(int(a), int(b)) for a, b in itertools.pairwise(bounds) if b > a]
-
-
-def check_engine(spec: str) -> str:
-    """`spec` unchanged if it names an engine: 'local', 'dask:N' (N >= 1) or 'dask:tcp://host:port'."""
-    where = spec.removeprefix("dask:")
-    if spec == "local" or (
-        spec.startswith("dask:") and ((where.isdigit() and int(where) >= 1) or "://" in where)
-    ):
-        return spec
-    raise ValueError(f"engine {spec!r}: expected 'local', 'dask:N' (N >= 1) or 'dask:tcp://host:port'")
-
-
-def open_engine(spec: str) -> Engine:
-    """The engine `spec` names (see check_engine); a Dask one starts or joins its cluster here."""
-    if check_engine(spec) == "local":
-        return LOCAL
-    from cascade.engine_dask import DaskEngine
-
-    return DaskEngine.open(spec.removeprefix("dask:"))

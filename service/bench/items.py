@@ -20,10 +20,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from cascade.bench.scale import Built, ScaleSpec, scaled_artifacts
 from cascade.retrieval.index import IndexConfig
-from cascade.scale.build import Built, ScaleSpec, scaled_artifacts
 from cascade.scale.recall import IndexRecall, index_recall
-from service.bench_service import LUA, WrkResult, wrk
+from service.bench.service import LUA, WrkResult, wrk
 from service.process import ServerProcess
 
 TARGET_P50_MS = 10.0

@@ -1,0 +1,97 @@
+"""What both Redis stores share: error mapping, the catalog log, and the hash encodings.
+
+A subclass sets `self._r` (its client) and calls `_init_redis` in its constructor; every command
+goes through `_call`, which turns a connection failure into StoreUnavailable (the breaker's signal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from cascade.features.online.base import F32, I64, ITEM_DEFAULTS, CatalogEntry, StoreUnavailable
+from cascade.features.registry import EVENT_TYPES
+from cascade.features.session import SessionState
+
+T = TypeVar("T")
+_ERRORS = (RedisConnectionError, RedisTimeoutError, RedisClusterException, OSError)
+# the catalog log: KEYS[1] the set of claimed ids, KEYS[2] the list of entries (one slot in a cluster)
+CLAIM_LUA = """
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+return 1
+"""
+
+
+class RedisBase:
+    """A Redis-backed store's shared half: `_call`, ping/close, and the catalog log (one slot)."""
+
+    name: str
+    prefix: str
+    _r: Any
+    _ttl: int
+
+    def _init_redis(self, prefix: str, session_ttl_s: int) -> None:
+        self.prefix = prefix
+        self._ttl = session_ttl_s
+        self._claim_script = self._r.register_script(CLAIM_LUA)
+        self._catalog_keys = catalog_keys(prefix)
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except _ERRORS as exc:
+            raise StoreUnavailable(f"{self.name} unavailable: {exc}") from exc
+
+    def claim_item(self, entry: CatalogEntry) -> bool:
+        args = [entry.item_id, entry.encode()]
+        return bool(self._call(lambda: self._claim_script(keys=list(self._catalog_keys), args=args)))
+
+    def catalog_since(self, cursor: int) -> list[CatalogEntry]:
+        raw = self._call(lambda: self._r.lrange(self._catalog_keys[1], max(cursor, 0), -1))
+        return [CatalogEntry.decode(b) for b in raw]
+
+    def ping(self) -> None:
+        self._call(self._r.ping)
+
+    def close(self) -> None:
+        self._r.close()
+
+
+def catalog_keys(prefix: str) -> tuple[str, str]:
+    """The catalog log's claimed-id set and entry list, hash-tagged to one slot for Redis Cluster."""
+    return f"{prefix}{{catalog}}:ids", f"{prefix}{{catalog}}:log"
+
+
+def user_record(features: F32, history: I64) -> Mapping[str | bytes, bytes | float | int | str]:
+    """A user's hash in either Redis store: f = float32 features, h = int64 history, raw bytes."""
+    return {"f": np.asarray(features, np.float32).tobytes(), "h": np.asarray(history, np.int64).tobytes()}
+
+
+def decode_items(raw: list[bytes | None]) -> tuple[F32, npt.NDArray[np.bool_]]:
+    missing = np.fromiter((b is None for b in raw), dtype=np.bool_, count=len(raw))
+    if not raw:
+        return np.empty((0, len(ITEM_DEFAULTS)), dtype=np.float32), missing
+    filler = ITEM_DEFAULTS.tobytes()
+    items = np.frombuffer(b"".join(filler if b is None else b for b in raw), dtype=np.float32)
+    return items.reshape(len(raw), len(ITEM_DEFAULTS)).copy(), missing
+
+
+def decode_session(sess: dict[bytes, bytes], recent: list[bytes], consumed: set[bytes]) -> SessionState:
+    if not sess and not recent:
+        return SessionState()
+    counts = {t: int(sess.get(f"n:{t}".encode(), 0)) for t in EVENT_TYPES}
+    lt = sess.get(b"lt")
+    return SessionState(
+        recent=tuple(int(x) for x in recent),
+        counts={k: v for k, v in counts.items() if v},
+        last_genre=int(sess.get(b"lg", b"-1")),
+        last_ts=float(lt) if lt is not None else None,
+        consumed=frozenset(int(x) for x in consumed),
+    )

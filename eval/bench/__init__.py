@@ -1,0 +1,1 @@
+"""Benchmarks of the offline harness (the A/B report over synthetic impressions)."""
