@@ -27,8 +27,14 @@ def create_app(
     *,
     handle_sighup: bool = False,
     on_ready: Callable[[CareService], None] | None = None,
+    load_before_serving: bool = False,
 ) -> FastAPI:
-    """The service; `handle_sighup` installs a SIGHUP handler that reloads experiments and prompts."""
+    """The service; `handle_sighup` installs a SIGHUP handler that reloads experiments and prompts.
+
+    `load_before_serving`: the lifespan returns (and uvicorn accepts connections) only once the
+    artifacts are loaded, for a worker whose siblings answer meanwhile; otherwise the process answers
+    at once and /readyz says 503 until loaded.
+    """
     settings = settings if settings is not None else Settings()
 
     @asynccontextmanager
@@ -43,7 +49,10 @@ def create_app(
             if svc.loaded is not None and on_ready is not None:
                 on_ready(svc)
 
-        tasks.append(asyncio.create_task(load(), name="care-load"))
+        if load_before_serving:
+            await load()
+        else:
+            tasks.append(asyncio.create_task(load(), name="care-load"))
         tasks.append(asyncio.create_task(svc.watch(), name="care-watch"))
         if handle_sighup:
             loop.add_signal_handler(signal.SIGHUP, lambda: tasks.append(asyncio.create_task(_sighup(svc))))

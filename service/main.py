@@ -1,4 +1,5 @@
-"""`care serve`: the service under uvicorn, one process per core when the store is shared (Redis)."""
+"""`care serve`: the service under uvicorn; with a shared store (Redis), one worker per core under a
+pre-forking supervisor (service.supervisor)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from fastapi import FastAPI
 
 from cascade.cores import usable_cores
 from service.app import create_app
+from service.metrics import retire
 from service.serving import CareService
 from service.settings import Settings
+from service.supervisor import Supervisor
 
 Loop = Literal["auto", "asyncio", "uvloop"]
 Http = Literal["auto", "h11", "httptools"]
@@ -73,15 +76,28 @@ def _ready_printer(host: str, port: int, settings: Settings, workers: int) -> Re
     return ready
 
 
-def worker_app() -> FastAPI:
-    """The app of one worker process (a uvicorn factory: each worker loads its own artifacts)."""
+def worker_app(load_before_serving: bool = False) -> FastAPI:
+    """The app of one worker process (each worker loads its own artifacts)."""
     single_threaded_compute()
     settings = Settings()
     host, _, port = os.environ.get(_BIND_ENV, "127.0.0.1:8000").rpartition(":")
     workers = int(os.environ.get("CARE_SERVE_WORKERS", "1"))
     return create_app(
-        settings, handle_sighup=True, on_ready=_ready_printer(host, int(port), settings, workers)
+        settings,
+        handle_sighup=True,
+        on_ready=_ready_printer(host, int(port), settings, workers),
+        load_before_serving=load_before_serving,
     )
+
+
+def preload() -> None:
+    """What every worker would load alike, loaded once in the supervisor: the imports, one compute thread,
+    the title encoder (MiniLM). Forked workers share it and start in well under a second."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # no tokenizer threads across the fork
+    single_threaded_compute()
+    from cascade.rerank.title.term import shared_similarity
+
+    shared_similarity().title_vector("warm-up")
 
 
 def serve(
@@ -107,18 +123,18 @@ def serve(
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # /metrics sums every worker's metrics files
         metrics_dir = tempfile.mkdtemp(prefix="care-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    preload()
+
+    def config() -> uvicorn.Config:  # in each worker, after the fork
+        app = worker_app(load_before_serving=True)
+        return uvicorn.Config(app, loop=loop, http=http, log_level="info", access_log=False)
+
+    sock = uvicorn.Config("service.main:worker_app", host=host, port=port).bind_socket()
     try:
-        uvicorn.run(
-            "service.main:worker_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=n,
-            loop=loop,
-            http=http,
-            log_level="info",
-            access_log=False,
-        )
+        status = Supervisor(sock, n, config, on_exit=retire).run()
     finally:
+        sock.close()
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+    if status:
+        raise SystemExit(status)

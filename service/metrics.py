@@ -6,16 +6,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from cascade.types import FallbackReason
 
 LATENCY_BUCKETS_S = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.0, 2.0, 5.0)
 STAGE_BUCKETS_MS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0)
+
+LOCK_FILE = ".care-metrics.lock"  # not *.db: the collector's glob skips it
+ARCHIVE = "archive"  # <type>_archive.db: the summed counts of workers that ended
+ARCHIVED_TYPES = ("counter", "histogram", "summary")  # summed across processes, so they can be merged
 
 # RerankOutput.stats keys counted as events (summed), by metric name.
 _CACHE_HIT_KEYS = ("cache_hit",)
@@ -34,6 +40,56 @@ def mark_process_dead() -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+@contextlib.contextmanager
+def _files_lock(folder: Path, mode: int) -> Iterator[None]:
+    """Readers (a scrape) share it; `retire` holds it alone while it moves a dead worker's counts."""
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, mode)
+        yield
+    finally:
+        os.close(fd)
+
+
+def collect_all(folder: Path) -> bytes:
+    """Every worker's metrics files, summed (the dead workers' counts included), in Prometheus text."""
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    with _files_lock(folder, fcntl.LOCK_SH):
+        multiprocess.MultiProcessCollector(registry, path=str(folder))  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+
+
+def retire(pid: int, folder: Path | None = None) -> int:
+    """A worker ended (killed or not): its live gauges leave the sums, and its counters, histograms and
+    summaries move into one archive file per type, so /metrics never goes backwards and the folder
+    does not grow by a file per metric type for every worker that ever ran. Returns the files merged."""
+    folder = folder or multiprocess_dir()
+    if folder is None:
+        return 0
+    from prometheus_client import multiprocess
+    from prometheus_client.mmap_dict import MmapedDict
+
+    merged = 0
+    with _files_lock(folder, fcntl.LOCK_EX):
+        multiprocess.mark_process_dead(pid, str(folder))  # type: ignore[no-untyped-call]
+        for kind in ARCHIVED_TYPES:
+            dead = folder / f"{kind}_{pid}.db"
+            if not dead.is_file():
+                continue
+            archive = MmapedDict(str(folder / f"{kind}_{ARCHIVE}.db"))  # type: ignore[no-untyped-call]
+            try:
+                for key, value, timestamp, _ in MmapedDict.read_all_values_from_file(str(dead)):  # type: ignore[no-untyped-call]
+                    total, _ = archive.read_value(key)  # type: ignore[no-untyped-call]
+                    archive.write_value(key, total + value, timestamp)  # type: ignore[no-untyped-call]
+            finally:
+                archive.close()  # type: ignore[no-untyped-call]
+            dead.unlink()
+            merged += 1
+    return merged
 
 
 class Metrics:
@@ -127,12 +183,28 @@ class Metrics:
             "care_store_breaker_trips", "Times the online-store breaker opened.", registry=r
         )
         self._breaker_state = "closed"
+        self.model = Gauge(
+            "care_model_loaded",
+            "1 for the model and ranker version a worker serves (per worker: pid label).",
+            ["model_version", "ranker_version"],
+            registry=r,
+            multiprocess_mode="liveall",
+        )
+        self.model_switches = Counter(
+            "care_model_switches", "Switches to a new artifacts version, by result.", ["result"], registry=r
+        )
         self.ready = Gauge(
             "care_ready",
             "1 when artifacts are loaded and the online store answers (every worker).",
             registry=r,
             multiprocess_mode="livemin",
         )
+
+    def observe_model(self, old: tuple[str, str] | None, model_version: str, ranker_version: str) -> None:
+        """The version this worker serves: 1 on its labels, 0 on the one it replaced."""
+        if old is not None and old != (model_version, ranker_version):
+            self.model.labels(*old).set(0)
+        self.model.labels(model_version, ranker_version).set(1)
 
     def observe_breaker(self, state: str) -> None:
         """The breaker's state change hook (called from any thread)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import re
 import uuid
@@ -12,9 +13,9 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, 
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from service.metrics import multiprocess_dir
+from service.metrics import collect_all, multiprocess_dir
 from service.protocol import (
     MAX_ID,
     Error,
@@ -220,9 +221,8 @@ async def readyz(svc: Service) -> JSONResponse:
 )
 async def metrics(svc: Service) -> Response:
     """Prometheus metrics."""
-    if multiprocess_dir() is not None:  # several workers: every worker's metrics files, summed
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    folder = multiprocess_dir()
+    if folder is not None:  # several workers: every worker's metrics files, summed
+        return Response(await asyncio.to_thread(collect_all, folder), media_type=CONTENT_TYPE_LATEST)
     body = generate_latest(svc.metrics.registry) + generate_latest(REGISTRY)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import hashlib
-import json
 import logging
 import os
 import threading
@@ -15,17 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cascade.arms import Arm, ArmResolver, ArmSet, Assignment, ExperimentsError, arm_resolver, watched_files
+from cascade.arms import Arm, ArmResolver, ArmSet, Assignment, ExperimentsError, watched_files
 from cascade.features.online import OnlineStore, StoreUnavailable, create_store
 from cascade.features.online.base import CatalogEntry
 from cascade.features.online.breaker import BreakerStore, request_budget
 from cascade.features.online.item_cache import ItemCache, cached
 from cascade.features.session import Event
-from cascade.features.store import FeatureStore, UnknownItemError
+from cascade.features.store import UnknownItemError
 from cascade.pipeline import Pipeline, Recommendation
-from cascade.runtime import Runtime, load_runtime
 from cascade.types import Context
 from service.admission import Admission
+from service.loaded import Loaded, build, service_resolver
 from service.metrics import Metrics
 from service.protocol import (
     EventIn,
@@ -35,6 +33,8 @@ from service.protocol import (
     NewItem,
     RecommendRequest,
 )
+from service.responses import ItemExists, NotReady, StoreDown, UnknownArm, UnknownItem, response_body
+from service.rollout import Rollout
 from service.settings import Settings
 from service.tracking import EventRef, Tracker, open_log
 
@@ -42,56 +42,22 @@ log = logging.getLogger("care.service")
 T = TypeVar("T")
 
 
-class NotReady(Exception):
-    """Artifacts are not loaded yet (or failed to load): 503."""
-
-
-class StoreDown(Exception):
-    """The online store did not answer: 503 for writes."""
-
-
-class UnknownArm(Exception):
-    """A forced arm that no experiment defines: 422."""
-
-
-class UnknownItem(Exception):
-    """A request names an item the catalog lacks: 422 (events) or 404 (GET)."""
-
-    def __init__(self, item_id: int, index: int | None = None) -> None:
-        super().__init__(f"unknown item id {item_id}")
-        self.item_id, self.index = item_id, index
-
-
-class ItemExists(Exception):
-    """POST /items for an id the catalog has: 409."""
-
-
-@dataclass
-class Loaded:
-    """What exists once the artifacts are loaded."""
-
-    runtime: Runtime
-    online: OnlineStore
-    store: FeatureStore
-    pipeline: Pipeline
-    model_version: str
-    ranker_version: str
-    materialized: bool
-
-
-def _model_version(runtime: Runtime) -> str:
-    m = runtime.manifest
-    for key in ("model_version", "version", "created_at"):
-        if isinstance(m.get(key), str):
-            return str(m[key])
-    return (
-        hashlib.sha256(json.dumps(m, sort_keys=True, default=str).encode()).hexdigest()[:12]
-        if m
-        else "unknown"
-    )
-
-
+__all__ = [
+    "CareService",
+    "ItemExists",
+    "Loaded",
+    "NotReady",
+    "StoreDown",
+    "UnknownArm",
+    "UnknownItem",
+    "response_body",
+    "service_resolver",
+]
 _thread_loops = threading.local()
+
+
+def _versions(ld: Loaded) -> tuple[str, str]:
+    return ld.model_version, ld.ranker_version
 
 
 def _run_in_thread_loop(coro_fn: Callable[[], Any]) -> Any:
@@ -101,47 +67,6 @@ def _run_in_thread_loop(coro_fn: Callable[[], Any]) -> Any:
         loop = asyncio.new_event_loop()
         _thread_loops.loop = loop
     return loop.run_until_complete(coro_fn())
-
-
-def service_resolver(settings: Settings, runtime: Runtime) -> ArmResolver:
-    """Arms in serving mode; the LLM's result cache shares the online store's Redis when there is one."""
-    return arm_resolver(
-        runtime.dataset.catalog,
-        "serving",
-        settings.llm,
-        redis_url=settings.redis_url,
-        cache_prefix=settings.redis_prefix + "llm:",
-        prompts_dir=settings.prompts_dir,
-    )
-
-
-def response_body(
-    rec: Recommendation, experiment: str | None, request_id: str, model_version: str, ranker_version: str
-) -> dict[str, Any]:
-    """RecommendResponse as a plain dict: building and dumping the pydantic model cost more per request than
-    the route's one JSON encoding (the route validates it against the model in the "fastapi" encoder mode)."""
-    return {
-        "items": [
-            {
-                "item_id": it.item_id,
-                "title": it.title,
-                "year": it.year,
-                "genres": list(it.genres),
-                "score": float(s),
-            }
-            for it, s in rec.items
-        ],
-        "arm": rec.arm,
-        "experiment": experiment,
-        "reranker_used": rec.reranker_used,
-        "fallback_reason": rec.fallback_reason,
-        "degraded": rec.degraded,
-        "timings_ms": {k: round(v, 3) for k, v in rec.timings_ms.items()},
-        "model_version": model_version,
-        "ranker_version": ranker_version,
-        "prompt_version": rec.prompt_version,
-        "request_id": request_id,
-    }
 
 
 @dataclass
@@ -163,14 +88,17 @@ class CareService:
 
     def __post_init__(self) -> None:
         self.admission = Admission(self.settings.max_inflight, self.settings.llm_inflight)
+        self.rollout = Rollout(self)
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def load(self) -> None:
         """Load artifacts, connect the online store, build the arms (in a worker thread)."""
         try:
             loaded = await asyncio.to_thread(self._load_sync)
+            self._resolver = loaded.resolver
             await self.reload(force=True)
             self.loaded = loaded  # requests see a runtime only once its arms exist
+            self.metrics.observe_model(None, loaded.model_version, loaded.ranker_version)
             gc.collect()
             gc.freeze()  # the loaded runtime is permanent: later collections need not walk it
         except Exception as exc:  # any failure to load leaves the service alive and not ready
@@ -180,22 +108,27 @@ class CareService:
         self._ready_event.set()
 
     def _load_sync(self) -> Loaded:
-        runtime = load_runtime(self.settings.artifacts)
-        online = self._online_store()
-        try:
-            store, materialized = runtime.feature_store(online, True, self.settings.users_as_of), True
-        except StoreUnavailable:
-            log.warning("online store unreachable at start; serving degraded until it answers")
-            store, materialized = runtime.feature_store(online, materialize=False), False
-        pipeline = runtime.online_pipeline(store)
-        if materialized:  # items other workers (or an earlier run) added at run time
-            runtime.sync_items(online)
-        pipeline.title_vector(Context(playlist_title="warm-up"))  # MiniLM loads now, not on a titled request
+        loaded = build(self.settings, self._online_store(), self.settings.artifacts)
         self._open_tracker()
-        self._resolver = service_resolver(self.settings, runtime)
-        return Loaded(
-            runtime, online, store, pipeline, _model_version(runtime), runtime.ranker.version, materialized
-        )
+        return loaded
+
+    async def swap(self, new: Loaded) -> None:
+        """Serve `new` from the next request on: its arms are built first, then both change in one step.
+
+        A request reads the version once, at its start, so it is answered by one version end to end.
+        """
+        assert new.resolver is not None
+        s = self.settings
+        async with self._reload_lock:  # an experiments reload never builds arms over the old catalog
+            self._mtimes = watched_files(s.experiments_file, s.prompts_dir)
+            arms = await asyncio.to_thread(new.resolver.resolve_file, s.experiments_file, s.prompts_dir)
+            old = self.loaded
+            self.loaded, self._resolver, self.arms = new, new.resolver, arms  # no await in between
+        self.metrics.observe_model(None if old is None else _versions(old), *_versions(new))
+        del old
+        gc.unfreeze()  # the old version's cycles were frozen with it: collect them, freeze the new one
+        gc.collect()
+        gc.freeze()
 
     def _online_store(self) -> OnlineStore:
         """The configured store; a remote one sits behind a breaker (the in-process one cannot be slow),
@@ -254,11 +187,13 @@ class CareService:
             return True
 
     async def watch(self) -> None:
-        """Background task: poll the watched files; retry materializing the store while it was down."""
+        """Background task: follow the artifacts pointer, poll the watched files, retry materializing the
+        store while it was down."""
         await self._ready_event.wait()
         while True:
             await asyncio.sleep(self.settings.reload_interval_s)
             try:
+                await self.rollout.check()
                 await self.reload()
                 await self._materialize_if_needed()
                 await self.sync_items()  # the bound on seeing another worker's new items

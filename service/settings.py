@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     )
 
     artifacts: Path = Field(default_factory=artifacts_dir, description="Trained artifacts folder.")
+    model_watch: bool = Field(
+        default=True,
+        description="Switch to the version the artifacts pointer names when it changes (no restart).",
+    )
 
     # Online store: memory unless a Redis URL is given.
     redis_url: str | None = Field(default=None, description="Online store Redis URL; unset: memory.")

@@ -1,0 +1,99 @@
+"""Model rollout inside a worker: when the artifacts pointer names another version, load it beside the one
+serving, then swap both in one step between requests. No restart, no connection dropped.
+
+Workers on one host take turns through a file lock, so one worker at a time spends CPU and memory on
+loading while the others serve at full speed. A version that fails to load is logged, counted, and
+not retried until the pointer moves again; the worker keeps serving the version it has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from service.loaded import ArtifactsKey, build
+
+if TYPE_CHECKING:
+    from service.serving import CareService
+
+log = logging.getLogger("care.service.rollout")
+LOCK_POLL_S = 0.1
+
+
+def lock_path(pointer: Path) -> Path:
+    """One lock file per artifacts root, in the temp folder (the root may be a read-only volume)."""
+    root = os.path.realpath(pointer.parent)
+    return Path(tempfile.gettempdir()) / f"care-rollout-{hashlib.sha256(root.encode()).hexdigest()[:12]}.lock"
+
+
+@contextlib.asynccontextmanager
+async def host_turn(pointer: Path) -> AsyncIterator[None]:
+    """Hold the host's rollout lock (polled without blocking the event loop)."""
+    fd = os.open(lock_path(pointer), os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                await asyncio.sleep(LOCK_POLL_S)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+class Rollout:
+    """Follows `settings.artifacts` for one CareService (called by its watcher every reload interval)."""
+
+    def __init__(self, svc: CareService) -> None:
+        self.svc = svc
+        self.failed: ArtifactsKey | None = None
+
+    def pending(self) -> ArtifactsKey | None:
+        """The pointer's version when it differs from the one serving (and did not fail to load)."""
+        ld = self.svc.loaded
+        if ld is None or not self.svc.settings.model_watch:
+            return None
+        key = ArtifactsKey.of(self.svc.settings.artifacts)
+        return None if key is None or key in (ld.key, self.failed) else key
+
+    async def check(self) -> bool:
+        """Switch to the pointer's version if it changed; True if this worker switched."""
+        if self.pending() is None:
+            return False
+        pointer = self.svc.settings.artifacts
+        async with host_turn(pointer):
+            key = self.pending()  # it may have moved on (or back) while this worker waited its turn
+            old = self.svc.loaded
+            if key is None or old is None:
+                return False
+            t0 = time.monotonic()
+            try:
+                new = await asyncio.to_thread(build, self.svc.settings, old.online, pointer, previous=old)
+                await self.svc.swap(new)
+            except Exception:  # a bad version must not take the worker down: keep serving the old one
+                self.failed = key
+                self.svc.metrics.model_switches.labels("error").inc()
+                log.exception("loading %s failed; still serving %s", key.folder, old.model_version)
+                return False
+            self.svc.metrics.model_switches.labels("ok").inc()
+            log.info(
+                "worker %d: model %s/%s -> %s/%s (%s) in %.2f s",
+                os.getpid(),
+                old.model_version,
+                old.ranker_version,
+                new.model_version,
+                new.ranker_version,
+                key.folder,
+                time.monotonic() - t0,
+            )
+            return True
