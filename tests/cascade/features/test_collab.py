@@ -148,6 +148,23 @@ def test_source_pools_only_neighbours_of_the_history(toy: CollabModel) -> None:
     assert top.tolist() == toy.rows([4]).tolist()
 
 
+def test_source_scores_only_the_best_pooled_items() -> None:
+    """A pool larger than source_pool is cut by pooled cosine before any EASE score is computed."""
+    rows = [(u, i) for u in range(1, 6) for i in (1, 2)] + [(u, i) for u in range(6, 9) for i in (3, 4)]
+    wide, narrow = (
+        CollabModel.fit(
+            _inter(rows), _catalog(6), CollabConfig(ease_lambda=1.0, decay=0.5, rank=64, source_pool=n)
+        )
+        for n in (10, 1)
+    )
+    history = [3, 1]  # item 1 is the newest: its neighbour 2 pools weight 1, item 3's neighbour 4 only 0.5
+    exclude = wide.rows(history)
+    assert sorted(wide.source(wide.signals(history=history), exclude, 10).tolist()) == sorted(
+        wide.rows([2, 4])
+    )
+    assert narrow.source(narrow.signals(history=history), exclude, 10).tolist() == narrow.rows([2]).tolist()
+
+
 def test_save_load_round_trip(toy: CollabModel, tmp_path: Path) -> None:
     toy.save(tmp_path)
     back = CollabModel.load(tmp_path)
