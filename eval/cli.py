@@ -75,7 +75,7 @@ def eval_cli(
         from eval.title_protocol import evaluate_titles
 
         return evaluate_titles(cfg)
-    from cascade.rerank.llm.fused import use_score_store
+    from cascade.llm import use_score_store
     from eval.score_store import JsonlScoreStore
     from eval.tune_fusion import store_path
 

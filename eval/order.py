@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from cascade.llm import ModelChoice
-from cascade.rerank.llm.fused import FusedLLMReranker, FusionSettings
+from cascade.llm import FusedLLMReranker, FusionSettings, LLMUnavailable, ModelChoice, open_stage
 from cascade.rerank.rules import DEFAULT_CONFIG, RulesReranker
 from cascade.types import Context, RerankInput
 from eval.metrics.bootstrap import paired_bootstrap_ci
@@ -73,12 +72,10 @@ async def user_agreement(scorers: list[FusedLLMReranker], inp: RerankInput) -> d
 
 def order_sensitivity(p: Plan, users: int, passes: int = 2, prompt: str = "fused") -> dict[str, Any]:
     """Per model (base, and tuned when its adapter is present): agreement under `passes` shuffles."""
-    from cascade.rerank.llm.factory import LLMStage, LLMUnavailable
-
     if passes < 2:
         raise ValueError("order sensitivity needs at least 2 passes")
     llm = p.cfg.llm.for_quality()
-    stage = LLMStage.from_settings(llm)
+    stage = open_stage(llm)
     rules = RulesReranker.from_yaml(DEFAULT_CONFIG, catalog=p.runtime.dataset.catalog)
     pipeline = p.runtime.offline_pipeline("test")
     who = p.llm_users[:users]

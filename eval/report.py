@@ -143,14 +143,17 @@ def markdown(report: Mapping[str, Any], plots: Sequence[str] = ()) -> str:
         lines += [f"Users: {set_name}. Cells: mean difference [lo, hi]; **bold** = CI excludes 0.", ""]
         metrics = ("ndcg@10", "recall@10", "mrr@10", "ild_genre", "ild_embedding", "novelty")
         rows = []
+        refused = report.get("refused_gains", {})
         for name, comp in comps.items():
             cells = []
             for m in metrics:
                 c = comp[m]
                 txt = f"{_f(c['mean_diff'])} [{_f(c['lo'])}, {_f(c['hi'])}]"
                 cells.append(f"**{txt}**" if c.get("excludes_zero") else txt)
-            rows.append([name, *cells])
+            no_gain = name.removesuffix("[no-context]") in refused
+            rows.append([f"{name} (LLM weight 0: not a gain)" if no_gain else name, *cells])
         lines += [_table(["arm", *metrics], rows), ""]
+        lines += [f"- {name}: {why}." for name, why in refused.items()] + ([""] if refused else [])
     if report.get("context_effect"):
         lines += ["## Playlist context: with minus without (paired 95% CI)", ""]
         ctx_metrics = ("ndcg@10", "recall@10", "ild_genre", "novelty", "position_overlap@10")

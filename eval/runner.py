@@ -24,6 +24,7 @@ from eval.arms import REFERENCE
 from eval.baselines import run_baselines, window_truth
 from eval.context import context_titles
 from eval.harness import ArmRun, EvalConfig, arms_for, data_id, run_arms, sample_users
+from eval.llm.claims import refuse, refused_gains
 from eval.metrics.latency import stage_percentiles
 from eval.metrics.llm import Call, llm_behaviour
 from eval.plan import Plan
@@ -191,6 +192,7 @@ def compare_systems(p: Plan, results: list[ArmRun], sc: Scores) -> Comparison:
                 if s in (REFERENCE, f"{REFERENCE}[no-context]") or ref not in per_user:
                     continue
                 vs_rules[set_name][s] = compare(per_user[s], per_user[ref], who, n_boot, BOOTSTRAP_SEED)
+    refuse(vs_rules, refused_gains(p.specs))  # a fused arm at LLM weight 0 shows no LLM gain
     context_effect: dict[str, Any] = {}
     by_arm: dict[str, dict[str, ArmRun]] = {}
     for r in results:
@@ -247,6 +249,7 @@ def write(p: Plan, results: list[ArmRun], sc: Scores, cmp: Comparison, timings: 
         "users": {name: {"n": len(who), "ids": who} for name, who in user_sets.items()},
         "systems": cmp.systems,
         "comparisons_vs_rules": cmp.vs_rules,
+        "refused_gains": refused_gains(p.specs),
         "context_effect": cmp.context_effect,
         "context_titles": {
             "rule": "eval/context.py: dominant genre(s) + decade of the last 20 items before the test window",

@@ -16,33 +16,52 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 import yaml
 
+from cascade.llm import PROMPTS_DIR, FusedLLMReranker, FusionSettings, open_stage, use_score_store
 from cascade.metrics import ndcg_at_k
 from cascade.rerank.fusion import rerank_fused
-from cascade.rerank.llm.fused import FusedLLMReranker, FusionSettings, use_score_store
-from cascade.rerank.llm.prompts import PROMPTS_DIR
 from cascade.rerank.rules import DEFAULT_CONFIG, RulesReranker
 from cascade.types import Context, RerankInput
 from eval.baselines import window_truth
 from eval.context import context_titles
 from eval.harness import sample_users
-from eval.metrics.bootstrap import paired_bootstrap_ci
+from eval.metrics.bootstrap import Interval, paired_bootstrap_ci
 from eval.metrics.diversity import ild_genre
 from eval.score_store import JsonlScoreStore
 
 if TYPE_CHECKING:
     from cascade.llm import LLMSettings, ModelChoice
+    from cascade.runtime import Runtime
 
 WEIGHTS = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5)
 LAMBDAS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 ILD_SLACK = 0.01
+FloatArray = npt.NDArray[np.float64]
+Metric = Callable[[Sequence[int], set[int], int], float]
+Genres = Mapping[int, tuple[str, ...]]
+
+
+def share_at_k(ranked: Sequence[int], relevant: set[int], k: int = 10) -> float:
+    """Share of the top k in `relevant` (TitleFit@k when `relevant` is the title's on-theme items)."""
+    top = list(ranked[:k])
+    return sum(1 for i in top if i in relevant) / len(top) if top else 0.0
+
+
+@dataclass
+class Window:
+    """One user's scored window: what the rules read, and the truth it is measured against."""
+
+    inp: RerankInput
+    truth: set[int]
 
 
 @dataclass
@@ -54,41 +73,85 @@ class Sample:
     truth: set[int]
 
 
+class WindowScorer(Protocol):
+    """What scores a window's candidates the way the fused arm does (FusedLLMReranker.llm_scores)."""
+
+    async def llm_scores(self, inp: RerankInput) -> tuple[FloatArray, dict[str, float]]: ...
+
+
+def held_out_users(rt: Runtime, users: int, skip: int, seed: int, window: str = "test") -> list[int]:
+    """Users `skip`..`skip + users` of the seeded permutation of the window's users."""
+    perm = sample_users(sorted(set(rt.split.window(window).user.tolist())), None, seed)
+    held = perm[skip : skip + users]
+    if not held:
+        raise ValueError(f"no held-out users: the {window} window has {len(perm)} users, {skip} are skipped")
+    return held
+
+
+def user_windows(
+    rt: Runtime, users: Sequence[int], window: str = "test", titles: Mapping[int, str] | None = None
+) -> list[Window]:
+    """Each user's ranked window as the fused arm sees it: derived title (or `titles`), window start."""
+    split, catalog = rt.split, rt.dataset.catalog
+    history = split.history_before(window)
+    derived = context_titles({u: list(h) for u, h in history.by_user().items()}, catalog)
+    w = split.window(window)
+    starts: dict[int, int] = {}
+    for u, t in zip(w.user.tolist(), w.ts.tolist(), strict=True):
+        starts[int(u)] = min(int(t), starts.get(int(u), int(t)))
+    truth = window_truth(w)
+    pipeline = rt.offline_pipeline("val" if window == "val" else "test")
+    out = []
+    for u in users:
+        title = titles[u] if titles is not None else derived.get(u)
+        ctx = Context(playlist_title=title, timestamp=float(starts[u]))
+        out.append(Window(pipeline.rerank_input(u, pipeline.rank(u, ctx), ctx, 10), truth.get(u, set())))
+    return out
+
+
+def item_genres(rt: Runtime) -> dict[int, tuple[str, ...]]:
+    """Each catalog item's genres, "unknown" left out."""
+    cat = rt.dataset.catalog
+    return {int(i): tuple(g for g in cat.genres[cat.row(int(i))] if g != "unknown") for i in cat.item_ids}
+
+
 def store_path(cache_dir: Path, llm: LLMSettings, prompt: str) -> Path:
     """The score store of one backend and prompt (scores from different models never mix)."""
     tag = hashlib.sha256(json.dumps([llm.describe(), prompt], sort_keys=True, default=str).encode())
     return cache_dir / f"fused_scores__{tag.hexdigest()[:12]}.jsonl"
 
 
+def fused_top(rules: RulesReranker, s: Sample, weight: float, k: int = 10) -> list[int]:
+    """The fused arm's top k for one sample at `weight` (the rules' list at weight 0)."""
+    return rerank_fused(rules, s.inp, [(weight, s.llm)], "tune").item_ids[:k]
+
+
 def grid(
     samples: list[Sample],
     rules: RulesReranker,
-    genres: dict[int, tuple[str, ...]],
+    genres: Genres,
     weights: tuple[float, ...] = WEIGHTS,
     lambdas: tuple[float, ...] = LAMBDAS,
     k: int = 10,
     per_user: dict[tuple[float, float], list[float]] | None = None,
+    metric: Metric = ndcg_at_k,
+    key: str = "ndcg@10",
 ) -> list[dict[str, float]]:
-    """Mean NDCG@k and genre ILD of every (weight, lambda); per-user NDCG into `per_user` if given."""
+    """Mean `metric` and genre ILD of every (weight, lambda); per-user values into `per_user` if given."""
     rows = []
     for lam in lambdas:
         r = rules.with_mmr_lambda(lam)
         for w in weights:
-            nd, ild = [], []
+            vals, ild = [], []
             for s in samples:
-                top = rerank_fused(r, s.inp, [(w, s.llm)], "tune").item_ids[:k]
-                nd.append(ndcg_at_k(top, s.truth, k))
+                top = fused_top(r, s, w, k)
+                vals.append(metric(top, s.truth, k))
                 ild.append(ild_genre(top, genres))
             rows.append(
-                {
-                    "weight": w,
-                    "mmr_lambda": lam,
-                    "ndcg@10": float(np.mean(nd)),
-                    "ild_genre": float(np.mean(ild)),
-                }
+                {"weight": w, "mmr_lambda": lam, key: float(np.mean(vals)), "ild_genre": float(np.mean(ild))}
             )
             if per_user is not None:
-                per_user[(w, lam)] = nd
+                per_user[(w, lam)] = vals
     return rows
 
 
@@ -98,21 +161,79 @@ def choose(
     ild_slack: float = ILD_SLACK,
     per_user: dict[tuple[float, float], list[float]] | None = None,
     n_boot: int = 2000,
+    key: str = "ndcg@10",
 ) -> dict[str, float]:
-    """Best NDCG with ILD >= the rules' (weight 0, their lambda) minus the slack; ties: smaller weight.
+    """Best `key` with ILD >= the rules' (weight 0, their lambda) minus the slack; ties: smaller weight.
 
     With `per_user`, a weight above zero must beat weight 0 at its lambda with a paired CI above zero.
     """
     base = next(r for r in rows if r["weight"] == 0.0 and r["mmr_lambda"] == base_lambda)
     ok = [r for r in rows if r["ild_genre"] >= base["ild_genre"] - ild_slack]
-    best = max(ok, key=lambda r: (round(r["ndcg@10"], 6), -r["weight"]))
+    best = max(ok, key=lambda r: (round(r[key], 6), -r["weight"]))
     if per_user is None or best["weight"] == 0.0:
         return best
     lam = best["mmr_lambda"]
     ci = paired_bootstrap_ci(per_user[(best["weight"], lam)], per_user[(0.0, lam)], n_boot=n_boot, seed=0)
     if ci.lo > 0.0:
         return best
-    return max((r for r in ok if r["weight"] == 0.0), key=lambda r: round(r["ndcg@10"], 6))
+    return max((r for r in ok if r["weight"] == 0.0), key=lambda r: round(r[key], 6))
+
+
+def gain(
+    samples: list[Sample],
+    rules: RulesReranker,
+    weight: float,
+    mmr_lambda: float,
+    metric: Metric = ndcg_at_k,
+    k: int = 10,
+    n_boot: int = 2000,
+) -> Interval:
+    """Paired CI of the fused arm at (weight, lambda) minus the rules arm, per user of `samples`."""
+    fused = rules.with_mmr_lambda(mmr_lambda)
+    a = [metric(fused_top(fused, s, weight, k), s.truth, k) for s in samples]
+    b = [metric(fused_top(rules, s, 0.0, k), s.truth, k) for s in samples]
+    return paired_bootstrap_ci(a, b, n_boot=n_boot, seed=0)
+
+
+def tune(
+    samples: list[Sample],
+    rules: RulesReranker,
+    genres: Genres,
+    require_gain: bool = True,
+    metric: Metric = ndcg_at_k,
+    key: str = "ndcg@10",
+    ild_slack: float = ILD_SLACK,
+    lambdas: tuple[float, ...] = LAMBDAS,
+) -> tuple[dict[str, float], dict[str, float], list[dict[str, float]]]:
+    """The grid over (weight, lambda) and the choice: (chosen row, the rules' row, every row)."""
+    per_user: dict[tuple[float, float], list[float]] = {}
+    rows = grid(samples, rules, genres, lambdas=lambdas, per_user=per_user, metric=metric, key=key)
+    lam0 = rules.config.mmr_lambda
+    best = choose(rows, lam0, ild_slack, per_user if require_gain else None, key=key)
+    base = next(r for r in rows if r["weight"] == 0.0 and r["mmr_lambda"] == lam0)
+    return best, base, rows
+
+
+async def score_windows(scorer: WindowScorer, windows: list[Window], progress: bool = False) -> list[Sample]:
+    """Each window's scores from `scorer`, as samples."""
+    out = []
+    for i, w in enumerate(windows):
+        llm_scores, _ = await scorer.llm_scores(w.inp)
+        out.append(Sample(w.inp, llm_scores, w.truth))
+        if progress:
+            print(f"\rscored {i + 1}/{len(windows)} held-out users", end="", flush=True)
+    if progress:
+        print()
+    return out
+
+
+def write_tuning(doc: Mapping[str, Any], prompts_dir: Path, name: str, by: str) -> Path:
+    """prompts/<name>.yaml, the file a fused arm with `tuned: <name>` reads."""
+    header = f"# Written by `{by}` (do not edit by hand); rerun after retraining the ranker.\n"
+    path = prompts_dir / f"{name}.yaml"
+    text = yaml.safe_dump(json.loads(json.dumps(doc, default=str)), sort_keys=False)
+    path.write_text(header + text, encoding="utf-8")
+    return path
 
 
 def tune_fusion(
@@ -130,56 +251,31 @@ def tune_fusion(
     model: ModelChoice = "base",
 ) -> dict[str, Any]:
     """Score the held-out users with the LLM, search the grid, write prompts/<name>.yaml; returns it."""
-    from cascade.rerank.llm.factory import LLMStage
     from cascade.runtime import load_runtime
 
     rt = load_runtime(artifacts)
-    split, catalog = rt.split, rt.dataset.catalog
-    perm = sample_users(sorted(set(split.test.user.tolist())), None, seed)
-    held = perm[eval_users : eval_users + users]
-    if not held:
-        raise ValueError(f"no held-out users: the test window has {len(perm)} users, eval takes {eval_users}")
-    history = split.history_before("test")
-    titles = context_titles({u: list(h) for u, h in history.by_user().items()}, catalog)
-    starts: dict[int, int] = {}
-    for u, t in zip(split.test.user.tolist(), split.test.ts.tolist(), strict=True):
-        starts[int(u)] = min(int(t), starts.get(int(u), int(t)))
-    truth = window_truth(split.test)
-    pipeline = rt.offline_pipeline("test")
-    rules = RulesReranker.from_yaml(DEFAULT_CONFIG, catalog=catalog)
-    stage = LLMStage.from_settings(llm.for_quality(), prompts_dir=prompts_dir)
-    backend = stage.backend_for(model)
-    scorer = FusedLLMReranker(backend, stage.prompt(prompt), rules, FusionSettings(weight=1.0))
+    held = held_out_users(rt, users, eval_users, seed)
+    windows = user_windows(rt, held)
+    rules = RulesReranker.from_yaml(DEFAULT_CONFIG, catalog=rt.dataset.catalog)
+    stage = open_stage(llm.for_quality(), prompts_dir)
+    scorer = FusedLLMReranker(
+        stage.backend_for(model), stage.prompt(prompt), rules, FusionSettings(weight=1.0)
+    )
     store = JsonlScoreStore(store_path(cache_dir, llm, prompt))
     use_score_store(store)
 
     async def _score() -> list[Sample]:
-        out = []
-        for i, u in enumerate(held):
-            ctx = Context(playlist_title=titles.get(u), timestamp=float(starts[u]))
-            inp = pipeline.rerank_input(u, pipeline.rank(u, ctx), ctx, 10)
-            llm_scores, _ = await scorer.llm_scores(inp)
-            out.append(Sample(inp, llm_scores, truth.get(u, set())))
-            if progress:
-                print(f"\rscored {i + 1}/{len(held)} held-out users", end="", flush=True)
-        if progress:
-            print()
-        await stage.aclose()
-        return out
+        try:
+            return await score_windows(scorer, windows, progress)
+        finally:
+            await stage.aclose()
 
     try:
         samples = asyncio.run(_score())
     finally:
         use_score_store(None)
         store.close()
-    genres = {
-        int(i): tuple(g for g in catalog.genres[catalog.row(int(i))] if g != "unknown")
-        for i in catalog.item_ids
-    }
-    per_user: dict[tuple[float, float], list[float]] = {}
-    rows = grid(samples, rules, genres, per_user=per_user)
-    best = choose(rows, rules.config.mmr_lambda, per_user=per_user if require_gain else None)
-    base = next(r for r in rows if r["weight"] == 0.0 and r["mmr_lambda"] == rules.config.mmr_lambda)
+    best, base, rows = tune(samples, rules, item_genres(rt), require_gain)
     doc = {
         "weight": best["weight"],
         "mmr_lambda": best["mmr_lambda"],
@@ -194,9 +290,5 @@ def tune_fusion(
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "grid": rows,
     }
-    header = "# Written by `care tune-fusion` (do not edit by hand); rerun after retraining the ranker.\n"
-    path = prompts_dir / f"{name}.yaml"
-    path.write_text(
-        header + yaml.safe_dump(json.loads(json.dumps(doc, default=str)), sort_keys=False), encoding="utf-8"
-    )
+    write_tuning(doc, prompts_dir, name, "care tune-fusion")
     return doc

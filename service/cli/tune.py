@@ -111,8 +111,7 @@ def tune(
     """Fine-tune the embedded LLM with LoRA as a verbalizer on the validation window; write the adapter."""
     from pydantic import ValidationError
 
-    from cascade.llm import pull_smollm2
-    from cascade.rerank.llm.models import tuned_dir
+    from cascade.llm import pull_smollm2, tuned_dir
     from cascade.tune.config import TuneConfig
     from cascade.tune.train import tune as run
 

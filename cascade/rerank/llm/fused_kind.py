@@ -83,7 +83,14 @@ def _build(cfg: FusedConfig, ctx: BuildContext) -> Built:
         raise ValueError(f"prompt {cfg.prompt!r}: fusion needs one-case labels (upper, digits or numbers)")
     prior = load_tuned(ctx.prompts_dir / f"{cfg.tuned}.yaml").position_prior if cfg.tuned else ()
     settings = FusionSettings(
-        weight, cfg.passes, cfg.max_scored, cfg.seed, cfg.title, cfg.title_weight, alone=cfg.alone, prior=prior
+        weight,
+        cfg.passes,
+        cfg.max_scored,
+        cfg.seed,
+        cfg.title,
+        cfg.title_weight,
+        alone=cfg.alone,
+        prior=prior,
     )
     primary = FusedLLMReranker(backend, tpl, rules.with_mmr_lambda(lam), settings)
     guarded = stage.guard(primary, ctx.rules)

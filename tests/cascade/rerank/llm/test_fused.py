@@ -108,3 +108,37 @@ async def test_the_guard_wraps_the_fused_arm(ml100k: Dataset, gguf: Path) -> Non
     second = await arm.reranker.rerank(dc_replace(inp, deadline=time.monotonic() + 0.05))
     assert second.reranker == "llm_fused" and second.stats.get("cache_hit") == 1.0
     await resolver.aclose()
+
+
+def test_debias_subtracts_the_prior_only_when_it_covers_the_window() -> None:
+    from cascade.rerank.llm.fused import debias
+
+    lp = np.asarray([-1.0, -2.0, -3.0])
+    assert debias(lp, (0.5, -0.5, 0.0, 9.0)).tolist() == [-1.5, -1.5, -3.0]
+    assert debias(lp, (0.5,)).tolist() == lp.tolist()  # too short: unchanged
+
+
+async def test_a_position_prior_is_taken_out_of_each_label(inproc: LlamaCppBackend, ml100k: Dataset) -> None:
+    from collections.abc import Sequence
+
+    from cascade.rerank.llm.fused import use_score_store
+
+    class Store(dict[str, list[float]]):
+        def put(self, key: str, values: Sequence[float]) -> None:
+            self[key] = list(values)
+
+    tpl = load_prompt(prompt_path("fused"), inproc.tokenizer)
+    rules = RulesReranker.from_yaml(catalog=ml100k.catalog)
+    prior = tuple(float(v) for v in np.linspace(2.0, -2.0, 20))
+    inp = _input(ml100k, n=20)
+    store = Store()
+    use_score_store(store)  # the second pass reads the first's window: the same log-probabilities, exactly
+    try:
+        raw, _ = await FusedLLMReranker(inproc, tpl, rules, FusionSettings(weight=1.0)).llm_scores(inp)
+        settings = FusionSettings(weight=1.0, prior=prior)
+        fair, stats = await FusedLLMReranker(inproc, tpl, rules, settings).llm_scores(inp)
+    finally:
+        use_score_store(None)
+    assert len(store) == 1 and stats["llm_calls"] == 0.0
+    (win,) = windows(20, 20, inp.user_id, 0, 0)
+    assert np.allclose(fair[win], raw[win] - np.asarray(prior))  # the candidate at label j loses prior[j]

@@ -1,0 +1,1 @@
+"""`care llm`: qualify a model for the fused arm (qualify) and calibrate what it must carry (calibrate)."""
