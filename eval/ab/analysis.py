@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from eval.ab.power import mde
 from eval.ab.srm import SRM_ALPHA, srm_test
 from eval.metrics.bootstrap import interval_of_difference, ratio_of_sums_samples
 from service.impressions import (
@@ -137,6 +138,29 @@ def _pct(x: npt.NDArray[np.float64], q: float) -> float | None:
     return float(np.percentile(x, q)) if x.shape[0] else None
 
 
+@dataclass
+class UserSums:
+    """One row per (arm, user): the arm's index, the user, each rate's numerator and the impressions."""
+
+    arm: npt.NDArray[np.int64]
+    user: npt.NDArray[np.int64]
+    num: npt.NDArray[np.float64]  # (groups, len(RATES))
+    den: npt.NDArray[np.float64]  # (groups,)
+
+
+def user_sums(cols: Columns, outs: Outcomes) -> UserSums:
+    """Per (arm, user) sums: the clusters every interval resamples."""
+    span = int(cols.user.max()) + 1 if cols.user.shape[0] else 1
+    keys, inverse = np.unique(cols.arm * span + cols.user, return_inverse=True)
+    rr = np.where(outs.first > 0, 1.0 / np.maximum(outs.first, 1), 0.0)
+    per_imp = np.stack(
+        [(outs.plays > 0).astype(np.float64), outs.plays, outs.liked.astype(np.float64), rr], 1
+    )
+    num = np.stack([np.bincount(inverse, per_imp[:, j], keys.shape[0]) for j in range(len(RATES))], 1)
+    den = np.bincount(inverse, minlength=keys.shape[0]).astype(np.float64)
+    return UserSums(keys // span, keys % span, num.reshape(-1, len(RATES)).astype(np.float64), den)
+
+
 def analyze(
     impressions: Iterable[Row],
     outcomes: Iterable[Row],
@@ -150,16 +174,8 @@ def analyze(
     """Every number of the A/B report (JSON-ready)."""
     cols, forced = collect(impressions, experiment, [s.name for s in specs])
     outs = join_outcomes(outcomes, cols)
-    # one group per (arm, user): the bootstrap resamples these
-    span = int(cols.user.max()) + 1 if cols.user.shape[0] else 1
-    keys, inverse = np.unique(cols.arm * span + cols.user, return_inverse=True)
-    g_arm, g_user = keys // span, keys % span
-    rr = np.where(outs.first > 0, 1.0 / np.maximum(outs.first, 1), 0.0)
-    per_imp = np.stack(
-        [(outs.plays > 0).astype(np.float64), outs.plays, outs.liked.astype(np.float64), rr], 1
-    )
-    num = np.stack([np.bincount(inverse, per_imp[:, j], keys.shape[0]) for j in range(len(RATES))], 1)
-    den = np.bincount(inverse, minlength=keys.shape[0]).astype(np.float64)
+    sums = user_sums(cols, outs)  # one group per (arm, user): the bootstrap resamples these
+    g_arm, g_user, num, den = sums.arm, sums.user, sums.num, sums.den
 
     kinds = {s.name: s.reranker for s in specs}
     ctrl = (
@@ -174,13 +190,13 @@ def analyze(
         sel = g_arm == a
         imps = cols.arm == a
         n_imp = int(imps.sum())
-        sums = num[sel].sum(axis=0)
-        rates = {m: float(sums[j] / n_imp) if n_imp else float("nan") for j, m in enumerate(RATES)}
+        tot = num[sel].sum(axis=0)
+        rates = {m: float(tot[j] / n_imp) if n_imp else float("nan") for j, m in enumerate(RATES)}
         points[name] = rates
         boot = ratio_of_sums_samples(num[sel], den[sel], n_boot, seed + a)
         samples[name] = boot
         ci = {m: [_nanpct(boot[:, j], 2.5), _nanpct(boot[:, j], 97.5)] for j, m in enumerate(RATES)}
-        tot, rer = cols.total_ms[imps], cols.rerank_ms[imps]
+        total_ms, rer = cols.total_ms[imps], cols.rerank_ms[imps]
         arms_out[name] = {
             "reranker": kinds.get(name, "?"),
             "users": int(sel.sum()),
@@ -191,8 +207,8 @@ def analyze(
             "fallback_rate": float(cols.fallback[imps].mean()) if n_imp else None,
             "fallback_reasons": dict(cols.reasons[a].most_common()),
             "latency_ms": {
-                "total_p50": _pct(tot, 50),
-                "total_p95": _pct(tot, 95),
+                "total_p50": _pct(total_ms, 50),
+                "total_p95": _pct(total_ms, 95),
                 "rerank_p50": _pct(rer, 50),
                 "rerank_p95": _pct(rer, 95),
             },
@@ -241,8 +257,12 @@ def _interval(
     j: int,
     metric: str,
 ) -> dict[str, Any]:
+    d = samples[a][:, j] - samples[b][:, j]
     iv = interval_of_difference(samples[a][:, j], samples[b][:, j], points[a][metric] - points[b][metric])
-    return {"mean_diff": iv.mean_diff, "lo": iv.lo, "hi": iv.hi, "excludes_zero": iv.excludes_zero()}
+    d = d[~np.isnan(d)]
+    se = float(d.std(ddof=1)) if d.shape[0] > 1 else float("nan")
+    return {"mean_diff": iv.mean_diff, "lo": iv.lo, "hi": iv.hi, "excludes_zero": iv.excludes_zero(),
+            "se": se, "mde": mde(se)}  # fmt: skip
 
 
 def _nanpct(x: npt.NDArray[np.float64], q: float) -> float:

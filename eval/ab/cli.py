@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from eval.ab.clicks import CascadeClickModel
-from eval.ab.report import SRMFailure, build_report, parse_time, write_report
+from eval.ab.report import SRMFailure, build_report, mde_lines, parse_time, write_report
 from eval.ab.simulate import SimConfig, simulate
 from service.impressions import ImpressionLog, RedisImpressionLog, SqliteImpressionLog
 
@@ -42,8 +42,8 @@ def report_cli(
     sqlite: Path | None,
     n_boot: int,
     alpha: float,
-) -> Path:
-    """Write the report folder; SRMFailure (after writing) when the sample ratio is off."""
+) -> tuple[Path, list[str]]:
+    """Write the report folder; (its path, the MDE lines); SRMFailure (after writing) on a sample mismatch."""
     now = time.time()
     t0, t1 = parse_time(since, 0.0), parse_time(until, now)
     if t1 < t0:
@@ -60,7 +60,7 @@ def report_cli(
 
         srm = SRMResult(**{k: v for k, v in report["srm"].items() if k != "passed"})
         raise SRMFailure(f"{srm.message()} (report: {folder / 'report.md'})")
-    return folder
+    return folder, mde_lines(report)
 
 
 def parse_skew(value: str | None) -> tuple[str, float] | None:
@@ -92,11 +92,13 @@ def simulate_cli(
     offline: Path | None,
     n_boot: int,
     keep_log: bool,
+    aa: tuple[int, float] | None = None,
 ) -> tuple[Path, bool]:
-    """Run the simulation; (summary path, ok)."""
+    """Run the simulation (`aa`: the instrument check, (experiments, share)); (summary path, ok)."""
     if offline is not None and not offline.is_file():
         raise ValueError(f"{offline}: no such eval report (run `care eval` first)")
-    folder = out or Path("reports") / f"ab-sim-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = out or Path("reports") / (f"ab-aa-{stamp}" if aa is not None else f"ab-sim-{stamp}")
     cfg = SimConfig(
         experiments_file=experiments_file,
         out=folder,
@@ -113,5 +115,20 @@ def simulate_cli(
         n_boot=n_boot,
         keep_log=keep_log,
     )
+    if aa is not None:
+        return aa_cli(cfg, *aa)
     summary = simulate(cfg)
     return folder / "simulation.md", bool(summary["verdict"]["ok"])
+
+
+def aa_cli(sim: SimConfig, experiments: int, share: float) -> tuple[Path, bool]:
+    """`care ab simulate --aa`: (aa.md, verdict ok)."""
+    from eval.ab.trust import TrustConfig, run
+
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"--aa-share must lie strictly between 0 and 1, not {share}")
+    if sim.skew is not None or sim.offline is not None or sim.cold_users:
+        raise ValueError("--aa serves its own conditions: drop --skew, --offline and --cold-users")
+    shares = (share,) if share == 0.1 else (share, 0.1)
+    summary = run(TrustConfig(sim, experiments=experiments, shares=shares))
+    return sim.out / "aa.md", bool(summary["verdict"]["ok"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 
 from cascade.experiments import load_experiments
-from eval.ab.analysis import RATES, ArmSpec, analyze
+from eval.ab.analysis import RATES, ArmSpec, Row, analyze
 from eval.ab.srm import SRM_ALPHA
 from eval.report import _f, _table, plot_ci_bars, write_json
 from eval.scoring import clean
@@ -70,17 +70,39 @@ def build_report(
 ) -> dict[str, Any]:
     """Read the log for [since, until] and compute every number (nothing written)."""
     t0 = time.perf_counter()
-    name, specs = arm_specs(experiments_file, experiment)
     with _no_gc():  # millions of small lists and no cycles: the cyclic GC would only rescan them
         imps = [r for rows in sink.impression_rows(since, until) for r in rows]
         outs = [r for rows in sink.outcome_rows(since, until) for r in rows]
-        t_read = time.perf_counter() - t0
+    t_read = time.perf_counter() - t0
+    report = report_of_rows(
+        imps, outs, sink.name, since, until, experiments_file, experiment, control, n_boot, alpha
+    )
+    report["timing_s"] = {"read": t_read, "total": time.perf_counter() - t0}
+    return report
+
+
+def report_of_rows(
+    imps: Sequence[Row],
+    outs: Sequence[Row],
+    log: str,
+    since: float,
+    until: float,
+    experiments_file: Path,
+    experiment: str | None = None,
+    control: str | None = None,
+    n_boot: int = 2000,
+    alpha: float = SRM_ALPHA,
+) -> dict[str, Any]:
+    """Every number of the report from rows already read (`log` names where they came from)."""
+    t0 = time.perf_counter()
+    name, specs = arm_specs(experiments_file, experiment)
+    with _no_gc():
         report = analyze(imps, outs, name, specs, control=control, n_boot=n_boot, alpha=alpha)
     report.update(
         created=datetime.now(UTC).isoformat(timespec="seconds"),
-        source={"log": sink.name, "since": since, "until": until, "experiments_file": str(experiments_file)},
+        source={"log": log, "since": since, "until": until, "experiments_file": str(experiments_file)},
         configured_arms=[{"name": s.name, "weight": s.weight, "reranker": s.reranker} for s in specs],
-        timing_s={"read": t_read, "total": time.perf_counter() - t0},
+        timing_s={"read": 0.0, "total": time.perf_counter() - t0},
     )
     return report
 
@@ -147,6 +169,13 @@ def markdown(report: dict[str, Any]) -> str:
             cells.append(f"**{txt}**" if c.get("excludes_zero") else txt)
         rows.append([name, *cells])
     lines += [_table(["arm", *RATES], rows), ""]
+    lines += ["## Minimum detectable effect (this sample: 80% power, two-sided 95%)", "",
+              "Cells: the smallest true difference to the control that these users detect 80% of the time "
+              "(2.80 x the bootstrap standard error of the difference), and its share of the control's rate.",
+              ""]  # fmt: skip
+    rows = [[name, str(report["arms"][name]["users"]), *mde_cells(report, name)]
+            for name in report["comparisons_vs_control"]]  # fmt: skip
+    lines += [_table(["arm", "users", *RATES], rows), ""]
     lines += ["## Re-ranker behaviour and latency (server side, ms)", ""]
     rows = []
     for name, a in report["arms"].items():
@@ -166,6 +195,28 @@ def markdown(report: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def mde_cells(report: dict[str, Any], arm: str) -> list[str]:
+    """Per rate: the arm's minimum detectable difference to the control, absolute and relative."""
+    ctrl = report["arms"][report["control"]]
+    cells = []
+    for m in RATES:
+        d, base = report["comparisons_vs_control"][arm][m].get("mde"), ctrl[m]
+        rel = f" ({d / base:.0%})" if d is not None and base and d == d else ""
+        cells.append(f"{_f(d)}{rel}")
+    return cells
+
+
+def mde_lines(report: dict[str, Any]) -> list[str]:
+    """One line per compared arm: its minimum detectable effects against the control."""
+    ctrl = report["control"]
+    return [
+        f"MDE (80% power, 95%) {arm} - {ctrl} at {report['arms'][arm]['users']} / "
+        f"{report['arms'][ctrl]['users']} users: "
+        + ", ".join(f"{m} {c}" for m, c in zip(RATES, mde_cells(report, arm), strict=True))
+        for arm in report["comparisons_vs_control"]
+    ]
 
 
 def write_report(out: Path, report: dict[str, Any]) -> Path:

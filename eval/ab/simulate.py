@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -25,8 +27,10 @@ import httpx
 import numpy as np
 import yaml
 
+from cascade.process import ManagedServer
+from eval.ab.analysis import Row
 from eval.ab.clicks import CascadeClickModel
-from eval.ab.report import build_report, write_report
+from eval.ab.report import report_of_rows, write_report
 from eval.report import _f, _table, write_json
 from service.impressions import ImpressionLog, RedisImpressionLog, SqliteImpressionLog, delete_prefix
 from service.process import ServerProcess
@@ -49,6 +53,7 @@ class SimConfig:
     n_boot: int = 2000
     keep_log: bool = False
     server_env: Mapping[str, str] = field(default_factory=dict)
+    prompts_dir: Path | None = None  # None: the experiments file's folder
 
 
 @dataclass
@@ -200,33 +205,46 @@ def _open(cfg: SimConfig, prefix: str, sqlite: Path) -> ImpressionLog:
     return SqliteImpressionLog(sqlite)
 
 
-def simulate(
-    cfg: SimConfig,
-    windows: Mapping[int, Mapping[int, float]] | None = None,
-    times: Mapping[int, Sequence[float]] | None = None,
-) -> dict[str, Any]:
-    """Start a service, replay the traffic, write the A/B report and the simulation summary under cfg.out."""
-    cfg.out.mkdir(parents=True, exist_ok=True)
-    if windows is None:
-        windows, times = test_windows()
-    wanted = windows
+@dataclass
+class Replayed:
+    """What one replay sent, and the impressions and outcomes the service logged for it."""
+
+    traffic: Traffic
+    impressions: list[Row]
+    outcomes: list[Row]
+    since: float
+    until: float
+    log: str
+
+
+def audience(cfg: SimConfig, wanted: Mapping[int, Mapping[int, float]]) -> list[tuple[int, int]]:
+    """(user, requests) for the configured sample of test users plus the cold-start ids."""
     users = sorted(wanted)
     if cfg.users is not None:
         users = sorted(int(u) for u in np.random.default_rng(cfg.seed).permutation(users)[: cfg.users])
     first_cold = max(wanted, default=0) + 1
     plan = [(u, cfg.requests or len(wanted[u])) for u in users]
-    plan += [(first_cold + i, cfg.requests or 10) for i in range(cfg.cold_users)]
-    serving_file = cfg.experiments_file
-    if cfg.skew is not None:
-        serving_file = cfg.out / "serving-experiments.yaml"
-        skewed_experiments(cfg.experiments_file, serving_file, *cfg.skew)
+    return plan + [(first_cold + i, cfg.requests or 10) for i in range(cfg.cold_users)]
+
+
+def replay(
+    cfg: SimConfig,
+    serving_file: Path,
+    plan: list[tuple[int, int]],
+    wanted: Mapping[int, Mapping[int, float]],
+    times: Mapping[int, Sequence[float]],
+    module: str = "service.cli",
+    log_name: str = "impressions",
+) -> Replayed:
+    """A fresh service (`python -m MODULE serve`) serves `serving_file` to `plan`; its log is read back."""
     prefix = f"care-sim-{uuid.uuid4().hex[:8]}:"
-    sqlite = cfg.out / "impressions.sqlite"
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    sqlite = cfg.out / f"{log_name}.sqlite"
     if sqlite.exists():
         sqlite.unlink()
     env = {
         "CARE_EXPERIMENTS_FILE": str(serving_file),
-        "CARE_PROMPTS_DIR": str(cfg.experiments_file.parent),
+        "CARE_PROMPTS_DIR": str(cfg.prompts_dir or cfg.experiments_file.parent),
         "CARE_REDIS_URL": cfg.redis_url or "",
         "CARE_REDIS_PREFIX": prefix,
         "CARE_IMPRESSIONS": "auto",
@@ -237,17 +255,52 @@ def simulate(
     }
     since = time.time() - 1.0
     try:
-        with ServerProcess(env) as server:
-            traffic = asyncio.run(drive(server.url, plan, wanted, times or {}, cfg))
+        with server_process(env, module) as server:
+            traffic = asyncio.run(drive(server.url, plan, wanted, times, cfg))
         until = time.time() + 1.0
         sink = _open(cfg, prefix, sqlite)
         try:
-            report = build_report(sink, since, until, cfg.experiments_file, n_boot=cfg.n_boot)
+            imps: list[Row] = [r for rows in sink.impression_rows(since, until) for r in rows]
+            outs: list[Row] = [r for rows in sink.outcome_rows(since, until) for r in rows]
+            log = sink.name
         finally:
             sink.close()
     finally:
         if cfg.redis_url is not None and not cfg.keep_log:
             delete_prefix(cfg.redis_url, prefix)
+    return Replayed(traffic, imps, outs, since, until, log)
+
+
+def server_process(env: Mapping[str, str], module: str) -> ManagedServer:
+    """`care serve` on a loopback port, or the same command line run by another module (the bad arm's)."""
+    if module == "service.cli":
+        return ServerProcess(env)
+    argv = [sys.executable, "-m", module, "serve", "--host", "127.0.0.1", "--workers", "1"]
+    return ManagedServer(
+        lambda port: [*argv, "--port", str(port)], "/readyz", env=env, start_timeout_s=180.0,
+        stop_signal=signal.SIGINT, stop_timeout_s=15.0, name="care-serve",
+    )  # fmt: skip
+
+
+def simulate(
+    cfg: SimConfig,
+    windows: Mapping[int, Mapping[int, float]] | None = None,
+    times: Mapping[int, Sequence[float]] | None = None,
+) -> dict[str, Any]:
+    """Start a service, replay the traffic, write the A/B report and the simulation summary under cfg.out."""
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    if windows is None:
+        windows, times = test_windows()
+    plan = audience(cfg, windows)
+    serving_file = cfg.experiments_file
+    if cfg.skew is not None:
+        serving_file = cfg.out / "serving-experiments.yaml"
+        skewed_experiments(cfg.experiments_file, serving_file, *cfg.skew)
+    run = replay(cfg, serving_file, plan, windows, times or {})
+    traffic = run.traffic
+    report = report_of_rows(
+        run.impressions, run.outcomes, run.log, run.since, run.until, cfg.experiments_file, n_boot=cfg.n_boot
+    )
     write_report(cfg.out / "report", report)
     ordering = ordering_check(report, offline_ndcg(cfg.offline)) if cfg.offline is not None else None
     srm_passed = bool(report["srm"]["passed"])

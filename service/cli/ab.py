@@ -40,7 +40,7 @@ def ab_report(
     from eval.ab.report import SRMFailure
 
     try:
-        folder = report_cli(
+        folder, mdes = report_cli(
             since, until, experiments_file or EXPERIMENTS_FILE, experiment, control, out,
             redis_url, prefix, sqlite, n_boot, alpha,
         )  # fmt: skip
@@ -49,6 +49,8 @@ def ab_report(
         raise typer.Exit(code=3) from exc
     except (ValueError, OSError) as exc:
         raise fail(str(exc)) from exc
+    for line in mdes:
+        typer.echo(line)
     typer.echo(str(folder / "report.md"))
 
 
@@ -85,8 +87,19 @@ def ab_simulate(
     ] = None,
     n_boot: Annotated[int, typer.Option(min=100, help="Bootstrap resamples of users.")] = 2000,
     keep_log: Annotated[bool, typer.Option("--keep-log", help="Keep the run's Redis keys.")] = False,
+    aa: Annotated[
+        bool,
+        typer.Option("--aa", help="Check the report: A/A experiments, a deliberately reversed arm, power."),
+    ] = False,
+    aa_experiments: Annotated[int, typer.Option(min=1, help="--aa: simulated experiments per layout.")] = 200,
+    aa_share: Annotated[float, typer.Option(help="--aa: the treatment's share of users (0.1 too).")] = 0.5,
 ) -> None:
-    """Replay the test window as live traffic (cascade click model) against `care serve`, then report."""
+    """Replay the test window as live traffic (cascade click model) against `care serve`, then report.
+
+    With --aa: serve the control arm twice, `none` and a deliberately bad arm (the ranker's top 10
+    reversed) once each, draw many experiments by re-randomizing the users, and analyze each with the
+    report's code: exits 3 unless the A/A share flagged lies in its binomial band and the bad arm is caught.
+    """
     from cascade.experiments import EXPERIMENTS_FILE
     from eval.ab.cli import simulate_cli
     from eval.ab.clicks import CascadeClickModel
@@ -95,7 +108,7 @@ def ab_simulate(
         clicks = CascadeClickModel(attract, noise, patience, satisfied, like_rating)
         summary, ok = simulate_cli(
             experiments_file or EXPERIMENTS_FILE, out, users, cold_users, requests, k, concurrency, seed,
-            clicks, skew, redis_url, offline, n_boot, keep_log,
+            clicks, skew, redis_url, offline, n_boot, keep_log, (aa_experiments, aa_share) if aa else None,
         )  # fmt: skip
     except (ValueError, OSError, RuntimeError) as exc:
         raise fail(str(exc)) from exc

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from eval.ab.power import z_sum
 from service.cli import app
 from service.impressions import Impression, Outcome, SqliteImpressionLog
 
@@ -50,6 +52,12 @@ def test_report_files_and_numbers(tmp_path: Path) -> None:
     assert rep["arms"]["rules"]["play_through"] == 20 / 60
     md = (out / "report.md").read_text()
     assert "| rules | rules | 60 | 60 |" in md and "SRM check passed" in md
+    # the minimum detectable effect of this sample: 2.80 standard errors of the difference, printed too
+    mde = rep["comparisons_vs_control"]["none"]["play_through"]["mde"]
+    sd = (1 / 3 * 2 / 3) ** 0.5  # one impression per user: the sd of a Bernoulli(1/3)
+    assert mde == pytest.approx(z_sum() * sd * (2 / 60) ** 0.5, rel=0.15)
+    assert f"MDE (80% power, 95%) none - rules at 60 / 60 users: play_through {mde:.4f} (" in res.output
+    assert "## Minimum detectable effect" in md
     assert (out / "rates.png").stat().st_size > 0 and (out / "ci_bars.png").stat().st_size > 0
 
 

@@ -55,7 +55,7 @@ def _exp(weights: dict[str, float]) -> Experiment:
     )
 
 
-CONFIGURED = {"rules": 70, "llm-listwise": 10, "llm-single-pass": 10, "none": 10}
+CONFIGURED: dict[str, float] = {"rules": 70, "llm-listwise": 10, "llm-single-pass": 10, "none": 10}
 
 
 def _counts(exp: Experiment, n: int) -> dict[str, int]:

@@ -1,0 +1,237 @@
+"""`care ab simulate --aa`: whether the A/B report's intervals can be trusted, on simulated experiments.
+
+Four conditions are each served once to the whole simulated audience by a fresh service (the same
+replay as `care ab simulate`: the cascade click model, plays and likes posted with the request id):
+the experiment's control arm twice (two independent click draws), `none` (the ranker's order), and a
+deliberately bad arm that serves the ranker's top 10 in reverse (eval/ab/reversed.py; only this
+simulation's own server can load it). Many experiments are then drawn from those logs by
+re-randomizing who is in which arm (eval/ab/aa.py) and each is analyzed by `care ab report`'s code:
+
+- A/A (control vs its second log): the share flagged at 95% must fall in the binomial band around 5%
+  for every metric the report computes; an interval that ignored the user clustering would not;
+- the known effect (control vs reversed): detected below the control in >= 95% of the experiments;
+- the power table: users per arm to detect the none-vs-rules effect and a 1-point play-through effect.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from cascade.metrics import ndcg_at_k
+from eval.ab.aa import ServedLog, aa_summary, effect_summary, experiments
+from eval.ab.analysis import RATES
+from eval.ab.power import ALPHA, POWER, power_at, users_per_arm
+from eval.ab.reversed import KIND_NAME, SERVER_MODULE
+from eval.ab.simulate import SimConfig, audience, replay, test_windows
+from eval.report import _f, _table, write_json
+from service.impressions import I_ITEMS, I_TS
+
+TARGET = 0.95  # share of experiments that must detect the reversed arm with the right sign
+
+
+@dataclass
+class TrustConfig:
+    sim: SimConfig
+    experiments: int = 200
+    shares: tuple[float, ...] = (0.5, 0.1)  # the treatment arm's share of users; the first one is judged
+
+
+def control_arm(experiments_file: Path) -> dict[str, Any]:
+    """The default experiment's control arm as the file states it (`rules` if present, else the first)."""
+    from cascade.experiments import load_experiments
+
+    load_experiments(experiments_file)  # a clear error for a bad file, before anything is served
+    doc = yaml.safe_load(experiments_file.read_text())
+    arms = next(iter(doc["experiments"].values()))["arms"]
+    arm: dict[str, Any] = next((a for a in arms if a["name"] == "rules"), arms[0])
+    return arm
+
+
+def conditions(control: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each condition's arm: the control twice, the ranker's order, and the deliberately bad arm."""
+    return {
+        "control": control,
+        "control-again": control,
+        "none": {"reranker": "none"},
+        "reversed": {"reranker": KIND_NAME},
+    }
+
+
+def serving_file(folder: Path, name: str, arm: dict[str, Any]) -> Path:
+    """An experiments file whose one experiment serves `arm` to every user."""
+    folder.mkdir(parents=True, exist_ok=True)
+    exp = {"salt": f"sim-{name}", "arms": [{**arm, "name": name, "weight": 1}]}
+    doc = {"experiments": {f"sim-{name}": exp}}
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def serve(cfg: TrustConfig) -> tuple[dict[str, ServedLog], dict[str, Any], dict[int, dict[int, float]]]:
+    """Every condition served to the audience once; (logs, traffic per condition, test windows)."""
+    sim = cfg.sim
+    windows, times = test_windows()
+    plan = audience(sim, windows)
+    logs: dict[str, ServedLog] = {}
+    traffic: dict[str, Any] = {}
+    for i, (name, arm) in enumerate(conditions(control_arm(sim.experiments_file)).items()):
+        path = serving_file(sim.out / "serving", name, arm)
+        module = SERVER_MODULE if arm["reranker"] == KIND_NAME else "service.cli"
+        run_cfg = replace(sim, seed=sim.seed + i, prompts_dir=sim.prompts_dir or sim.experiments_file.parent)
+        run = replay(run_cfg, path, plan, windows, times, module=module, log_name=f"impressions-{name}")
+        if run.traffic.errors:
+            raise RuntimeError(f"condition {name}: {run.traffic.errors} failed requests")
+        logs[name] = ServedLog.of(name, str(arm["reranker"]), run.impressions, run.outcomes)
+        traffic[name] = asdict(run.traffic) | {"click_seed": run_cfg.seed}
+    return logs, traffic, windows
+
+
+def first_answer_ndcg(log: ServedLog, windows: dict[int, dict[int, float]], k: int) -> np.ndarray:
+    """NDCG@k of each user's first answer against their test window (the offline metric)."""
+    out = []
+    for u, rows in sorted(log.imps.items()):
+        first = min(rows, key=lambda r: r[I_TS])
+        out.append(ndcg_at_k([int(i) for i in str(first[I_ITEMS]).split()], set(windows.get(u, {})), k))
+    return np.asarray(out, dtype=np.float64)
+
+
+def power_table(
+    logs: dict[str, ServedLog], windows: dict[int, dict[int, float]], k: int, effects: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Users per arm for each effect at 80% power and a two-sided 5% level."""
+    rates = {n: log.rates() for n, log in logs.items()}
+    ctrl, none = rates["control"], rates["none"]
+    rows: list[dict[str, Any]] = []
+
+    def row(effect: str, metric: str, delta: float, sd_a: float, sd_b: float) -> None:
+        try:
+            n: int | None = users_per_arm(delta, sd_a, sd_b, ALPHA, POWER)
+        except ValueError:
+            n = None
+        rows.append({"effect": effect, "metric": metric, "delta": delta, "sd_per_user": [sd_a, sd_b],
+                     "users_per_arm": n})  # fmt: skip
+
+    nd_ctrl = first_answer_ndcg(logs["control"], windows, k)
+    nd_none = first_answer_ndcg(logs["none"], windows, k)
+    row("none - control, offline", f"ndcg@{k} (first answer)", float(nd_none.mean() - nd_ctrl.mean()),
+        float(nd_none.std(ddof=1)), float(nd_ctrl.std(ddof=1)))  # fmt: skip
+    for m in RATES:
+        row("none - control, online", m, none[m] - ctrl[m], none["per_user_sd"][m], ctrl["per_user_sd"][m])
+    sd = ctrl["per_user_sd"]["play_through"]
+    row("1 point of play-through", "play_through", 0.01, sd, sd)
+    rev = rates["reversed"]
+    for m in RATES:
+        row("reversed - control", m, rev[m] - ctrl[m], rev["per_user_sd"][m], ctrl["per_user_sd"][m])
+        r = rows[-1]
+        for share, eff in effects.items():  # the formula's power at each layout against what was observed
+            users = eff["users_per_arm"]
+            n_c, n_t = round(users.get("control", 0.0)), round(users.get("reversed", 0.0))
+            if n_c > 0 and n_t > 0:
+                sds = rev["per_user_sd"][m], ctrl["per_user_sd"][m]
+                r.setdefault("predicted_power", {})[share] = power_at(r["delta"], *sds, n_t, n_c)
+                r.setdefault("observed_detection", {})[share] = eff["metrics"][m]["share"]
+    return rows
+
+
+def run(cfg: TrustConfig) -> dict[str, Any]:
+    """Serve the conditions, draw and analyze the experiments, write aa.json and aa.md under cfg.sim.out."""
+    return evaluate(cfg, *serve(cfg))
+
+
+def evaluate(
+    cfg: TrustConfig,
+    logs: dict[str, ServedLog],
+    traffic: dict[str, Any],
+    windows: dict[int, dict[int, float]],
+) -> dict[str, Any]:
+    """The experiments drawn from the served logs, the power table and the verdict (aa.json, aa.md)."""
+    n, n_boot, seed = cfg.experiments, cfg.sim.n_boot, cfg.sim.seed
+    aa: dict[str, Any] = {}
+    effect: dict[str, Any] = {}
+    for share in cfg.shares:
+        w = (1.0 - share, share)
+        key = f"{share:g}"
+        same = [("control", w[0], logs["control"]), ("treatment", w[1], logs["control-again"])]
+        aa[key] = aa_summary(experiments(same, n, n_boot, seed))
+        bad = [("control", w[0], logs["control"]), ("reversed", w[1], logs["reversed"])]
+        effect[key] = effect_summary(experiments(bad, n, n_boot, seed), sign=-1, target=TARGET)
+    judged = f"{cfg.shares[0]:g}"
+    summary = {
+        "config": {
+            "experiments": n,
+            "shares": list(cfg.shares),
+            "judged_share": judged,
+            "n_boot": n_boot,
+            "seed": seed,
+            "audience": {"users": cfg.sim.users, "requests": cfg.sim.requests, "k": cfg.sim.k},
+            "clicks": asdict(cfg.sim.clicks),
+            "conditions": {c: lg.reranker for c, lg in logs.items()},
+        },
+        "traffic": traffic,
+        "rates": {c: lg.rates() for c, lg in logs.items()},
+        "aa": aa,
+        "known_effect": effect,
+        "power": power_table(logs, windows, cfg.sim.k, effect),
+        "verdict": {
+            "aa_within_band": bool(aa[judged]["ok"]),
+            "reversed_detected": bool(effect[judged]["ok"]),
+            "ok": bool(aa[judged]["ok"] and effect[judged]["ok"]),
+        },
+    }
+    cfg.sim.out.mkdir(parents=True, exist_ok=True)
+    write_json(cfg.sim.out / "aa.json", json.loads(json.dumps(summary, default=str)))
+    (cfg.sim.out / "aa.md").write_text(markdown(summary), encoding="utf-8")
+    return summary
+
+
+def markdown(s: dict[str, Any]) -> str:
+    c = s["config"]
+    lines = [
+        "# care A/B instrument check (simulated experiments)",
+        "",
+        f"{c['experiments']} experiments per layout, each analyzed by `care ab report`'s code (per-user "
+        f"bootstrap, {c['n_boot']} resamples); conditions served once each: "
+        + ", ".join(f"{k} ({v}, {s['traffic'][k]['requests']} requests)" for k, v in c["conditions"].items())
+        + ".",
+        "",
+        "## A/A: share flagged at 95% (two logs of the control arm)",
+        "",
+    ]
+    rows = []
+    for share, a in s["aa"].items():
+        band = a["band"]["share"]
+        users = " / ".join(f"{v:.0f}" for v in a["users_per_arm"].values())
+        for m, v in a["metrics"].items():
+            rows.append([share, users, m, f"{v['flagged']} ({v['share']:.3f})",
+                         f"[{band[0]:.3f}, {band[1]:.3f}]", "yes" if v["within_band"] else "**NO**",
+                         _f(v["mean_mde"])])  # fmt: skip
+    lines += [_table(["treatment share", "users (control / treatment)", "metric", "flagged", "binomial band",
+                      "within", "mean MDE"], rows), ""]  # fmt: skip
+    lines += ["## Known effect: the ranker's top 10 in reverse against the control", ""]
+    rows = []
+    for share, e in s["known_effect"].items():
+        users = " / ".join(f"{v:.0f}" for v in e["users_per_arm"].values())
+        for m, v in e["metrics"].items():
+            rows.append([share, users, m, _f(v["mean_diff"]), f"{v['detected']} ({v['share']:.3f})",
+                         str(v["wrong_sign"]), _f(v["mean_mde"])])  # fmt: skip
+    lines += [_table(["treatment share", "users", "metric", "mean difference", "detected below control",
+                      "wrong sign", "mean MDE"], rows), ""]  # fmt: skip
+    lines += ["## Power: users per arm at 80% power, two-sided 5%", ""]
+    rows = [[p["effect"], p["metric"], _f(p["delta"]), " / ".join(_f(x, 3) for x in p["sd_per_user"]),
+             str(p["users_per_arm"] or "–"),
+             ", ".join(f"{k}: {v:.2f} vs {p['observed_detection'][k]:.2f}"
+                       for k, v in p.get("predicted_power", {}).items()) or "–"]
+            for p in s["power"]]  # fmt: skip
+    lines += [_table(["effect", "metric", "difference", "sd per user", "users per arm",
+                      "predicted vs observed power (share)"], rows), ""]  # fmt: skip
+    v = s["verdict"]
+    lines += [f"Verdict (treatment share {c['judged_share']}): A/A within the band for every metric: "
+              f"**{v['aa_within_band']}**; reversed arm detected with the right sign in >= {TARGET:.0%}: "
+              f"**{v['reversed_detected']}**.", ""]  # fmt: skip
+    return "\n".join(lines)

@@ -1,0 +1,67 @@
+"""`care ab simulate --aa` from served logs to aa.json: the layouts, the verdict and the power table."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from eval.ab.aa import ServedLog
+from eval.ab.power import z_sum
+from eval.ab.reversed import KIND_NAME
+from eval.ab.simulate import SimConfig
+from eval.ab.trust import TrustConfig, conditions, control_arm, evaluate, serving_file
+from service.cli import app
+
+Rows = tuple[list[list[Any]], list[list[Any]]]
+
+
+def test_evaluate_judges_the_first_layout_and_sizes_the_effects(
+    tmp_path: Path, clustered_rows: Callable[..., Rows]
+) -> None:
+    spec = {"control": (1, 0.0), "control-again": (2, 0.0), "none": (4, -0.02), "reversed": (3, -0.25)}
+    logs = {
+        n: ServedLog.of(n, "rules", *clustered_rows(n, 300, seed, lift=lift))
+        for n, (seed, lift) in spec.items()
+    }
+    windows = {u: {1: 5.0} for u in range(300)}
+    cfg = TrustConfig(SimConfig(Path("prompts/experiments.yaml"), tmp_path, n_boot=200), experiments=20)
+    s = evaluate(cfg, logs, {n: {"requests": 3000} for n in logs}, windows)
+    assert set(s["aa"]) == set(s["known_effect"]) == {"0.5", "0.1"}
+    assert s["aa"]["0.5"]["experiments"] == 20 and s["aa"]["0.5"]["band"]["count"] == [0, 3]
+    assert s["known_effect"]["0.5"]["metrics"]["play_through"]["share"] == 1.0
+    assert s["verdict"]["reversed_detected"] and s["verdict"]["ok"] == s["verdict"]["aa_within_band"]
+    power = {(p["effect"], p["metric"]): p for p in s["power"]}
+    one = power[("1 point of play-through", "play_through")]
+    sd = s["rates"]["control"]["per_user_sd"]["play_through"]
+    assert one["users_per_arm"] == math.ceil(z_sum() ** 2 * 2 * sd**2 / 0.01**2)
+    ndcg = power[("none - control, offline", "ndcg@10 (first answer)")]
+    assert ndcg["delta"] == pytest.approx(0.5 - 1.0) and ndcg["users_per_arm"] == 2  # users alike: sd 0
+    rev = power[("reversed - control", "play_through")]
+    assert set(rev["predicted_power"]) == {"0.5", "0.1"} and rev["predicted_power"]["0.5"] > 0.99
+    assert json.loads((tmp_path / "aa.json").read_text())["verdict"] == s["verdict"]
+    assert "Verdict (treatment share 0.5)" in (tmp_path / "aa.md").read_text()
+
+
+def test_the_conditions_serve_the_configured_control_and_the_bad_arm(tmp_path: Path) -> None:
+    ctrl = control_arm(Path("prompts/experiments.yaml"))
+    assert ctrl["reranker"] == "rules"
+    conds = conditions(ctrl)
+    assert list(conds) == ["control", "control-again", "none", "reversed"]
+    doc = yaml.safe_load(serving_file(tmp_path, "reversed", conds["reversed"]).read_text())
+    assert doc["experiments"]["sim-reversed"]["arms"] == [
+        {"reranker": KIND_NAME, "name": "reversed", "weight": 1}
+    ]
+
+
+def test_bad_options_are_refused_before_anything_is_served(tmp_path: Path) -> None:
+    for extra, words in ((["--aa-share", "1.5"], "strictly between"), (["--skew", "none=5"], "--skew")):
+        res = CliRunner().invoke(app, ["ab", "simulate", "--aa", "--out", str(tmp_path), *extra])
+        assert res.exit_code == 2 and words in res.output, res.output
+    assert not (tmp_path / "serving").exists()
