@@ -1,7 +1,8 @@
 """Prometheus metrics, in a registry per app (several apps in one test process stay separate).
 
 /metrics also exports the process-wide default registry, where the LLM stage keeps its own counters
-(care_llm_fallbacks_total, care_llm_cache_total, care_llm_repairs_total, care_llm_call_seconds).
+(care_llm_cache_total, care_llm_repairs_total, care_llm_call_seconds); fallbacks are counted here
+only, once per response (care_rerank_fallbacks_total{reason}).
 """
 
 from __future__ import annotations

@@ -198,7 +198,8 @@ def test_health_and_metrics(client: TestClient) -> None:
     assert 'care_stage_duration_ms_bucket{le="1.0",stage="ranking"}' in text
     assert 'care_arm_assignments_total{arm="rules",experiment="main",forced="true"}' in text
     assert "care_rerank_fallbacks_total{reason=" in text
-    assert "care_llm_fallbacks_total" in text  # the LLM stage's own counters, same endpoint
+    assert "care_llm_cache_total" in text  # the LLM stage's own counters, same endpoint
+    assert "care_llm_fallbacks_total" not in text  # a fallback is counted once, per response
 
 
 def test_not_ready_is_503_without_artifacts(make_client: MakeClient) -> None:

@@ -188,7 +188,6 @@ class GuardedReranker:
         return hit
 
     async def _fallback(self, inp: RerankInput, reason: FallbackReason) -> RerankOutput:
-        metrics.FALLBACKS.labels(reason.value).inc()
         try:
             out = await self.fallback.rerank(inp)
         except Exception as exc:

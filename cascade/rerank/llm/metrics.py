@@ -1,11 +1,13 @@
-"""Prometheus metrics of the LLM stage (repairs, fallbacks, cache hits, latency)."""
+"""Prometheus metrics of the LLM stage (repairs, cache hits, latency).
+
+Fallbacks are counted once, per response, by the service (care_rerank_fallbacks_total{reason}).
+"""
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
 REPAIRS = Counter("care_llm_repairs_total", "Repairs applied to LLM answers", ["kind"])
-FALLBACKS = Counter("care_llm_fallbacks_total", "LLM stage answered by the fallback re-ranker", ["reason"])
 CACHE = Counter("care_llm_cache_total", "LLM result cache lookups", ["result"])
 LATENCY = Histogram(
     "care_llm_call_seconds",
