@@ -92,9 +92,9 @@ def simulate_cli(
     offline: Path | None,
     n_boot: int,
     keep_log: bool,
-    aa: tuple[int, float] | None = None,
+    aa: tuple[int, float, bool] | None = None,
 ) -> tuple[Path, bool]:
-    """Run the simulation (`aa`: the instrument check, (experiments, share)); (summary path, ok)."""
+    """Run the simulation (`aa`: the instrument check, (experiments, share, reuse)); (summary path, ok)."""
     if offline is not None and not offline.is_file():
         raise ValueError(f"{offline}: no such eval report (run `care eval` first)")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -121,7 +121,7 @@ def simulate_cli(
     return folder / "simulation.md", bool(summary["verdict"]["ok"])
 
 
-def aa_cli(sim: SimConfig, experiments: int, share: float) -> tuple[Path, bool]:
+def aa_cli(sim: SimConfig, experiments: int, share: float, reuse: bool) -> tuple[Path, bool]:
     """`care ab simulate --aa`: (aa.md, verdict ok)."""
     from eval.ab.trust import TrustConfig, run
 
@@ -130,5 +130,5 @@ def aa_cli(sim: SimConfig, experiments: int, share: float) -> tuple[Path, bool]:
     if sim.skew is not None or sim.offline is not None or sim.cold_users:
         raise ValueError("--aa serves its own conditions: drop --skew, --offline and --cold-users")
     shares = (share,) if share == 0.1 else (share, 0.1)
-    summary = run(TrustConfig(sim, experiments=experiments, shares=shares))
+    summary = run(TrustConfig(sim, experiments=experiments, shares=shares), reuse_logs=reuse)
     return sim.out / "aa.md", bool(summary["verdict"]["ok"])

@@ -16,6 +16,7 @@ re-randomizing who is in which arm (eval/ab/aa.py) and each is analyzed by `care
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from eval.ab.power import ALPHA, POWER, power_at, users_per_arm
 from eval.ab.reversed import KIND_NAME, SERVER_MODULE
 from eval.ab.simulate import SimConfig, audience, replay, test_windows
 from eval.report import _f, _table, write_json
-from service.impressions import I_ITEMS, I_TS
+from service.impressions import I_ITEMS, I_TS, SqliteImpressionLog
 
 TARGET = 0.95  # share of experiments that must detect the reversed arm with the right sign
 
@@ -53,14 +54,14 @@ def control_arm(experiments_file: Path) -> dict[str, Any]:
     return arm
 
 
+CONDITIONS = ("control", "control-again", "none", "reversed")
+
+
 def conditions(control: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Each condition's arm: the control twice, the ranker's order, and the deliberately bad arm."""
-    return {
-        "control": control,
-        "control-again": control,
-        "none": {"reranker": "none"},
-        "reversed": {"reranker": KIND_NAME},
-    }
+    return dict(
+        zip(CONDITIONS, (control, control, {"reranker": "none"}, {"reranker": KIND_NAME}), strict=True)
+    )
 
 
 def serving_file(folder: Path, name: str, arm: dict[str, Any]) -> Path:
@@ -139,9 +140,32 @@ def power_table(
     return rows
 
 
-def run(cfg: TrustConfig) -> dict[str, Any]:
-    """Serve the conditions, draw and analyze the experiments, write aa.json and aa.md under cfg.sim.out."""
-    return evaluate(cfg, *serve(cfg))
+def reuse(cfg: TrustConfig) -> tuple[dict[str, ServedLog], dict[str, Any], dict[int, dict[int, float]]]:
+    """The SQLite logs an earlier run left in cfg.sim.out, instead of serving the conditions again."""
+    windows, _ = test_windows()
+    logs: dict[str, ServedLog] = {}
+    traffic: dict[str, Any] = {}
+    for name in CONDITIONS:
+        path, spec = cfg.sim.out / f"impressions-{name}.sqlite", cfg.sim.out / "serving" / f"{name}.yaml"
+        if not (path.is_file() and spec.is_file()):
+            raise ValueError(
+                f"{path}: no log to reuse (run `care ab simulate --aa` without --aa-reuse first)"
+            )
+        arm = next(iter(yaml.safe_load(spec.read_text())["experiments"].values()))["arms"][0]
+        sink = SqliteImpressionLog(path)
+        try:
+            imps = [r for rows in sink.impression_rows(0.0, math.inf) for r in rows]
+            outs = [r for rows in sink.outcome_rows(0.0, math.inf) for r in rows]
+        finally:
+            sink.close()
+        logs[name] = ServedLog.of(name, str(arm["reranker"]), imps, outs)
+        traffic[name] = {"requests": len(imps), "reused": str(path)}
+    return logs, traffic, windows
+
+
+def run(cfg: TrustConfig, reuse_logs: bool = False) -> dict[str, Any]:
+    """Serve the conditions (or reuse their logs), analyze the experiments, write aa.json and aa.md."""
+    return evaluate(cfg, *(reuse(cfg) if reuse_logs else serve(cfg)))
 
 
 def evaluate(

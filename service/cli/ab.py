@@ -93,6 +93,9 @@ def ab_simulate(
     ] = False,
     aa_experiments: Annotated[int, typer.Option(min=1, help="--aa: simulated experiments per layout.")] = 200,
     aa_share: Annotated[float, typer.Option(help="--aa: the treatment's share of users (0.1 too).")] = 0.5,
+    aa_reuse: Annotated[
+        bool, typer.Option("--aa-reuse", help="--aa: analyze the logs an earlier run left in --out.")
+    ] = False,
 ) -> None:
     """Replay the test window as live traffic (cascade click model) against `care serve`, then report.
 
@@ -106,9 +109,10 @@ def ab_simulate(
 
     try:
         clicks = CascadeClickModel(attract, noise, patience, satisfied, like_rating)
+        check = (aa_experiments, aa_share, aa_reuse) if aa else None
         summary, ok = simulate_cli(
             experiments_file or EXPERIMENTS_FILE, out, users, cold_users, requests, k, concurrency, seed,
-            clicks, skew, redis_url, offline, n_boot, keep_log, (aa_experiments, aa_share) if aa else None,
+            clicks, skew, redis_url, offline, n_boot, keep_log, check,
         )  # fmt: skip
     except (ValueError, OSError, RuntimeError) as exc:
         raise fail(str(exc)) from exc

@@ -16,8 +16,9 @@ from eval.ab.aa import ServedLog
 from eval.ab.power import z_sum
 from eval.ab.reversed import KIND_NAME
 from eval.ab.simulate import SimConfig
-from eval.ab.trust import TrustConfig, conditions, control_arm, evaluate, serving_file
+from eval.ab.trust import TrustConfig, conditions, control_arm, evaluate, run, serving_file
 from service.cli import app
+from service.impressions import Impression, Outcome, SqliteImpressionLog
 
 Rows = tuple[list[list[Any]], list[list[Any]]]
 
@@ -65,3 +66,22 @@ def test_bad_options_are_refused_before_anything_is_served(tmp_path: Path) -> No
         res = CliRunner().invoke(app, ["ab", "simulate", "--aa", "--out", str(tmp_path), *extra])
         assert res.exit_code == 2 and words in res.output, res.output
     assert not (tmp_path / "serving").exists()
+
+
+def test_reuse_analyzes_the_logs_an_earlier_run_left(
+    tmp_path: Path, clustered_rows: Callable[..., Rows]
+) -> None:
+    res = CliRunner().invoke(app, ["ab", "simulate", "--aa", "--aa-reuse", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "no log to reuse" in res.output, res.output
+    for name, arm in conditions(control_arm(Path("prompts/experiments.yaml"))).items():
+        serving_file(tmp_path / "serving", name, arm)
+        imps, outs = clustered_rows(name, 60, len(name), lift=-0.25 if name == "reversed" else 0.0)
+        log = SqliteImpressionLog(tmp_path / f"impressions-{name}.sqlite")
+        log.append([Impression.from_row(r) for r in imps])
+        log.record([Outcome.from_row(o) for o in outs])
+        log.close()
+    s = run(
+        TrustConfig(SimConfig(Path("prompts/experiments.yaml"), tmp_path, n_boot=100), experiments=4), True
+    )
+    assert s["traffic"]["reversed"]["requests"] == 600 and s["config"]["conditions"]["reversed"] == KIND_NAME
+    assert s["rates"]["control"]["users"] == 60 and s["aa"]["0.5"]["experiments"] == 4
