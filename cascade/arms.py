@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from cascade.data.dataset import Catalog
 from cascade.experiments import ArmSpec, ExperimentsFile, load_experiments
-from cascade.rerank.base import FallbackOnly, Mode, Reranker
+from cascade.rerank.base import Arm, FallbackOnly, Mode, Reranker
 from cascade.rerank.kinds import BuildContext
 from cascade.rerank.llm.factory import LLMUnavailable
 from cascade.rerank.llm.prompts import PROMPTS_DIR
@@ -48,18 +48,6 @@ QUALITY_BUDGET_MS = 600_000.0
 
 class ExperimentsError(ValueError):
     """The experiments file or a file an arm names cannot be loaded; the message names the file."""
-
-
-@dataclass(frozen=True)
-class Arm:
-    """A runnable arm: its re-ranker and the budget its requests get (None: no deadline)."""
-
-    name: str
-    kind: str
-    reranker: Reranker
-    budget_ms: float | None = None
-    version: str | None = None  # of what decides its answers (a prompt), reported with each response
-    uses_llm: bool = False
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -18,10 +18,11 @@ from cascade.features.source import FeatureSource, UserFeatures
 from cascade.ranking.explore import explore_fresh
 from cascade.rerank.title.term import shared_similarity
 from cascade.retrieval.blend import BlendedRetriever, SourcedCandidates
+from cascade.retrieval.intent_source import TitleQuota, item_fit, title_cut
 from cascade.types import Candidates, Context, FallbackReason, ItemText, RerankInput, Retriever
 
 if TYPE_CHECKING:
-    from cascade.arms import Arm
+    from cascade.rerank.base import Arm
 
 F32 = npt.NDArray[np.float32]
 N_RETRIEVE = 500
@@ -104,8 +105,13 @@ class Pipeline:
             ]
         return self._texts[r]
 
-    def rank(self, user_id: int, context: Context, n_rank: int | None = None) -> Ranked:
-        """The classic cascade: the ranker's top `n_rank` (default 50) for this user and context."""
+    def rank(
+        self, user_id: int, context: Context, n_rank: int | None = None, quota: TitleQuota | None = None
+    ) -> Ranked:
+        """The classic cascade: the ranker's top `n_rank` (default 50) for this user and context.
+
+        quota: under a playlist title, the re-ranker that asks for on-theme candidates among them
+        (cascade.retrieval.intent_source)."""
         timings: dict[str, float] = {}
         now = context.timestamp if context.timestamp is not None else time.time()
         with _timed(timings, "features_user"):
@@ -113,11 +119,22 @@ class Pipeline:
         retrieved, x, items_degraded = self.candidate_features(user, context, now, timings)
         with _timed(timings, "ranking"):
             scores = self.ranker.score(x)
-            top = np.argsort(-scores, kind="stable")[: n_rank or self.n_rank]
+            fit_of = self._title_fit(context, retrieved, quota)
+            top = title_cut(scores, n_rank or self.n_rank, quota.title_candidates if quota else 0, fit_of)
             ranked = explore_fresh(
                 Candidates(retrieved.item_ids[top], scores[top].astype(np.float32)), retrieved
             )
         return Ranked(user, retrieved, ranked, user.degraded or items_degraded, timings)
+
+    def _title_fit(
+        self, context: Context, retrieved: Candidates, quota: TitleQuota | None
+    ) -> Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float64]] | None:
+        """Rows -> the title intent's fit with those candidates; None without a title or a quota."""
+        title = (context.playlist_title or "").strip()
+        weights = quota.genre_weights(title, self.catalog.genre_names) if quota and title else None
+        if weights is None:
+            return None
+        return lambda rows: item_fit(weights, self.catalog, retrieved.item_ids[rows])
 
     def candidate_features(
         self, user: UserFeatures, context: Context, now: float, timings: dict[str, float]
@@ -185,7 +202,8 @@ class Pipeline:
     async def recommend(self, user_id: int, k: int, context: Context, arm: Arm) -> Recommendation:
         """The whole request: cascade, then the arm's re-ranker by the request's deadline."""
         start = time.monotonic()
-        ranked = self.rank(user_id, context)
+        quota = arm.reranker if isinstance(arm.reranker, TitleQuota) else None
+        ranked = self.rank(user_id, context, quota=quota)
         timings = ranked.timings_ms
         deadline = None if arm.budget_ms is None else start + arm.budget_ms / 1000.0
         inp = self.rerank_input(user_id, ranked, context, k, deadline)

@@ -1,7 +1,8 @@
-"""The re-ranker interface, and the identity re-ranker (the ranker's order, a free baseline)."""
+"""The re-ranker interface, an arm (a re-ranker and its budget), and the identity re-ranker."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
 from cascade.types import FallbackReason, RerankInput, RerankOutput
@@ -17,6 +18,18 @@ class Reranker(Protocol):
     name: str
 
     async def rerank(self, inp: RerankInput) -> RerankOutput: ...
+
+
+@dataclass(frozen=True)
+class Arm:
+    """A runnable arm: its re-ranker and the budget its requests get (None: no deadline)."""
+
+    name: str
+    kind: str
+    reranker: Reranker
+    budget_ms: float | None = None
+    version: str | None = None  # of what decides its answers (a prompt), reported with each response
+    uses_llm: bool = False
 
 
 class IdentityReranker:
