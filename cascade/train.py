@@ -40,6 +40,7 @@ from cascade.retrieval.evaluate import evaluate_popularity
 from cascade.retrieval.retriever import TwoTowerRetriever, catalog_text
 from cascade.retrieval.two_tower import TwoTowerConfig
 from cascade.runtime import MANIFEST, RANKER_FILE, RETRIEVER_DIR, Runtime, point_in_time, window_start
+from cascade.runtime.versions import finish_training, training_folder
 from cascade.types import Context
 
 F32 = npt.NDArray[np.float32]
@@ -394,13 +395,17 @@ def train_cli(
     if if_missing and is_current(target, seed):
         typer.echo(f"artifacts present at {target}; skipping training")
         return
+    folder = training_folder(target)  # the `current` pointer: a new version beside it
     runner = open_engine(engine)
     try:
-        manifest = train(target, seed=seed, source=source, forbidden_titles=forbidden_titles, engine=runner)
+        manifest = train(folder, seed=seed, source=source, forbidden_titles=forbidden_titles, engine=runner)
     finally:
         runner.close()
+    target, note = finish_training(folder, target)
     m = manifest["metrics"]
     typer.echo(f"artifacts written to {target}")
     for arm in ("popularity", "two_tower", "two_tower+xgb", "+rules", "+intent_title"):
         typer.echo(f"  {arm:14s} " + "  ".join(f"{k}={v:.4f}" for k, v in m[arm].items()))
     typer.echo(f"  retrieval recall@500={m['retrieval']['recall@500']:.4f}")
+    if note:
+        typer.echo(note)

@@ -86,6 +86,26 @@ def resolver_over(runtime: Runtime, old: ArmResolver) -> ArmResolver:
     return ArmResolver(rules, old.mode, old.llm, old.prompts_dir)
 
 
+_preloaded: tuple[ArtifactsKey, Runtime] | None = None
+
+
+def preload_runtime(pointer: Path) -> None:
+    """Load the version `pointer` names now, for the first `build` of this process (and of every process
+    forked from it) to take instead of loading its own, if the pointer still names it then."""
+    global _preloaded
+    key = ArtifactsKey.of(pointer)
+    if key is not None:
+        _preloaded = key, load_runtime(Path(key.folder))
+
+
+def _runtime(key: ArtifactsKey | None, pointer: Path) -> Runtime:
+    global _preloaded
+    ready, _preloaded = _preloaded, None
+    if ready is not None and key is not None and ready[0] == key:
+        return ready[1]
+    return load_runtime(Path(key.folder) if key else pointer)
+
+
 def build(
     settings: Settings,
     online: OnlineStore,
@@ -99,7 +119,7 @@ def build(
     store already holds them, and a rollout leaves what other workers read untouched).
     """
     key = ArtifactsKey.of(pointer)
-    runtime = load_runtime(Path(key.folder) if key else pointer)
+    runtime = _runtime(key, pointer)
     same_data = previous is not None and _fingerprint(previous.runtime) == _fingerprint(runtime)
     if same_data:
         assert previous is not None

@@ -3,28 +3,39 @@ pre-forking supervisor (service.supervisor)."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import uvicorn
-from fastapi import FastAPI
 
 from cascade.cores import usable_cores
-from service.app import create_app
-from service.metrics import retire
-from service.serving import CareService
-from service.settings import Settings
 from service.supervisor import Supervisor
+
+if TYPE_CHECKING:  # the service's modules load prometheus-client, which must see its folder first
+    from fastapi import FastAPI
+
+    from service.serving import CareService
+    from service.settings import Settings
 
 Loop = Literal["auto", "asyncio", "uvloop"]
 Http = Literal["auto", "h11", "httptools"]
 _BIND_ENV = "CARE_SERVE_BIND"  # host:port, handed to worker processes for their ready line
-ReadyHook = Callable[[CareService], None]
+ReadyHook = Callable[["CareService"], None]
+# imported once in the supervisor: a worker that imports them itself takes seconds longer to start
+_PRELOADED = (
+    "service.app",  # the routes and their models, FastAPI, the whole service
+    "uvicorn.lifespan.on",
+    "uvicorn.loops.auto",
+    "uvicorn.protocols.http.auto",
+    "uvicorn.protocols.websockets.auto",
+)
 
 
 def _curl(host: str, port: int, settings: Settings) -> str:
@@ -78,6 +89,9 @@ def _ready_printer(host: str, port: int, settings: Settings, workers: int) -> Re
 
 def worker_app(load_before_serving: bool = False) -> FastAPI:
     """The app of one worker process (each worker loads its own artifacts)."""
+    from service.app import create_app
+    from service.settings import Settings
+
     single_threaded_compute()
     settings = Settings()
     host, _, port = os.environ.get(_BIND_ENV, "127.0.0.1:8000").rpartition(":")
@@ -90,14 +104,24 @@ def worker_app(load_before_serving: bool = False) -> FastAPI:
     )
 
 
-def preload() -> None:
+def preload(settings: Settings | None = None) -> None:
     """What every worker would load alike, loaded once in the supervisor: the imports, one compute thread,
-    the title encoder (MiniLM). Forked workers share it and start in well under a second."""
+    the title encoder (MiniLM) and the artifacts `settings` name. Forked workers share them (copy on
+    write) and start in about a second of CPU instead of ten."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # no tokenizer threads across the fork
     single_threaded_compute()
+    for module in _PRELOADED:
+        importlib.import_module(module)
     from cascade.rerank.title.term import shared_similarity
 
     shared_similarity().title_vector("warm-up")
+    if settings is not None:
+        from service.loaded import preload_runtime
+
+        try:
+            preload_runtime(settings.artifacts)
+        except Exception:  # each worker then loads (and reports) it itself
+            logging.getLogger("care.supervisor").exception("supervisor: preloading the artifacts failed")
 
 
 def serve(
@@ -109,6 +133,23 @@ def serve(
 ) -> None:
     """Run the service until interrupted; prints a ready line per process once its artifacts are loaded."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    metrics_dir = None
+    if workers != 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # before anything imports prometheus-client: every metric, the LLM stage's module-level ones
+        # included, then lives in files that /metrics sums over the workers (and the dead ones)
+        metrics_dir = tempfile.mkdtemp(prefix="care-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        _serve(host, port, workers, loop, http)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _serve(host: str, port: int, workers: int | None, loop: Loop, http: Http) -> None:
+    from service.metrics import retire
+    from service.settings import Settings
+
     settings = Settings()
     n, why = workers_for(workers, settings)
     print(f"care: loading artifacts from {settings.artifacts}; {why}", file=sys.stderr, flush=True)
@@ -119,11 +160,9 @@ def serve(
             worker_app(), host=host, port=port, loop=loop, http=http, log_level="info", access_log=False
         )
         return
-    metrics_dir = None
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # /metrics sums every worker's metrics files
-        metrics_dir = tempfile.mkdtemp(prefix="care-metrics-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    preload()
+    t0 = time.monotonic()
+    preload(settings)
+    logging.getLogger("care.supervisor").info("supervisor: preloaded in %.1f s", time.monotonic() - t0)
 
     def config() -> uvicorn.Config:  # in each worker, after the fork
         app = worker_app(load_before_serving=True)
@@ -134,7 +173,5 @@ def serve(
         status = Supervisor(sock, n, config, on_exit=retire).run()
     finally:
         sock.close()
-        if metrics_dir is not None:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
     if status:
         raise SystemExit(status)

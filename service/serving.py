@@ -93,6 +93,7 @@ class CareService:
     # ---- lifecycle -------------------------------------------------------------------------
     async def load(self) -> None:
         """Load artifacts, connect the online store, build the arms (in a worker thread)."""
+        t0, cpu0 = time.monotonic(), time.process_time()
         try:
             loaded = await asyncio.to_thread(self._load_sync)
             self._resolver = loaded.resolver
@@ -105,6 +106,8 @@ class CareService:
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.exception("loading the runtime failed")
             return
+        wall, cpu = time.monotonic() - t0, time.process_time() - cpu0
+        log.info("loaded %s in %.2f s (%.2f s of CPU)", loaded.model_version, wall, cpu)
         self._ready_event.set()
 
     def _load_sync(self) -> Loaded:

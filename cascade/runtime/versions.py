@@ -135,3 +135,24 @@ def rollback(pointer: Path | None = None) -> tuple[str | None, str]:
     if prev is None:
         raise VersionError(f"nothing to roll back to: {pointer.parent / PREVIOUS} does not exist")
     return activate(prev, pointer)
+
+
+def training_folder(target: Path) -> Path:
+    """Where `care train` writes for `target`: a hidden staging folder beside the versions when `target`
+    is the `current` pointer (or any link), else `target` itself (replaced when training ends)."""
+    if target.absolute() == default_pointer().absolute() or target.is_symlink():
+        return target.parent / f".training-{os.getpid()}"
+    return target
+
+
+def finish_training(folder: Path, target: Path) -> tuple[Path, str | None]:
+    """After `care train` wrote `folder`: a staging folder moves beside the other versions, named by its
+    manifest's version, and becomes current only if nothing is. Returns (where it is, what to say)."""
+    if folder == target:
+        return target, None
+    name = unique_name(target.parent, str(read_manifest(folder).get("version", "trained")))
+    os.rename(folder, target.parent / name)
+    if target.exists():
+        return target.parent / name, f"new version {name}; serve it with `care models activate {name}`"
+    activate(name, target)
+    return target.parent / name, f"{target} -> {name}"
