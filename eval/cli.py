@@ -33,6 +33,7 @@ def eval_cli(
     n_boot: int = 2000,
     progress: bool = True,
     protocol: str = "derived",
+    titles: Path | None = None,
     order_users: int = 0,
     order_passes: int = 2,
     tuned_adapter: Path | None = None,
@@ -71,10 +72,13 @@ def eval_cli(
         order_users=order_users,
         order_passes=order_passes,
     )
+    if titles is not None and protocol != "titles":
+        raise ValueError("--titles needs --protocol titles")
     if protocol == "titles":
         from eval.title_protocol import evaluate_titles
+        from eval.titlefit import TITLES_FILE
 
-        return evaluate_titles(cfg)
+        return evaluate_titles(cfg, titles or TITLES_FILE)
     from cascade.llm import use_score_store
     from eval.score_store import JsonlScoreStore
     from eval.tune_fusion import store_path

@@ -4,7 +4,11 @@ Each sampled test user is paired with two titles of disjoint genres (eval.titlef
 asks for a list under each (slots A and B), so every arm is scored per user on:
 - titlefit@10 (mean over the two slots) and titlefit_free@10 (free-form titles only),
 - ndcg@10 on the user's own test items, of the titled lists (what following the title costs),
-- steer@10 (eval.titlefit.steerability) and genre ILD.
+- steer@10 (eval.titlefit.steerability) and genre ILD,
+- kept@10: the share of the user's own top 10 (the ranker's, for the same user without a title) the
+  titled list keeps; kept_titled@10: the share of the ranker's top 10 under the title it keeps.
+The readers' title intents are scored against the labelled genres (eval.titlefit.intent_quality);
+arms that read the LLM's intent get it computed for every title first (the cache serving reads).
 Paired bootstrap CIs against the rules arm; title_tradeoff.png plots each arm's difference from the
 rules in NDCG@10 (x) and TitleFit@10 (y) with both CIs. LLM arms run on the first --llm-users users.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import math
 import time
 from pathlib import Path
@@ -20,8 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from cascade.experiments import ArmSpec
+from cascade.llm import InProcessBackendConfig, LLMSettings, pull_smollm2, use_score_store
 from cascade.metrics import ndcg_at_k
-from cascade.rerank.llm.fused import use_score_store
+from cascade.rerank.title.intent import GENRE_NAMES, TitleIntent
+from cascade.rerank.title.intent_store import IntentStore, LLMIntents
+from cascade.rerank.title.term import INTENT_SIGNALS, shared_intents, text_intents, use_intents
 from cascade.types import Context
 from eval import report as rep
 from eval.arms import REFERENCE
@@ -32,68 +41,119 @@ from eval.plan import Plan
 from eval.runner import BOOTSTRAP_SEED, eval_resolver, plan, versions
 from eval.score_store import JsonlScoreStore
 from eval.scoring import compare
-from eval.titlefit import TITLES_FILE, LabelledTitle, load_titles, pair_titles, steerability, title_fit
+from eval.titlefit import (
+    TITLES_FILE,
+    LabelledTitle,
+    intent_quality,
+    kept,
+    load_titles,
+    pair_titles,
+    steerability,
+    title_fit,
+)
 from eval.tune_fusion import store_path
 
 SLOTS = ("A", "B")
-METRICS = ("ndcg@10", "titlefit@10", "titlefit_free@10", "steer@10", "ild_genre")
+METRICS = ("ndcg@10", "titlefit@10", "titlefit_free@10", "kept@10", "kept_titled@10", "steer@10", "ild_genre")
+OWN = "own"  # the ranker's list for the user without a title (the `none` arm, untitled)
+Lists = dict[str, dict[str, dict[int, list[int]]]]  # arm -> slot (or OWN) -> user -> items
+
+
+def reads_intent(spec: ArmSpec) -> bool:
+    """Whether an arm reads a title intent (signal llm or combined)."""
+    return spec.reranker == "rules_title" and getattr(spec.options, "signal", None) in INTENT_SIGNALS
+
+
+def warm_intents(settings: LLMSettings, titles: list[str]) -> LLMIntents:
+    """The LLM's intent for every title, computed where the cache lacks it (the store serving reads)."""
+    from cascade.rerank.title.llm_intent import reader_for
+
+    if isinstance(settings.backend, InProcessBackendConfig) and settings.backend.model_path is None:
+        pull_smollm2()
+    reader = reader_for(settings)
+    intents = LLMIntents(IntentStore(), reader.tag)
+
+    async def _warm() -> int:
+        try:
+            return await intents.warm(titles, reader)
+        finally:
+            await reader.aclose()
+
+    t0 = time.perf_counter()
+    done = asyncio.run(_warm())
+    print(f"title intents: {done} of {len(titles)} computed by the LLM in {time.perf_counter() - t0:.0f} s")
+    return intents
+
+
+def intents_digest(intents: LLMIntents, titles: list[str]) -> str:
+    """A hash of the LLM's cached intents for the titles (part of the intent arms' cache key)."""
+    rows = [[t, intents.store.get(intents.tag, t)] for t in titles]
+    return hashlib.sha256(json.dumps([intents.tag, rows], sort_keys=True).encode()).hexdigest()[:12]
 
 
 def replay_titles(
-    p: Plan, pairs: dict[int, tuple[LabelledTitle, LabelledTitle]], titles_hash: str
-) -> dict[str, dict[str, dict[int, list[int]]]]:
-    """arm -> slot -> user -> list, every arm under both titles of every user (cached per row)."""
+    p: Plan, pairs: dict[int, tuple[LabelledTitle, LabelledTitle]], titles_hash: str, intents_hash: str = ""
+) -> tuple[Lists, Lists]:
+    """(arm -> slot -> user -> list, the same for the ranker's order), every arm under both titles of
+    every user, and the `own` list of every user without a title (cached per row)."""
     res = eval_resolver(p)
     pipeline = p.runtime.offline_pipeline("test")
     did = data_id(p.runtime.manifest)
     store = JsonlScoreStore(store_path(p.cache_dir, p.cfg.llm, "fused"))
     use_score_store(store)
-    out: dict[str, dict[str, dict[int, list[int]]]] = {}
+    out: Lists = {}
+    ranker: Lists = {}
+    own_spec = ArmSpec(name="none", reranker="none")
+    runs = [(own_spec, OWN, None)] + [(s, slot, n) for s in p.specs for n, slot in enumerate(SLOTS)]
 
     async def _run() -> None:
         try:
-            for spec in p.specs:
+            for spec, slot, slot_no in runs:
                 who = p.llm_users if spec.kind.uses_llm else p.users
-                for slot_no, slot in enumerate(SLOTS):
-                    ctx = {
-                        u: Context(playlist_title=pairs[u][slot_no].title, timestamp=float(p.starts[u]))
-                        for u in who
-                    }
-                    key = RunKey(spec, "with")
-                    path = cache_path(p.cache_dir, key, p.cfg.deadline).with_suffix(f".titles{slot}.jsonl")
-                    cache = ResultCache(path)
-                    fp = arm_fingerprint(spec, p.cfg, "with", did) + f":titles:{titles_hash}:{slot}"
-                    t0 = time.perf_counter()
-                    try:
-                        rows, computed = await replay(
-                            pipeline, lambda spec=spec: res.resolve(spec), who, ctx, cache,  # type: ignore[misc]
-                            hashlib.sha256(fp.encode()).hexdigest()[:16], p.cfg.k, drain=p.cfg.deadline,
-                        )  # fmt: skip
-                    finally:
-                        cache.close()
-                    if p.cfg.progress:
-                        took = time.perf_counter() - t0
-                        print(
-                            f"{spec.name} [{slot}]: {len(rows)} users ({computed} computed) in {took:.0f} s"
-                        )
-                    out.setdefault(spec.name, {})[slot] = {u: r["items"] for u, r in rows.items()}
+                ctx = {
+                    u: Context(
+                        playlist_title=None if slot_no is None else pairs[u][slot_no].title,
+                        timestamp=float(p.starts[u]),
+                    )
+                    for u in who
+                }
+                key = RunKey(spec, "with" if slot_no is not None else "without")
+                path = cache_path(p.cache_dir, key, p.cfg.deadline).with_suffix(f".titles{slot}.jsonl")
+                cache = ResultCache(path)
+                fp = arm_fingerprint(spec, p.cfg, key.context, did) + f":titles:{titles_hash}:{slot}"
+                fp += f":intents:{intents_hash}" if reads_intent(spec) else ""
+                t0 = time.perf_counter()
+                try:
+                    rows, computed = await replay(
+                        pipeline, lambda spec=spec: res.resolve(spec), who, ctx, cache,  # type: ignore[misc]
+                        hashlib.sha256(fp.encode()).hexdigest()[:16], p.cfg.k, drain=p.cfg.deadline,
+                    )  # fmt: skip
+                finally:
+                    cache.close()
+                if p.cfg.progress:
+                    took = time.perf_counter() - t0
+                    print(f"{spec.name} [{slot}]: {len(rows)} users ({computed} computed) in {took:.0f} s")
+                out.setdefault(spec.name, {})[slot] = {u: r["items"] for u, r in rows.items()}
+                ranker.setdefault(spec.name, {})[slot] = {u: r["ranker_order"] for u, r in rows.items()}
         finally:
             use_score_store(None)
             store.close()
             await res.aclose()
 
     asyncio.run(_run())
-    return out
+    return out, ranker
 
 
 def per_user_metrics(
     lists: dict[str, dict[int, list[int]]],
+    ranker: dict[str, dict[int, list[int]]],
+    own: dict[int, list[int]],
     pairs: dict[int, tuple[LabelledTitle, LabelledTitle]],
     truth: dict[int, set[int]],
     genres: dict[int, tuple[str, ...]],
     k: int,
 ) -> dict[int, dict[str, float]]:
-    """One arm's per-user title metrics from its A and B lists."""
+    """One arm's per-user title metrics from its A and B lists (and the ranker's, and the own list)."""
     out: dict[int, dict[str, float]] = {}
     for u in lists["A"]:
         la, lb = lists["A"][u], lists["B"][u]
@@ -106,6 +166,8 @@ def per_user_metrics(
             "ndcg@10": (ndcg_at_k(la, rel, k) + ndcg_at_k(lb, rel, k)) / 2.0,
             "titlefit@10": (aa + bb) / 2.0,
             "titlefit_free@10": float(np.mean(free)) if free else math.nan,
+            "kept@10": (kept(la, own[u], k) + kept(lb, own[u], k)) / 2.0,
+            "kept_titled@10": (kept(la, ranker["A"][u], k) + kept(lb, ranker["B"][u], k)) / 2.0,
             "steer@10": steerability(aa, ba, bb, ab),
             "ild_genre": (ild_genre(la[:k], genres) + ild_genre(lb[:k], genres)) / 2.0,
         }
@@ -158,7 +220,30 @@ def markdown(report: dict[str, Any]) -> str:
                 for s, c in cmp.items()
             ]
             lines += [rep._table(["arm", *METRICS], rows), ""]
+    quality = report.get("intent_quality") or {}
+    if quality:
+        lines += ["## Title intent against the labelled genres (micro-averaged over the titles)", ""]
+        cols = ("precision", "recall", "mass", "read")
+        rows = [[r] + [rep._f(q.get(c)) for c in cols] for r, q in quality.items()]
+        lines += [rep._table(["reader", *cols], rows), ""]
     return "\n".join(lines) + "\n"
+
+
+def reader_quality(titles: tuple[LabelledTitle, ...], intents: LLMIntents | None) -> dict[str, Any]:
+    """Each reader's intent scored against the labelled genres (the LLM's only when its cache is warm)."""
+    from cascade.rerank.title.term import read_intent
+
+    names = [t.title for t in titles]
+    uniform = TitleIntent({g: 1.0 / len(GENRE_NAMES) for g in GENRE_NAMES})
+    readers: dict[str, Any] = {
+        "uniform (chance)": lambda _t: uniform,
+        "lexicon": lambda t: text_intents(t)[0],
+        "minilm": lambda t: text_intents(t)[1],
+    }
+    if intents is not None and all(intents.lookup(t) is not None for t in names):
+        readers["llm"] = intents.lookup
+        readers["combined"] = lambda t: read_intent("combined", t, intents)
+    return {name: intent_quality(titles, read) for name, read in readers.items()}
 
 
 def evaluate_titles(cfg: Any, titles_file: Path = TITLES_FILE) -> Path:
@@ -167,10 +252,25 @@ def evaluate_titles(cfg: Any, titles_file: Path = TITLES_FILE) -> Path:
     titles = load_titles(titles_file)
     titles_hash = hashlib.sha256(titles_file.read_bytes()).hexdigest()[:12]
     p = plan(cfg)
-    pairs = pair_titles(p.users, titles, cfg.seed)
-    lists = replay_titles(p, pairs, titles_hash)
+    names = [t.title for t in titles]
+    intents = warm_intents(cfg.llm, names) if any(reads_intent(s) for s in p.specs) else None
+    use_intents(intents)
+    try:
+        digest = intents_digest(intents or shared_intents(), names)
+        pairs = pair_titles(p.users, titles, cfg.seed)
+        lists, ranker = replay_titles(p, pairs, titles_hash, digest)
+        quality = reader_quality(titles, intents)
+    finally:
+        use_intents(None)
+    own = lists["none"].pop(OWN)
+    ranker["none"].pop(OWN)
+    if not lists["none"]:  # the none arm was not asked for: only its untitled run
+        del lists["none"], ranker["none"]
     genres = p.info.genres
-    per_user = {arm: per_user_metrics(ls, pairs, p.truth, genres, cfg.k) for arm, ls in lists.items()}
+    per_user = {
+        arm: per_user_metrics(ls, ranker[arm], own, pairs, p.truth, genres, cfg.k)
+        for arm, ls in lists.items()
+    }
     sets = {"all": p.users}
     if p.llm_users != p.users and any(s.kind.uses_llm for s in p.specs):
         sets["llm"] = p.llm_users
@@ -198,6 +298,7 @@ def evaluate_titles(cfg: Any, titles_file: Path = TITLES_FILE) -> Path:
         "pairs": {str(u): [a.title, b.title] for u, (a, b) in pairs.items()},
         "systems": systems,
         "comparisons_vs_rules": vs_rules,
+        "intent_quality": quality,
         "wall_s": time.perf_counter() - t_start,
     }
     for set_name, cmp in vs_rules.items():

@@ -10,7 +10,7 @@ steer@k = ((fit(A-list, A) - fit(B-list, A)) + (fit(B-list, B) - fit(A-list, B))
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cascade.data.dataset import GENRES
+from cascade.rerank.title.intent import TitleIntent
 
 TITLES_FILE = Path(__file__).with_name("titles.yaml")
 # words that name a genre outright: a free-form title uses none of them
@@ -103,3 +104,31 @@ def pair_titles(
             raise ValueError(f"title {a.title!r} has no title of disjoint genres to pair with")
         out[u] = (a, options[int(rng.integers(len(options)))])
     return out
+
+
+def kept(items: Sequence[int], own: Sequence[int], k: int) -> float:
+    """Share of the own top k that the list's top k keeps (nan without an own list)."""
+    ref = set(own[:k])
+    return len(ref & set(items[:k])) / len(ref) if ref else float("nan")
+
+
+def intent_quality(titles: Sequence[LabelledTitle], read: Callable[[str], TitleIntent]) -> dict[str, float]:
+    """A reader's intents against the labelled genres, micro-averaged over the titles: precision and
+    recall of its predicted genres (TitleIntent.predicted), its mean probability on the labelled
+    genres (mass), and the share of titles it read anything in (read)."""
+    hit = predicted = labelled = read_any = 0
+    mass: list[float] = []
+    for t in titles:
+        intent = read(t.title)
+        said, want = intent.predicted(), set(t.genres)
+        hit += len(said & want)
+        predicted += len(said)
+        labelled += len(want)
+        read_any += bool(said)
+        mass.append(sum(float(intent.genres.get(g, 0.0)) for g in want))
+    return {
+        "precision": hit / predicted if predicted else float("nan"),
+        "recall": hit / labelled if labelled else float("nan"),
+        "mass": float(np.mean(mass)) if mass else float("nan"),
+        "read": read_any / len(titles) if titles else float("nan"),
+    }

@@ -125,14 +125,22 @@ class RulesReranker:
         """The Protocol's entry point; the rules never wait, so this is rerank_sync."""
         return self.rerank_sync(inp)
 
-    def rerank_sync(self, inp: RerankInput) -> RerankOutput:
-        """A full permutation of the candidates: the top k obeys the rules, the rest keeps ranker order."""
+    def rerank_sync(
+        self, inp: RerankInput, *, uncapped: frozenset[str] = frozenset(), keep: int = 0
+    ) -> RerankOutput:
+        """A full permutation of the candidates: the top k obeys the rules, the rest keeps ranker order.
+
+        uncapped: primary genres exempt from the primary-genre cap (the genres a playlist title asks
+        for). keep: at least this many of the input's first k stay in the top k (a title may replace
+        the rest); both default to the plain rules.
+        """
         t0 = time.perf_counter()
         cands = inp.candidates
         n = len(cands)
         k = max(0, min(inp.k, n))
         items = [self._item(c) for c in cands]
-        top, fallbacks = self._select(inp, items, k)
+        exempt = {self._genre_ids[g] for g in uncapped if g in self._genre_ids}
+        top, fallbacks = self._select(inp, items, k, exempt, min(keep, k))
         promoted = self._promote(items, top) if self.config.promote_recent_release.enabled and k else False
         in_top = set(top)
         order = top + [i for i in range(n) if i not in in_top]
@@ -204,8 +212,14 @@ class RulesReranker:
         jac = inter / np.maximum(size[:, None] + size[None, :] - inter, 1.0)
         return lambda i: jac[i]
 
-    def _select(self, inp: RerankInput, items: list[_Item], k: int) -> tuple[list[int], int]:
-        """Greedy MMR under the caps: (positions of the top k, slots filled in ranker order)."""
+    def _select(
+        self, inp: RerankInput, items: list[_Item], k: int, exempt: set[int] | None = None, keep: int = 0
+    ) -> tuple[list[int], int]:
+        """Greedy MMR under the caps: (positions of the top k, slots filled in ranker order).
+
+        exempt: primary-genre ids the primary cap skips; keep: positions past k are a group capped at
+        k - keep (so at least `keep` of the first k are chosen whenever the other caps allow).
+        """
         n = len(items)
         if k == 0:
             return [], 0
@@ -215,10 +229,17 @@ class RulesReranker:
         sim_row = self._similarity(inp.candidates, items) if lam < 1.0 else None
         fr = np.fromiter((it.franchise for it in items), dtype=np.int64, count=n)
         pg = np.fromiter((it.primary for it in items), dtype=np.int64, count=n)
-        caps = ((fr, cfg.max_per_franchise), (pg, cfg.max_per_primary_genre))
-        counts: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        if exempt:
+            pg = np.where(np.isin(pg, list(exempt)), -1, pg)
+        outside = np.where(np.arange(n) >= k, 0, -1) if keep > 0 else np.full(n, -1)
+        caps = (
+            (fr, cfg.max_per_franchise),
+            (pg, cfg.max_per_primary_genre),
+            (outside, k - keep if keep > 0 else None),
+        )
+        counts: tuple[dict[int, int], ...] = ({}, {}, {})
         max_sim = np.zeros(n)
-        open_ = np.ones(n, dtype=bool)  # not chosen and not blocked by a cap
+        open_ = np.ones(n, dtype=bool) if keep < k else outside < 0  # not chosen, not blocked by a cap
         remaining = np.ones(n, dtype=bool)
         top: list[int] = []
         fallbacks = 0

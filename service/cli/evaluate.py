@@ -59,6 +59,10 @@ def eval_(
             "titles per user from eval/titles.yaml (TitleFit@10, NDCG@10, steerability)."
         ),
     ] = "derived",
+    titles: Annotated[
+        Path | None,
+        typer.Option(help="--protocol titles: the labelled title file (default: eval/titles.yaml)."),
+    ] = None,
     order_users: Annotated[
         int,
         typer.Option(help="Order sensitivity: reshuffle the LLM scores of this many LLM users (0: skip)."),
@@ -91,6 +95,7 @@ def eval_(
             n_boot=n_boot,
             progress=progress,
             protocol=protocol,
+            titles=titles,
             order_users=order_users,
             order_passes=order_passes,
             tuned_adapter=tuned_adapter,

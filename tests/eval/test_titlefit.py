@@ -4,7 +4,16 @@ from pathlib import Path
 import pytest
 
 from eval.title_protocol import per_user_metrics
-from eval.titlefit import LabelledTitle, load_titles, pair_titles, steerability, title_fit
+from cascade.rerank.title.intent import TitleIntent
+from eval.titlefit import (
+    LabelledTitle,
+    intent_quality,
+    kept,
+    load_titles,
+    pair_titles,
+    steerability,
+    title_fit,
+)
 
 GENRES = {1: ("Horror",), 2: ("Comedy", "Romance"), 3: ("Drama",), 4: ("Horror", "Thriller")}
 HORROR = LabelledTitle(title="friday night frights", genres=("Horror",), free_form=True)
@@ -56,8 +65,31 @@ def test_pairs_have_disjoint_genres_and_are_seeded() -> None:
 
 def test_per_user_metrics_from_the_two_lists() -> None:
     lists = {"A": {7: [1, 4]}, "B": {7: [2, 3]}}
-    m = per_user_metrics(lists, {7: (HORROR, ROMCOM)}, {7: {4}}, GENRES, k=2)[7]
+    ranker = {"A": {7: [1, 3]}, "B": {7: [2, 3]}}
+    m = per_user_metrics(lists, ranker, {7: [3, 1]}, {7: (HORROR, ROMCOM)}, {7: {4}}, GENRES, k=2)[7]
     assert m["titlefit@10"] == pytest.approx((1.0 + 0.5) / 2)
+    assert m["kept@10"] == pytest.approx((0.5 + 0.5) / 2)  # each list keeps one of the own two
+    assert m["kept_titled@10"] == pytest.approx((0.5 + 1.0) / 2)
     assert m["titlefit_free@10"] == 1.0  # only the horror title is free-form
     assert m["steer@10"] == pytest.approx(((1.0 - 0.0) + (0.5 - 0.0)) / 2)
     assert 0.0 < m["ndcg@10"] < 1.0
+
+
+def test_kept_is_the_share_of_the_own_top_k_in_the_list() -> None:
+    assert kept([1, 2, 3], [3, 1, 9], k=3) == pytest.approx(2 / 3)
+    assert kept([1, 2, 3], [4, 5, 6, 1], k=3) == 0.0  # the own list's 4th item is past k
+    assert math.isnan(kept([1], [], k=10))
+
+
+def test_intent_quality_scores_a_reader_against_the_labels() -> None:
+    said = {
+        HORROR.title: TitleIntent({"Horror": 0.7, "Thriller": 0.3}),
+        ROMCOM.title: TitleIntent({"Romance": 0.5, "Drama": 0.5}),
+    }
+    q = intent_quality([HORROR, ROMCOM], lambda t: said[t])
+    assert q["precision"] == pytest.approx(2 / 3)  # Horror; Romance and Drama (both at the top)
+    assert q["recall"] == pytest.approx(2 / 3)  # Horror of 1, Romance of 2
+    assert q["mass"] == pytest.approx((0.7 + 0.5) / 2)
+    assert q["read"] == 1.0
+    empty = intent_quality([HORROR], lambda _t: TitleIntent())
+    assert empty["read"] == 0.0 and math.isnan(empty["precision"]) and empty["recall"] == 0.0

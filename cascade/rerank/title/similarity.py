@@ -55,3 +55,14 @@ class TitleSimilarity:
             return np.zeros(0)
         cos: FloatArray = (self.item_vectors(items) * self.title_vector(title)).sum(axis=1).astype(np.float64)
         return cos
+
+
+_SHARED: TitleSimilarity | None = None
+
+
+def shared_similarity() -> TitleSimilarity:
+    """One MiniLM similarity (and its title and item-embedding caches) per process."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = TitleSimilarity()
+    return _SHARED

@@ -1,28 +1,76 @@
-"""The title's relevance term per candidate: lexicon genre match or MiniLM similarity (None: no signal)."""
+"""The title's relevance term per candidate (None: no signal), by signal:
+
+- lexicon: the share of each candidate's genres the title's words name (cascade.rerank.title.lexicon);
+- embedding: MiniLM cosine(title, item text);
+- llm: the LLM's title intent from the cache (cascade.rerank.title.intent_store); while the title is
+  cold, the lexicon and MiniLM intents combined, and the title is queued for the background reader;
+- combined: the lexicon, MiniLM and (when cached) LLM intents mixed by COMBINED_WEIGHTS.
+For llm and combined the term is the intent's probability on each candidate's genres
+(cascade.rerank.title.intent.intent_term).
+"""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from cascade.rerank.title.intent import TitleIntent, combine, intent_term, lexicon_intent, minilm_intent
+from cascade.rerank.title.intent_store import IntentStore, LLMIntents
 from cascade.rerank.title.lexicon import title_genres
-from cascade.rerank.title.similarity import TitleSimilarity
+from cascade.rerank.title.similarity import TitleSimilarity, shared_similarity
 from cascade.types import RerankInput
 
-TitleSignal = Literal["none", "lexicon", "embedding"]
+TitleSignal = Literal["none", "lexicon", "embedding", "llm", "combined"]
+__all__ = ["INTENT_SIGNALS", "TitleSignal", "read_intent", "shared_similarity", "title_term"]
+INTENT_SIGNALS: frozenset[str] = frozenset({"llm", "combined"})
 FloatArray = npt.NDArray[np.float64]
+# the combined intent's mix (chosen on eval/titles.yaml and derived titles; the LLM's share is small
+# because the embedded model's intent carried next to no signal there)
+COMBINED_WEIGHTS = {"lexicon": 0.5, "minilm": 0.5, "llm": 0.1}
 
-_SIMILARITY: TitleSimilarity | None = None
+_INTENTS: LLMIntents | None = None
 
 
-def shared_similarity() -> TitleSimilarity:
-    """One MiniLM similarity (and its item-embedding cache) per process."""
-    global _SIMILARITY
-    if _SIMILARITY is None:
-        _SIMILARITY = TitleSimilarity()
-    return _SIMILARITY
+def shared_intents() -> LLMIntents:
+    """The process's LLM title intents (default: the embedded model's, from $CARE_HOME)."""
+    global _INTENTS
+    if _INTENTS is None:
+        from cascade.rerank.llm.settings import LLMSettings
+        from cascade.rerank.title.llm_intent import model_tag
+
+        _INTENTS = LLMIntents(IntentStore(), model_tag(LLMSettings()))
+    return _INTENTS
+
+
+def use_intents(intents: LLMIntents | None) -> None:
+    """Read LLM intents from `intents` (None: back to the default)."""
+    global _INTENTS
+    _INTENTS = intents
+
+
+@lru_cache(maxsize=4096)
+def text_intents(title: str) -> tuple[TitleIntent, TitleIntent]:
+    """The lexicon's and MiniLM's intents for a title (cached: titles repeat)."""
+    return lexicon_intent(title), minilm_intent(title)
+
+
+def read_intent(signal: str, title: str, intents: LLMIntents | None = None) -> TitleIntent:
+    """The title's intent under an intent signal; queues a cold title for the LLM, never waits for it."""
+    lex, mini = text_intents(title)
+    book = intents or shared_intents()
+    llm = book.lookup(title)
+    if llm is None:
+        book.request(title)
+    w = COMBINED_WEIGHTS
+    if signal == "llm":
+        if llm is not None:
+            return llm
+        return combine([(w["lexicon"], lex), (w["minilm"], mini)], source="llm-cold")
+    parts = [(w["lexicon"], lex), (w["minilm"], mini)] + ([(w["llm"], llm)] if llm is not None else [])
+    return combine(parts, source="combined" if llm is not None else "combined-cold")
 
 
 def lexicon_term(title: str, inp: RerankInput) -> FloatArray | None:
@@ -36,12 +84,20 @@ def lexicon_term(title: str, inp: RerankInput) -> FloatArray | None:
 
 
 def title_term(
-    signal: TitleSignal, inp: RerankInput, sim: TitleSimilarity | None = None
+    signal: TitleSignal,
+    inp: RerankInput,
+    sim: TitleSimilarity | None = None,
+    intent: TitleIntent | None = None,
+    decade_weight: float = 0.0,
 ) -> FloatArray | None:
-    """The term for `signal`, or None when the request has no title or the signal reads nothing in it."""
+    """The term for `signal`, or None when the request has no title or the signal reads nothing in it.
+
+    intent: the title's intent already read (llm, combined), so a caller reads it once per request."""
     title = inp.context.playlist_title
     if signal == "none" or not title or not title.strip():
         return None
     if signal == "lexicon":
         return lexicon_term(title, inp)
+    if signal in INTENT_SIGNALS:
+        return intent_term(intent or read_intent(signal, title), inp.candidates, decade_weight)
     return (sim or shared_similarity())(title, inp.candidates)
