@@ -51,6 +51,7 @@ __all__ = [
     "ScoreStore",
     "Tuned",
     "fused_llm_weight",
+    "llm_settings",
     "open_stage",
     "pull_smollm2",
     "shuffle_windows",
@@ -76,3 +77,17 @@ def fused_llm_weight(spec: ArmSpec, prompts_dir: Path = PROMPTS_DIR) -> float | 
         return effective(opts, prompts_dir)[0]
     except ValueError:
         return None
+
+
+def llm_settings(
+    base_url: str | None, model: str = "default", dialect: str = "llamacpp", tuned_adapter: Path | None = None
+) -> LLMSettings:
+    """An OpenAI-compatible server at `base_url`, else the embedded model; ValueError names a bad field."""
+    if dialect not in DIALECTS:
+        raise ValueError(f"--dialect must be one of {list(DIALECTS)}, not {dialect!r}")
+    backend: HTTPBackendConfig | InProcessBackendConfig
+    if base_url:
+        backend = HTTPBackendConfig.model_validate({"base_url": base_url, "model": model, "dialect": dialect})
+    else:
+        backend = InProcessBackendConfig(tuned_adapter=tuned_adapter)
+    return LLMSettings(backend=backend)

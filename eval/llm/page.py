@@ -48,7 +48,8 @@ def qualify_markdown(doc: Mapping[str, Any]) -> str:
         f"| predicted TitleFit@10 gain at the AUC | {ci(doc.get('predicted_titlefit_gain'), 4)} |",
         "",
         f"Scoring took {t['scoring_s']:.0f} s ({t['scoring_cpu_s']:.0f} CPU s; wall {t['wall_s']:.0f} s) "
-        f"on {t['cpus']} CPUs, load average (1, 5, 15 min) {load} (start -> end).",
+        f"on {t['cpus']} CPUs, load average (1, 5, 15 min) {load} (start -> end); the plain windows "
+        f"alone {t.get('plain_s', 0):.0f} s ({t.get('plain_cpu_s', 0):.0f} CPU s).",
         "",
         "Position prior (log-probability added per label position A..): "
         + ", ".join(f"{v:+.2f}" for v in pp["values"]),

@@ -157,13 +157,17 @@ def qualify(cfg: QualifyConfig, out: Path) -> dict[str, Any]:
     rules = RulesReranker.from_yaml(DEFAULT_CONFIG, catalog=rt.dataset.catalog)
     stage = open_stage(cfg.llm.for_quality(), cfg.prompts_dir)
 
+    phases: dict[str, float] = {}
+
     async def _run() -> tuple[list[ShuffledWindow], list[ShuffledWindow]]:
         try:
             backend, tpl = stage.backend_for(cfg.model), stage.prompt(cfg.prompt)
             scorers = [FusedLLMReranker(backend, tpl, rules, FusionSettings(weight=1.0, seed=cfg.seed + k))
                        for k in range(cfg.shuffles)]  # fmt: skip
             show = cfg.progress
+            c0, t0 = time.process_time(), time.perf_counter()
             a = await score_shuffles(scorers, plain, [w.truth for w in plain], "plain" if show else "")
+            phases["plain_s"], phases["plain_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
             b = await score_shuffles(scorers, titled_w, on_theme, "titled" if show else "")
             return a, b
         finally:
@@ -175,6 +179,7 @@ def qualify(cfg: QualifyConfig, out: Path) -> dict[str, Any]:
     timing = {
         "scoring_s": time.perf_counter() - t_score,
         "scoring_cpu_s": time.process_time() - c_score,
+        **phases,
         "wall_s": time.perf_counter() - t_start,
         "load_average_start": load_start,
         "load_average": list(os.getloadavg()),

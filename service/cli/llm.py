@@ -54,12 +54,10 @@ def qualify(
     progress: Annotated[bool, typer.Option(help="Progress lines.")] = True,
 ) -> None:
     """Score validation windows under shuffles; write DIR/qualify.json and qualify.md with a verdict."""
-    from cascade.llm import DIALECTS, HTTPBackendConfig, InProcessBackendConfig, LLMSettings, pull_smollm2
+    from cascade.llm import llm_settings, pull_smollm2
     from eval.llm.qualify import CALIBRATION_FILE, QualifyConfig
     from eval.llm.qualify import qualify as run
 
-    if dialect not in DIALECTS:
-        raise typer.BadParameter(f"must be one of {list(DIALECTS)}", param_hint="--dialect")
     if base_url and tuned_adapter:
         raise fail(
             "--tuned-adapter applies to the embedded model; over HTTP name the LoRA module with --model"
@@ -69,15 +67,14 @@ def qualify(
     if titled > users:
         raise fail(f"--titled {titled} exceeds --users {users}")
     folder = _out(out, "llm-qualify")
-    if base_url:
-        backend: HTTPBackendConfig | InProcessBackendConfig = HTTPBackendConfig.model_validate(
-            {"base_url": base_url, "model": model, "dialect": dialect}
-        )
-    else:
+    try:
+        settings = llm_settings(base_url, model, dialect, tuned_adapter)
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    if not base_url:
         pull_smollm2()
-        backend = InProcessBackendConfig(tuned_adapter=tuned_adapter)
     cfg = QualifyConfig(
-        LLMSettings(backend=backend), users=users, shuffles=shuffles, titled=titled, seed=seed, prompt=prompt,
+        settings, users=users, shuffles=shuffles, titled=titled, seed=seed, prompt=prompt,
         model="tuned" if tuned_adapter else "base", calibration=calibration or CALIBRATION_FILE, name=name,
         artifacts=artifacts, progress=progress,
     )  # fmt: skip

@@ -47,21 +47,15 @@ def tune_fusion(
     ] = None,
 ) -> None:
     """Pick the fused LLM arm's weight and MMR lambda on held-out users; write prompts/<name>.yaml."""
-    from cascade.llm import DIALECTS, HTTPBackendConfig, InProcessBackendConfig, LLMSettings, pull_smollm2
+    from cascade.llm import llm_settings, pull_smollm2
     from eval.tune_fusion import tune_fusion as run
 
-    if dialect not in DIALECTS:
-        raise typer.BadParameter(f"must be one of {list(DIALECTS)}", param_hint="--dialect")
-    if base_url:
-        backend: HTTPBackendConfig | InProcessBackendConfig = HTTPBackendConfig.model_validate(
-            {"base_url": base_url, "model": model, "dialect": dialect}
-        )
-    else:
-        pull_smollm2()
-        backend = InProcessBackendConfig(tuned_adapter=tuned_adapter)
     try:
+        settings = llm_settings(base_url, model, dialect, tuned_adapter)
+        if not base_url:
+            pull_smollm2()
         doc = run(
-            LLMSettings(backend=backend), users=users, eval_users=eval_users, seed=seed, prompt=prompt,
+            settings, users=users, eval_users=eval_users, seed=seed, prompt=prompt,
             name=name, cache_dir=cache_dir, artifacts=artifacts, require_gain=require_gain,
             model="tuned" if tuned else "base",
         )  # fmt: skip

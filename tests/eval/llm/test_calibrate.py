@@ -37,6 +37,8 @@ def test_bad_input_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "no such file" in res.output
     res = runner.invoke(app, ["llm", "qualify", "--base-url", "http://x", "--tuned-adapter", str(tmp_path)])
     assert res.exit_code == 2 and "embedded model" in res.output
+    res = runner.invoke(app, ["llm", "qualify", "--base-url", "http://x", "--dialect", "nope"])
+    assert res.exit_code == 2 and "--dialect must be one of" in res.output
     (tmp_path / "f").write_text("")
     res = runner.invoke(app, ["llm", "calibrate", "--out", str(tmp_path / "f")])
     assert res.exit_code == 2 and "not a folder" in res.output
