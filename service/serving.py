@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from cascade.arms import Arm, ArmResolver, ArmSet, Assignment, ExperimentsError, watched_files
 from cascade.features.online import OnlineStore, StoreUnavailable, create_store
-from cascade.features.online.base import CatalogEntry
+from cascade.features.online.base import CatalogEntry, NotReplicated
 from cascade.features.online.breaker import BreakerStore, request_budget
 from cascade.features.online.item_cache import ItemCache, cached
 from cascade.features.session import Event
@@ -316,7 +316,7 @@ class CareService:
         ]
         try:
             await asyncio.to_thread(ld.store.ingest, evs)
-        except StoreUnavailable as exc:
+        except (StoreUnavailable, NotReplicated) as exc:  # not acknowledged: the client retries
             raise StoreDown(str(exc) or "online store unavailable") from exc
         except UnknownItemError as exc:  # an item removed between the check and the write
             raise UnknownItem(-1) from exc

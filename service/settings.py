@@ -59,6 +59,15 @@ class Settings(BaseSettings):
 
     # Online-store breaker, Redis Cluster and serving processes (issue 14).
     redis_cluster: bool = Field(default=False, description="CARE_REDIS_URL names a node of a Redis Cluster.")
+    redis_min_replicas: int = Field(
+        default=0,
+        ge=0,
+        description="Redis Cluster: /events acknowledges an event only once this many replicas hold it "
+        "(WAIT); 1 keeps every acknowledged event through the loss of its primary.",
+    )
+    redis_replica_timeout_ms: int = Field(
+        default=100, gt=0, le=10_000, description="How long an event waits for its replicas before a 503."
+    )
     store_budget_ms: float = Field(
         default=250.0,
         gt=0,
@@ -120,13 +129,19 @@ class Settings(BaseSettings):
         """The online-store backend config these settings select."""
         if self.redis_url is None:
             return MemoryStoreConfig(session_ttl_s=float(self.session_ttl_s))
-        kind = RedisClusterStoreConfig if self.redis_cluster else RedisStoreConfig
-        return kind(
+        config = RedisStoreConfig(
             url=self.redis_url,
             prefix=self.redis_prefix,
             socket_timeout_s=self.redis_socket_timeout_s,
             connect_timeout_s=self.redis_connect_timeout_s,
             session_ttl_s=self.session_ttl_s,
+        )
+        if not self.redis_cluster:
+            return config
+        return RedisClusterStoreConfig(
+            **config.model_dump(exclude={"type"}),
+            min_replicas=self.redis_min_replicas,
+            replica_timeout_ms=self.redis_replica_timeout_ms,
         )
 
     @classmethod

@@ -21,6 +21,11 @@ class StoreUnavailable(RuntimeError):
     """The online store did not answer in time; callers degrade on this."""
 
 
+class NotReplicated(RuntimeError):
+    """A write applied but not confirmed by enough replicas in time: not to be acknowledged, as a failover
+    could lose it. The store answered, so this is no sign of it being down (a breaker lets it pass)."""
+
+
 @dataclass(frozen=True)
 class Fetched:
     """One user's batch record and session, plus batch features of the asked items."""

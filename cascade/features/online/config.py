@@ -38,6 +38,8 @@ class RedisClusterStoreConfig(BaseModel):
     socket_timeout_s: float = Field(default=0.25, gt=0, le=10)
     connect_timeout_s: float = Field(default=0.25, gt=0, le=10)
     session_ttl_s: int = Field(default=86_400, gt=0)
+    min_replicas: int = Field(default=0, ge=0, description="Replicas that must hold an event (WAIT).")
+    replica_timeout_ms: int = Field(default=100, gt=0, le=10_000)
 
 
 AnyStoreConfig = MemoryStoreConfig | RedisStoreConfig | RedisClusterStoreConfig
@@ -47,7 +49,13 @@ StoreConfig = Annotated[AnyStoreConfig, Field(discriminator="type")]
 def create_store(config: AnyStoreConfig) -> OnlineStore:
     if isinstance(config, RedisClusterStoreConfig):
         return RedisClusterStore(
-            config.url, config.prefix, config.socket_timeout_s, config.connect_timeout_s, config.session_ttl_s
+            config.url,
+            config.prefix,
+            config.socket_timeout_s,
+            config.connect_timeout_s,
+            config.session_ttl_s,
+            config.min_replicas,
+            config.replica_timeout_ms,
         )
     if isinstance(config, RedisStoreConfig):
         return RedisStore(

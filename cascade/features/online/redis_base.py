@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+from redis.exceptions import ClusterError, ReadOnlyError, RedisClusterException, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from cascade.features.online.base import F32, I64, ITEM_DEFAULTS, CatalogEntry, StoreUnavailable
@@ -20,7 +20,16 @@ from cascade.features.registry import EVENT_TYPES
 from cascade.features.session import SessionState
 
 T = TypeVar("T")
-_ERRORS = (RedisConnectionError, RedisTimeoutError, RedisClusterException, OSError)
+# ClusterError (CLUSTERDOWN), TRYAGAIN and READONLY: a failover in progress, as unavailable as a dead node
+_ERRORS = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    RedisClusterException,
+    ClusterError,
+    TryAgainError,
+    ReadOnlyError,
+    OSError,
+)
 # the catalog log: KEYS[1] the set of claimed ids, KEYS[2] the list of entries (one slot in a cluster)
 CLAIM_LUA = """
 if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end

@@ -8,6 +8,8 @@ as one cluster pipeline: each shard gets its commands in one write and answers i
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -15,12 +17,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from redis.cluster import RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, ResponseError
 
-from cascade.features.online.base import F32, I64, Fetched, StoreUnavailable
+from cascade.features.online.base import F32, I64, Fetched, NotReplicated, StoreUnavailable
 from cascade.features.online.redis_base import RedisBase, decode_items, decode_session, user_record
 from cascade.features.session import RECENT_MAX, Event
 
 ITEM_BUCKETS = 16
+_REFRESH_ERRORS = (RedisClusterException, RedisConnectionError, ResponseError, OSError)
 _EVENT_LUA = """
 local s, r, c = KEYS[1], KEYS[2], KEYS[3]
 redis.call('HINCRBY', s, 'n:' .. ARGV[1], 1)
@@ -45,8 +50,11 @@ class RedisClusterStore(RedisBase):
         socket_timeout_s: float = 0.25,
         connect_timeout_s: float = 0.25,
         session_ttl_s: int = 86_400,
+        min_replicas: int = 0,
+        replica_timeout_ms: int = 100,
         **redis_options: Any,
     ) -> None:
+        """min_replicas > 0: an event counts as written only once that many replicas have it (WAIT)."""
         if "{" in prefix or "}" in prefix:
             raise ValueError(f"prefix {prefix!r}: braces would change the keys' hash tags")
         self._r: RedisCluster[bytes] = RedisCluster.from_url(
@@ -54,6 +62,8 @@ class RedisClusterStore(RedisBase):
         )
         self._event_script = self._r.register_script(_EVENT_LUA)  # type: ignore[attr-defined]
         self._init_redis(prefix, session_ttl_s)
+        self._min_replicas, self._replica_timeout_ms = min_replicas, replica_timeout_ms
+        self._refreshed = 0.0
 
     # ---- keys ---------------------------------------------------------------------------------
     def user_key(self, user_id: int, kind: str) -> str:
@@ -104,7 +114,40 @@ class RedisClusterStore(RedisBase):
             self._ttl,
             RECENT_MAX,
         ]
-        self._call(lambda: self._event_script(keys=keys, args=args))
+        if self._min_replicas:
+            self._call(lambda: self._record_replicated(keys, args))
+        else:
+            self._call(lambda: self._event_script(keys=keys, args=args))
+
+    def _record_replicated(self, keys: list[str], args: list[Any]) -> None:
+        """The event script, then WAIT, on one connection to the user's primary (WAIT counts the writes of
+        its own connection); NotReplicated when fewer replicas than asked confirm it in time."""
+        node = self._r.get_node_from_key(keys[0])
+        if node is None or node.redis_connection is None:
+            self._refresh_slots()
+            raise StoreUnavailable(f"{self.name}: no primary known for {keys[0]!r}")
+        pipe = node.redis_connection.pipeline(transaction=False)
+        pipe.eval(_EVENT_LUA, len(keys), *keys, *args)
+        pipe.execute_command("WAIT", self._min_replicas, self._replica_timeout_ms)  # type: ignore[no-untyped-call]
+        try:
+            _, acked = pipe.execute()
+        except (ResponseError, RedisConnectionError, OSError) as exc:  # MOVED, CLUSTERDOWN, a dead primary
+            self._refresh_slots()
+            raise StoreUnavailable(f"{self.name}: event not written on {node.name}: {exc}") from exc
+        if int(acked) < self._min_replicas:
+            raise NotReplicated(
+                f"event on {node.name} confirmed by {acked} of {self._min_replicas} replica(s) "
+                f"in {self._replica_timeout_ms} ms"
+            )
+
+    def _refresh_slots(self) -> None:
+        """Re-read the slot map after a failover (at most twice a second: the cluster may still be voting)."""
+        now = time.monotonic()
+        if now - self._refreshed < 0.5:
+            return
+        self._refreshed = now
+        with contextlib.suppress(*_REFRESH_ERRORS):
+            self._r.nodes_manager.initialize()
 
     # ---- reads --------------------------------------------------------------------------------
     def _queue_items(self, pipe: Any, item_ids: I64) -> list[tuple[int, list[int]]]:
