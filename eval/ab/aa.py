@@ -7,7 +7,14 @@ impressions and outcomes from the log of the arm's condition, and runs `eval.ab.
 the function behind `care ab report`, on the result. Two logs of the same re-ranker (independent
 click draws) make A/A experiments; a log of a known-bad re-ranker makes experiments with a known effect.
 A user's data in an experiment are therefore exactly what the live service produced for them under
-that arm; what varies from experiment to experiment is who is in which arm, and the bootstrap's draws.
+that arm; what varies from experiment to experiment is who is in which arm, which of the arm's logs
+(click realizations) a user's data come from, and the bootstrap's draws.
+
+Both A/A arms draw every user's data from the same pool of the control's logs, so the null holds
+exactly for each user, and the experiments are independent given the logs: the count flagged is
+Binomial(n, the intervals' true false-positive rate). Giving each A/A arm its own log instead would fix
+one realized difference between the two logs for all n experiments (flags correlated, the binomial
+band no longer valid).
 """
 
 from __future__ import annotations
@@ -69,7 +76,7 @@ class ServedLog:
 
     def rates(self) -> dict[str, Any]:
         """The log as one arm: each rate over all its users, and one user's standard deviation of it."""
-        imps, outs = draw([(self.name, 1.0, self)], "all", EXPERIMENT)
+        imps, outs = draw([(self.name, 1.0, (self,))], "all", EXPERIMENT)
         cols, _ = collect(imps, EXPERIMENT, [self.name])
         s = user_sums(cols, join_outcomes(outs, cols))
         return {
@@ -80,7 +87,9 @@ class ServedLog:
         }
 
 
-Arm = tuple[str, float, ServedLog]  # name, weight, the log its users' data come from
+# name, weight, and the logs of the condition that arm serves: each user's data in an experiment are one
+# of their served realizations, picked at random per experiment
+Arm = tuple[str, float, Sequence[ServedLog]]
 
 
 def _label(row: Row, fields: Iterable[tuple[int, Any]]) -> Row:
@@ -91,19 +100,21 @@ def _label(row: Row, fields: Iterable[tuple[int, Any]]) -> Row:
 
 
 def draw(arms: Sequence[Arm], salt: str, experiment: str = EXPERIMENT) -> tuple[list[Row], list[Row]]:
-    """One experiment's rows: each user (served in every log) in the arm their salted hash picks."""
-    users = sorted(set.intersection(*(set(log.imps) for _, _, log in arms)))
+    """One experiment's rows: each user (served in every log) in the arm their salted hash picks, with
+    the data of one of that arm's logs (picked by a second salted hash)."""
+    users = sorted(set.intersection(*(set(log.imps) for _, _, logs in arms for log in logs)))
     total = sum(w for _, w, _ in arms)
     imps: list[Row] = []
     outs: list[Row] = []
     for u in users:
         point, acc = bucket(u, salt) * total, 0.0
-        name, log = arms[-1][0], arms[-1][2]  # float rounding at the top end
-        for a_name, w, a_log in arms:
+        name, logs = arms[-1][0], arms[-1][2]  # float rounding at the top end
+        for a_name, w, a_logs in arms:
             acc += w
             if point < acc:
-                name, log = a_name, a_log
+                name, logs = a_name, a_logs
                 break
+        log = logs[int(bucket(u, f"{salt}/realization") * len(logs))]
         log_imps, log_outs = log.labelled(name, experiment)
         imps += log_imps[u]
         outs += log_outs.get(u, [])
@@ -113,7 +124,7 @@ def draw(arms: Sequence[Arm], salt: str, experiment: str = EXPERIMENT) -> tuple[
 def experiments(arms: Sequence[Arm], n: int, n_boot: int, seed: int) -> list[dict[str, Any]]:
     """`n` experiments (the first arm the control, the second the treatment), each run through analyze."""
     control, treatment = arms[0][0], arms[1][0]
-    specs = [ArmSpec(name, w, log.reranker) for name, w, log in arms]
+    specs = [ArmSpec(name, w, logs[0].reranker) for name, w, logs in arms]
     out = []
     for e in range(n):
         imps, outs = draw(arms, f"{seed}-{e}")

