@@ -1,8 +1,9 @@
 """The import graph looks only down: cascade/ (library) <- eval/ and service/ <- the CLI (service/cli/).
 
-Nodes are cascade's top-level modules and sub-packages, eval/, service/ and service/cli/; an edge is
-any import between two nodes (type-only imports included). Run this file as a script to print the
-layers: `python tests/test_layers.py`.
+Nodes are cascade's top-level modules and sub-packages; eval/ and service/; and the tools that sit on
+top of a layer and are imported by nothing in it: each layer's benchmarks (cascade/bench/,
+eval/bench/, service/bench/) and the CLI. An edge is any import between two nodes (type-only imports
+included). Run this file as a script to print the layers: `python tests/test_layers.py`.
 """
 
 from __future__ import annotations
@@ -55,12 +56,10 @@ EDGES = {m: _imports(m) for m in FILES}
 
 
 def node(module: str) -> str:
-    """cascade.<x> for cascade's modules and sub-packages; service.cli; else the top package."""
+    """cascade.<x> for cascade's modules and sub-packages; <top>.bench and service.cli; else the top."""
     parts = module.split(".")
-    if parts[0] == "cascade":
+    if parts[0] == "cascade" or parts[1:2] == ["bench"] or parts[:2] == ["service", "cli"]:
         return ".".join(parts[:2])
-    if parts[:2] == ["service", "cli"]:
-        return "service.cli"
     return parts[0]
 
 

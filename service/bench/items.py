@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from cascade.bench.scale import Built, ScaleSpec, scaled_artifacts
 from cascade.retrieval.index import IndexConfig
+from cascade.runtime.grow import Built, ScaleSpec, scaled_artifacts
 from cascade.scale.recall import IndexRecall, index_recall
 from service.bench.service import LUA, WrkResult, wrk
 from service.process import ServerProcess

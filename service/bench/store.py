@@ -14,8 +14,8 @@ import uuid
 import httpx
 import numpy as np
 
-from cascade.bench.proxy import DelayProxy
 from cascade.features.online.redis_store import RedisStore
+from cascade.proxy import DelayProxy
 from service.bench.driver import LoadResult, drive
 from service.process import ServerProcess
 

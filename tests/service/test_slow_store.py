@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 
-from cascade.bench.proxy import DelayProxy
 from cascade.features.online.redis_store import RedisStore
+from cascade.proxy import DelayProxy
 from tests.service.conftest import MakeClient
 
 REC = {"user_id": 1, "k": 5, "arm": "rules"}

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cascade.bench.scale import ScaleSpec, scaled_artifacts
 from cascade.retrieval.index import IndexConfig
+from cascade.runtime.grow import ScaleSpec, scaled_artifacts
 from service.bench.items import check_answers, run, serve_env
 from service.process import ServerProcess
 

@@ -9,12 +9,12 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 
-from cascade.bench.proxy import DelayProxy
 from cascade.features.online import RedisStoreConfig, StoreUnavailable, create_store
 from cascade.features.online.base import ITEM_DEFAULTS
 from cascade.features.online.breaker import BreakerOpen, BreakerStore, BudgetSpent, request_budget
 from cascade.features.online.redis_store import RedisStore
 from cascade.features.session import Event
+from cascade.proxy import DelayProxy
 
 SLOW_S = 1.0  # every reply held this long; the socket timeout below is far shorter
 ITEMS = np.asarray([10, 11], dtype=np.int64)

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from cascade.arms import arm_resolver
-from cascade.bench.scale import Built, ScaleSpec, scaled_artifacts
 from cascade.experiments import ArmSpec
 from cascade.features.online.memory import MemoryStore
 from cascade.retrieval.index import IndexConfig
 from cascade.runtime import load_runtime
+from cascade.runtime.grow import Built, ScaleSpec, scaled_artifacts
 from cascade.scale.files import SCALE_DIR, load_features, load_vectors
 from cascade.scale.recall import index_recall
 from cascade.types import Context
