@@ -15,7 +15,6 @@ they are refused (503) instead of acknowledged.
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import time
@@ -33,6 +32,7 @@ from cascade.features.online.cluster_local import LocalCluster
 from cascade.features.online.redis_cluster import RedisClusterStore
 from cascade.features.session import Event
 from service.bench.paced import N_USERS, PacedLoad, Sample, mixed
+from service.bench.runs import emit
 from service.process import ServerProcess
 
 NODE_TIMEOUT_MS = 1000
@@ -260,7 +260,5 @@ def run(rate: float = 20.0, workers: int = 2, out: Path | None = None) -> dict[s
             res = under_load(cluster, server.url, prefix, rate)
         checks = {f"wait_{r}": guarantee(cluster, prefix + f"g{r}:", r) for r in (0, 1)}
     report: dict[str, object] = {"failover": asdict(res), "wait_cost": cost, "guarantee": checks}
-    print(json.dumps(report, indent=2))
-    if out is not None:
-        out.write_text(json.dumps(report, indent=2))
+    emit(report, out)
     return report

@@ -15,9 +15,8 @@ import re
 import shutil
 import tempfile
 import time
-import uuid
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -27,6 +26,7 @@ from cascade.ranking.xgb import XGBRanker
 from cascade.runtime import MANIFEST, RANKER_FILE
 from cascade.runtime.versions import POINTER, activate, rollback
 from service.bench.paced import N_USERS, PacedLoad, Request, Sample, capacity, recommend
+from service.bench.runs import emit, redis_prefix
 from service.process import ServerProcess
 
 Versions = tuple[str, str]  # (model_version, ranker_version)
@@ -217,24 +217,19 @@ def run(
     redis_url: str = "redis://127.0.0.1:6379/15",
 ) -> RolloutResult:
     """The bench: capacity first (closed loop, 8 connections, 5 s), then the rollout at `share` of it."""
-    from cascade.features.online.redis_store import RedisStore
     from service.bench.service import _wait_workers
 
-    prefix = f"care-bench-rollout-{uuid.uuid4().hex[:8]}:"
     root = Path(tempfile.mkdtemp(prefix="care-rollout-"))
     try:
-        pointer = versions_root(root, artifacts_dir(), second)
-        env = server_env(pointer, prefix, redis_url)
-        with ServerProcess(env, args=["--workers", str(workers)]) as server:
-            _wait_workers(server, workers)
-            cap = capacity(server.url, 5.0, 8, cycling)
-            res = rollout_under_load(server, pointer, workers, share * cap, cap)
+        with redis_prefix(redis_url, "bench-rollout") as prefix:
+            pointer = versions_root(root, artifacts_dir(), second)
+            with ServerProcess(
+                server_env(pointer, prefix, redis_url), args=["--workers", str(workers)]
+            ) as server:
+                _wait_workers(server, workers)
+                cap = capacity(server.url, 5.0, 8, cycling)
+                res = rollout_under_load(server, pointer, workers, share * cap, cap)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-        store = RedisStore(redis_url, prefix=prefix)
-        store.delete_prefix()
-        store.close()
-    print(json.dumps(asdict(res), indent=2))
-    if out is not None:
-        out.write_text(json.dumps(asdict(res), indent=2))
+    emit(res, out)
     return res

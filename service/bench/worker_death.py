@@ -10,20 +10,19 @@ files must be gone from the metrics folder).
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import re
 import signal
 import tempfile
 import time
-import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psutil
 
 from service.bench.paced import PacedLoad, Sample
+from service.bench.runs import emit, redis_prefix
 from service.process import ServerProcess
 
 _REQUESTS = re.compile(r'^care_http_requests_total\{[^}]*route="/recommend"[^}]*\} ([0-9.e+]+)$', re.M)
@@ -127,36 +126,27 @@ def run(
     warm_s: float = 3.0,
     out: Path | None = None,
     redis_url: str = "redis://127.0.0.1:6379/15",
-    env: dict[str, str] | None = None,
 ) -> DeathResult:
     """The bench: a server of `workers` workers on Redis, load at `rate`, one worker killed."""
-    from cascade.features.online.redis_store import RedisStore
+    from service.bench.service import _wait_workers
 
-    prefix = f"care-bench-death-{uuid.uuid4().hex[:8]}:"
-    with tempfile.TemporaryDirectory(prefix="care-metrics-") as metrics:
-        server_env = {
+    with (
+        tempfile.TemporaryDirectory(prefix="care-metrics-") as metrics,
+        redis_prefix(redis_url, "death") as p,
+    ):
+        env = {
             "CARE_REDIS_URL": redis_url,
-            "CARE_REDIS_PREFIX": prefix,
+            "CARE_REDIS_PREFIX": p,
             "CARE_IMPRESSIONS": "off",
             "PROMETHEUS_MULTIPROC_DIR": metrics,
-            **(env or {}),
         }
-        try:
-            with ServerProcess(server_env, args=["--workers", str(workers)]) as server:
-                from service.bench.service import _wait_workers
-
-                _wait_workers(server, workers)
-                load = PacedLoad(server.url, rate, connections=2 * workers + 2).start()
-                try:
-                    time.sleep(warm_s)
-                    res = kill_one(server, load, Path(metrics), workers)
-                finally:
-                    load.stop()
-        finally:
-            store = RedisStore(redis_url, prefix=prefix)
-            store.delete_prefix()
-            store.close()
-    print(json.dumps(asdict(res), indent=2))
-    if out is not None:
-        out.write_text(json.dumps(asdict(res), indent=2))
+        with ServerProcess(env, args=["--workers", str(workers)]) as server:
+            _wait_workers(server, workers)
+            load = PacedLoad(server.url, rate, connections=2 * workers + 2).start()
+            try:
+                time.sleep(warm_s)
+                res = kill_one(server, load, Path(metrics), workers)
+            finally:
+                load.stop()
+    emit(res, out)
     return res

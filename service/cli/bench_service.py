@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -106,3 +107,64 @@ def bench_ab_report(
     if bad := [b for b in chosen if b not in ("sqlite", "redis")]:
         raise fail(f"--backend must be sqlite or redis, not {bad}")
     run(impressions, users, chosen, redis_url, EXPERIMENTS_FILE, n_boot)
+
+
+@app.command("rollout")
+def bench_rollout(
+    workers: Annotated[int, typer.Option(min=1, help="Workers of `care serve`.")] = 2,
+    share: Annotated[float, typer.Option(help="Load as a share of the measured capacity.")] = 0.5,
+    to: Annotated[
+        Path | None,
+        typer.Option(help="A trained folder to roll out (default: the current one, ranker halved)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the result as JSON here.")] = None,
+) -> None:
+    """Switch a running service to another model version and back under paced load: failed requests,
+    answers mixing versions, seconds until every worker serves the new version."""
+    from service.bench.rollout import run
+
+    if not run(workers=workers, share=share, second=to, out=out).ok():
+        raise typer.Exit(1)
+
+
+@app.command("failover")
+def bench_failover(
+    rate: Annotated[float, typer.Option(help="Requests/s (one in four an event).")] = 20.0,
+    workers: Annotated[int, typer.Option(min=1, help="Workers of `care serve`.")] = 2,
+    out: Annotated[Path | None, typer.Option(help="Also write the result as JSON here.")] = None,
+) -> None:
+    """A Redis Cluster primary SIGKILLed under load (3+3 nodes on loopback): errors, events lost,
+    recovery after the promotion, degraded share; WAIT's cost; the guarantee with and without WAIT."""
+    from service.bench.failover import run
+
+    run(rate=rate, workers=workers, out=out)
+
+
+@app.command("worker-death")
+def bench_worker_death(
+    workers: Annotated[int, typer.Option(min=2, help="Workers of `care serve`.")] = 2,
+    rate: Annotated[float, typer.Option(help="Requests/s.")] = 40.0,
+    out: Annotated[Path | None, typer.Option(help="Also write the result as JSON here.")] = None,
+) -> None:
+    """SIGKILL one worker under load: failures against its in-flight requests, restart time, /metrics."""
+    from service.bench.worker_death import run
+
+    if not run(workers=workers, rate=rate, out=out).ok():
+        raise typer.Exit(1)
+
+
+@app.command("soak")
+def bench_soak(
+    minutes: Annotated[float, typer.Option(help="Length of the run.")] = 30.0,
+    rate: Annotated[
+        float | None, typer.Option(help="Requests/s (default: 60% of the measured capacity).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Writes OUT.json and OUT.png.")] = Path("soak"),
+) -> None:
+    """Paced load with events for MINUTES on 2 workers over Redis: RSS per worker, p50/p99 per minute,
+    errors, the impression log's size; a JSON and a PNG curve."""
+    from service.bench.soak import run
+
+    res = run(minutes=minutes, rate=rate, out=out)
+    if not all(res.verdict().values()):
+        raise typer.Exit(1)

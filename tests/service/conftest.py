@@ -6,6 +6,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,39 @@ def shared_server(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     env.pop("CARE_SETTINGS_FILE", None)
     with ServerProcess({**os.environ, **env}) as server:
         yield server
+
+
+@dataclass(frozen=True)
+class TwoWorkers:
+    """`care serve --workers 2` over Redis, reading its artifacts through a pointer (versions a, b)."""
+
+    server: ServerProcess
+    pointer: Path  # artifacts/current -> a; b: the same models with the ranker cut to half its trees
+    metrics: Path  # PROMETHEUS_MULTIPROC_DIR
+
+
+@pytest.fixture(scope="session")
+def two_workers(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoWorkers]:
+    """One two-worker server for the rollout and worker-death tests (a start costs tens of seconds)."""
+    from service.bench.rollout import versions_root
+    from service.bench.runs import redis_prefix
+    from service.bench.service import _wait_workers
+
+    root = tmp_path_factory.mktemp("two-workers")
+    (root / "metrics").mkdir()
+    shutil.copytree(PROMPTS_DIR, root / "prompts")
+    (root / "prompts" / "experiments.yaml").write_text(EXPERIMENTS)
+    pointer = versions_root(root / "artifacts", artifacts)
+    with redis_prefix("redis://127.0.0.1:6379/13", "test-2w") as prefix:
+        env = server_env(
+            pointer,
+            root / "prompts",
+            CARE_REDIS_URL="redis://127.0.0.1:6379/13",
+            CARE_REDIS_PREFIX=prefix,
+            CARE_RELOAD_INTERVAL_S="0.3",
+            CARE_IMPRESSIONS="off",
+            PROMETHEUS_MULTIPROC_DIR=str(root / "metrics"),
+        )
+        with ServerProcess(env, args=["--workers", "2"]) as server:
+            _wait_workers(server, 2)
+            yield TwoWorkers(server, pointer, root / "metrics")

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import math
-import uuid
 from pathlib import Path
-
-import redis
 
 from cascade.runtime.versions import activate
 from service.bench.paced import Sample
 from service.bench.rollout import answers, link_version, mixed, rollout_under_load, versions_root
-from service.bench.service import _wait_workers
-from service.process import ServerProcess
 from service.serving import CareService
-from tests.service.conftest import server_env, settings_for
-
-REDIS_DB = 13
+from tests.service.conftest import TwoWorkers, settings_for
 
 
 def _answer(i: int, model: str, ranker: str, items: list[int]) -> Sample:
@@ -33,35 +26,16 @@ def test_the_mixing_check_flags_a_foreign_pair_and_another_versions_items() -> N
     assert len(mixed([_answer(0, "a", "ra", [3, 4])], expected)) == 1  # labelled a, items of b
 
 
-def test_two_workers_switch_under_load_with_no_failed_or_mixed_answer(
-    artifacts: Path, config_dir: Path, tmp_path: Path
-) -> None:
-    pointer = versions_root(tmp_path / "artifacts", artifacts)
-    prefix = f"care-test-rollout-{uuid.uuid4().hex[:8]}:"
-    env = server_env(
-        pointer,
-        config_dir,
-        CARE_REDIS_URL=f"redis://127.0.0.1:6379/{REDIS_DB}",
-        CARE_REDIS_PREFIX=prefix,
-        CARE_RELOAD_INTERVAL_S="0.3",
-        CARE_IMPRESSIONS="off",
-    )
-    try:
-        with ServerProcess(env, args=["--workers", "2"]) as server:
-            _wait_workers(server, 2)
-            res = rollout_under_load(server, pointer, 2, rate=15.0, cap=math.nan, phase_s=3.0)
-            log = server.output()
-    finally:
-        r = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
-        keys = list(r.scan_iter(match=f"{prefix}*", count=1000))
-        for i in range(0, len(keys), 500):
-            r.delete(*keys[i : i + 500])
+def test_two_workers_switch_under_load_with_no_failed_or_mixed_answer(two_workers: TwoWorkers) -> None:
+    server, pointer = two_workers.server, two_workers.pointer
+    ready = server.output().count("care ready on")
+    res = rollout_under_load(server, pointer, 2, rate=15.0, cap=math.nan, phase_s=3.0)
     a, b = (v.split("/") for v in res.versions)
     assert a[0] != b[0] and a[1] != b[1]  # both the model and the ranker version change
     assert res.requests > 100
     assert (res.failed, res.mixed, res.old_after_switch) == (0, 0, 0), res
     assert res.switch_s <= 30.0 and res.rollback_s <= 30.0, res
-    assert log.count("care ready on") == 2  # switched in place: no worker restarted
+    assert server.output().count("care ready on") == ready  # switched in place: no worker restarted
 
 
 def test_a_version_that_fails_to_load_is_not_served_nor_retried(
