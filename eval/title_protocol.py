@@ -20,6 +20,7 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,9 @@ from cascade.llm import InProcessBackendConfig, LLMSettings, pull_smollm2, use_s
 from cascade.metrics import ndcg_at_k
 from cascade.rerank.title.intent import GENRE_NAMES, TitleIntent
 from cascade.rerank.title.intent_store import IntentStore, LLMIntents
-from cascade.rerank.title.term import INTENT_SIGNALS, shared_intents, text_intents, use_intents
+from cascade.rerank.title.term import shared_intents, text_intents, use_intents
+from cascade.rerank.title_kind import TitleRulesConfig, reads_llm
+from cascade.runtime import Runtime
 from cascade.types import Context
 from eval import report as rep
 from eval.arms import REFERENCE
@@ -44,6 +47,7 @@ from eval.scoring import compare
 from eval.titlefit import (
     TITLES_FILE,
     LabelledTitle,
+    decade_fit,
     intent_quality,
     kept,
     load_titles,
@@ -54,14 +58,27 @@ from eval.titlefit import (
 from eval.tune_fusion import store_path
 
 SLOTS = ("A", "B")
-METRICS = ("ndcg@10", "titlefit@10", "titlefit_free@10", "kept@10", "kept_titled@10", "steer@10", "ild_genre")
+METRICS = (
+    "ndcg@10",
+    "titlefit@10",
+    "titlefit_free@10",
+    "decadefit@10",
+    "kept@10",
+    "kept_titled@10",
+    "steer@10",
+    "ild_genre",
+)
 OWN = "own"  # the ranker's list for the user without a title (the `none` arm, untitled)
 Lists = dict[str, dict[str, dict[int, list[int]]]]  # arm -> slot (or OWN) -> user -> items
 
 
 def reads_intent(spec: ArmSpec) -> bool:
-    """Whether an arm reads a title intent (signal llm or combined)."""
-    return spec.reranker == "rules_title" and getattr(spec.options, "signal", None) in INTENT_SIGNALS
+    """Whether an arm reads the LLM's title intent (signal llm, or combined with an LLM share)."""
+    return (
+        spec.reranker == "rules_title"
+        and isinstance(spec.options, TitleRulesConfig)
+        and reads_llm(spec.options)
+    )
 
 
 def warm_intents(settings: LLMSettings, titles: list[str]) -> LLMIntents:
@@ -152,6 +169,7 @@ def per_user_metrics(
     truth: dict[int, set[int]],
     genres: dict[int, tuple[str, ...]],
     k: int,
+    years: Mapping[int, int] | None = None,
 ) -> dict[int, dict[str, float]]:
     """One arm's per-user title metrics from its A and B lists (and the ranker's, and the own list)."""
     out: dict[int, dict[str, float]] = {}
@@ -161,11 +179,13 @@ def per_user_metrics(
         aa, ba = title_fit(la, genres, ta, k), title_fit(lb, genres, ta, k)
         bb, ab = title_fit(lb, genres, tb, k), title_fit(la, genres, tb, k)
         free = [f for f, t in ((aa, ta), (bb, tb)) if t.free_form]
+        dec = [decade_fit(x, years or {}, t, k) for x, t in ((la, ta), (lb, tb)) if t.decades is not None]
         rel = truth.get(u, set())
         out[u] = {
             "ndcg@10": (ndcg_at_k(la, rel, k) + ndcg_at_k(lb, rel, k)) / 2.0,
             "titlefit@10": (aa + bb) / 2.0,
             "titlefit_free@10": float(np.mean(free)) if free else math.nan,
+            "decadefit@10": float(np.mean(dec)) if dec else math.nan,
             "kept@10": (kept(la, own[u], k) + kept(lb, own[u], k)) / 2.0,
             "kept_titled@10": (kept(la, ranker["A"][u], k) + kept(lb, ranker["B"][u], k)) / 2.0,
             "steer@10": steerability(aa, ba, bb, ab),
@@ -239,6 +259,7 @@ def reader_quality(titles: tuple[LabelledTitle, ...], intents: LLMIntents | None
         "uniform (chance)": lambda _t: uniform,
         "lexicon": lambda t: text_intents(t)[0],
         "minilm": lambda t: text_intents(t)[1],
+        "lexicon+minilm": lambda t: read_intent("combined", t, intents, llm_weight=0.0),
     }
     if intents is not None and all(intents.lookup(t) is not None for t in names):
         readers["llm"] = intents.lookup
@@ -246,12 +267,12 @@ def reader_quality(titles: tuple[LabelledTitle, ...], intents: LLMIntents | None
     return {name: intent_quality(titles, read) for name, read in readers.items()}
 
 
-def evaluate_titles(cfg: Any, titles_file: Path = TITLES_FILE) -> Path:
+def evaluate_titles(cfg: Any, titles_file: Path = TITLES_FILE, runtime: Runtime | None = None) -> Path:
     """Run the title protocol; returns the report folder (report.json, report.md, title_tradeoff.png)."""
     t_start = time.perf_counter()
     titles = load_titles(titles_file)
     titles_hash = hashlib.sha256(titles_file.read_bytes()).hexdigest()[:12]
-    p = plan(cfg)
+    p = plan(cfg, runtime)
     names = [t.title for t in titles]
     intents = warm_intents(cfg.llm, names) if any(reads_intent(s) for s in p.specs) else None
     use_intents(intents)
@@ -267,8 +288,10 @@ def evaluate_titles(cfg: Any, titles_file: Path = TITLES_FILE) -> Path:
     if not lists["none"]:  # the none arm was not asked for: only its untitled run
         del lists["none"], ranker["none"]
     genres = p.info.genres
+    cat = p.runtime.dataset.catalog
+    years = {int(i): int(y) for i, y in zip(cat.item_ids, cat.years, strict=True)}
     per_user = {
-        arm: per_user_metrics(ls, ranker[arm], own, pairs, p.truth, genres, cfg.k)
+        arm: per_user_metrics(ls, ranker[arm], own, pairs, p.truth, genres, cfg.k, years)
         for arm, ls in lists.items()
     }
     sets = {"all": p.users}

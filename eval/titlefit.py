@@ -85,6 +85,15 @@ def title_fit(
     return sum(1 for i in top if want & set(genres.get(i, ()))) / len(top)
 
 
+def decade_fit(items: Sequence[int], years: Mapping[int, int], title: LabelledTitle, k: int) -> float:
+    """Share of the top k released in the title's decades (nan when it names none, or an empty list)."""
+    top = list(items[:k])
+    if title.decades is None or not top:
+        return float("nan")
+    lo, hi = title.decades
+    return sum(1 for i in top if lo <= years.get(i, 0) <= hi) / len(top)
+
+
 def steerability(fit_aa: float, fit_ba: float, fit_bb: float, fit_ab: float) -> float:
     """How much each list fits its own title more than the other list does (fit_xy: x's list, y's title)."""
     return ((fit_aa - fit_ba) + (fit_bb - fit_ab)) / 2.0

@@ -21,7 +21,14 @@ from cascade.rerank.kinds import BuildContext, Built, Kind, KindConfig
 from cascade.rerank.rules import DEFAULT_CONFIG, RulesReranker
 from cascade.rerank.title.intent import TitleIntent
 from cascade.rerank.title.intent_store import LLMIntents, ScoreReader
-from cascade.rerank.title.term import INTENT_SIGNALS, TitleSignal, read_intent, shared_intents, title_term
+from cascade.rerank.title.term import (
+    INTENT_SIGNALS,
+    LLM_WEIGHT,
+    TitleSignal,
+    read_intent,
+    shared_intents,
+    title_term,
+)
 from cascade.types import RerankInput, RerankOutput
 
 
@@ -30,7 +37,8 @@ class TitleRulesConfig(KindConfig):
 
     For intent signals only: candidates (on-theme candidates at the ranker's cut), uncap_title_genres
     (the primary-genre cap skips the genres the title asks for), own_share (at least this share of
-    the ranker's own top k stays), decade_weight (added to the term inside the decades it names).
+    the ranker's own top k stays), decade_weight (added to the term inside the decades it names),
+    llm_weight (the LLM's share in the combined intent against 0.5 each for lexicon and MiniLM).
     """
 
     signal: TitleSignal = "lexicon"
@@ -40,6 +48,7 @@ class TitleRulesConfig(KindConfig):
     uncap_title_genres: bool = False
     own_share: float = Field(default=0.0, ge=0.0, le=1.0)
     decade_weight: float = Field(default=0.0, ge=0.0, le=5.0)
+    llm_weight: float = Field(default=LLM_WEIGHT, ge=0.0, le=10.0)
 
     @model_validator(mode="after")
     def _intent_options(self) -> TitleRulesConfig:
@@ -66,7 +75,7 @@ class TitleRules:
         """The title's intent under an intent signal (None for lexicon and embedding)."""
         if self.cfg.signal not in INTENT_SIGNALS or not title.strip():
             return None
-        return read_intent(self.cfg.signal, title, self._intents or shared_intents())
+        return read_intent(self.cfg.signal, title, self._intents or shared_intents(), self.cfg.llm_weight)
 
     def genre_weights(self, title: str, names: tuple[str, ...]) -> npt.NDArray[np.float64] | None:
         """The intent's probability per genre in `names` order (the pipeline's title quota)."""
@@ -84,8 +93,13 @@ class TitleRules:
         out.reranker = self.name
         out.stats["title_term"] = float(term is not None)
         if intent is not None:
-            out.stats["intent_llm"] = float(intent.source in ("llm", "combined"))
+            out.stats["intent_llm"] = float(intent.source in ("llm", "combined"))  # not the cold fallback
         return out
+
+
+def reads_llm(cfg: TitleRulesConfig) -> bool:
+    """Whether the arm reads the LLM's title intent (signal llm, or combined with an LLM share)."""
+    return cfg.signal == "llm" or (cfg.signal == "combined" and cfg.llm_weight > 0)
 
 
 def rules_of(ctx: BuildContext) -> RulesReranker:
@@ -97,7 +111,7 @@ def rules_of(ctx: BuildContext) -> RulesReranker:
 
 def _build(cfg: TitleRulesConfig, ctx: BuildContext) -> Built:
     intents = None
-    if cfg.signal in INTENT_SIGNALS and ctx.mode == "serving":
+    if cfg.signal in INTENT_SIGNALS and ctx.mode == "serving" and reads_llm(cfg):
         intents = shared_intents()
         if not intents.has_factory:
 

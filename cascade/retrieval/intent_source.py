@@ -1,8 +1,8 @@
 """The title's quota at the ranker's cut: the best-scored candidates that fit the title's intent.
 
 The ranker keeps its top n for the re-ranker. Under a playlist title the re-ranker can only follow
-the title as far as those n hold items of the genres it asks for; for a niche theme ("high noon
-showdowns") they often hold fewer than five. An arm that asks for a quota q (`TitleQuota`) gets the
+the title as far as those n hold items of the genres it asks for; for a niche theme ("dusty saloon
+standoffs") they often hold fewer than five. An arm that asks for a quota q (`TitleQuota`) gets the
 ranker's top n - q, then the ranker's best-scored q of the remaining retrieved candidates whose fit
 with the intent (its probability on the item's genres) reaches MIN_FIT: still in the ranker's order,
 still personal, and the ranker's own top n - q untouched.

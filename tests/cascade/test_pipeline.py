@@ -83,6 +83,25 @@ def test_a_title_reaches_the_ranker_and_no_title_leaves_its_columns_zero(runtime
     assert all(v >= 0.0 for v in runtime.manifest["feature_importance"].values())
 
 
+def test_an_intent_arms_quota_brings_on_theme_candidates_past_the_rankers_head(runtime: Runtime) -> None:
+    """The ranker's first n - q stay; the last q are its best-scored candidates of the title's genres."""
+    from cascade.rerank.title_kind import TitleRules, TitleRulesConfig
+
+    pipe = runtime.offline_pipeline("test")
+    rules = RulesReranker.from_yaml(catalog=runtime.dataset.catalog)
+    cfg = TitleRulesConfig(signal="combined", llm_weight=0.0, candidates=10)
+    quota = TitleRules(rules, cfg, "rules_title:combined")
+    ctx = Context(playlist_title="dusty saloon standoffs", timestamp=float(runtime.as_of_end))
+    genres = runtime.dataset.catalog.genres
+    for u in (1, 2, 3):
+        plain = pipe.rank(u, ctx).ranked.item_ids.tolist()
+        steered = pipe.rank(u, ctx, quota=quota).ranked.item_ids.tolist()
+        assert steered[:40] == plain[:40] and len(steered) == len(plain) == len(set(steered))
+        tail = steered[40:]
+        western = sum("Western" in genres[runtime.dataset.catalog.row(i)] for i in tail)
+        assert western > sum("Western" in genres[runtime.dataset.catalog.row(i)] for i in plain[40:])
+
+
 def test_a_played_item_is_not_recommended_again(online: tuple[FeatureStore, Pipeline]) -> None:
     store, pipe = online
     first = pipe.recommend_sync(7, 10, Context(), NONE)

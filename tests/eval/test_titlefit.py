@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from eval.title_protocol import per_user_metrics
 from cascade.rerank.title.intent import TitleIntent
+from eval.title_protocol import per_user_metrics
 from eval.titlefit import (
     LabelledTitle,
     intent_quality,

@@ -27,9 +27,10 @@ TitleSignal = Literal["none", "lexicon", "embedding", "llm", "combined"]
 __all__ = ["INTENT_SIGNALS", "TitleSignal", "read_intent", "shared_similarity", "title_term"]
 INTENT_SIGNALS: frozenset[str] = frozenset({"llm", "combined"})
 FloatArray = npt.NDArray[np.float64]
-# the combined intent's mix (chosen on eval/titles.yaml and derived titles; the LLM's share is small
-# because the embedded model's intent carried next to no signal there)
-COMBINED_WEIGHTS = {"lexicon": 0.5, "minilm": 0.5, "llm": 0.1}
+# the combined intent's mix: lexicon and MiniLM alike (eval/titles.yaml and derived titles), the LLM's
+# share an arm option (the embedded model's intent carried no signal there: AUC 0.51-0.53)
+COMBINED_WEIGHTS = {"lexicon": 0.5, "minilm": 0.5}
+LLM_WEIGHT = 0.1
 
 _INTENTS: LLMIntents | None = None
 
@@ -57,19 +58,25 @@ def text_intents(title: str) -> tuple[TitleIntent, TitleIntent]:
     return lexicon_intent(title), minilm_intent(title)
 
 
-def read_intent(signal: str, title: str, intents: LLMIntents | None = None) -> TitleIntent:
-    """The title's intent under an intent signal; queues a cold title for the LLM, never waits for it."""
+def read_intent(
+    signal: str, title: str, intents: LLMIntents | None = None, llm_weight: float = LLM_WEIGHT
+) -> TitleIntent:
+    """The title's intent under an intent signal; queues a cold title for the LLM, never waits for it.
+
+    llm_weight: the LLM's share in the combined intent (0: lexicon and MiniLM only, no LLM asked)."""
     lex, mini = text_intents(title)
+    w = COMBINED_WEIGHTS
+    if signal == "combined" and llm_weight <= 0:
+        return combine([(w["lexicon"], lex), (w["minilm"], mini)], source="combined-text")
     book = intents or shared_intents()
     llm = book.lookup(title)
     if llm is None:
         book.request(title)
-    w = COMBINED_WEIGHTS
     if signal == "llm":
         if llm is not None:
             return llm
         return combine([(w["lexicon"], lex), (w["minilm"], mini)], source="llm-cold")
-    parts = [(w["lexicon"], lex), (w["minilm"], mini)] + ([(w["llm"], llm)] if llm is not None else [])
+    parts = [(w["lexicon"], lex), (w["minilm"], mini)] + ([(llm_weight, llm)] if llm is not None else [])
     return combine(parts, source="combined" if llm is not None else "combined-cold")
 
 

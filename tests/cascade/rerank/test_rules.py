@@ -130,6 +130,30 @@ def test_genre_cap_holds_in_top_k(catalog: Catalog) -> None:
     assert max(primaries.values()) <= 3
 
 
+def test_uncapped_genres_skip_the_primary_genre_cap(catalog: Catalog) -> None:
+    rows = [r for r in range(len(catalog)) if catalog.genres[r][:1] == ("Drama",)]
+    drama = items_at(catalog, rows[:20])
+    others = [c for c in plain_items(catalog, 200, exclude=set(ids(drama))) if c.genres[0] != "Drama"][:30]
+    cfg = RulesConfig(mmr_lambda=1.0, max_per_franchise=None, max_per_primary_genre=3)
+    inp = make_input(drama + others, k=10)
+    out = RulesReranker(cfg, catalog=catalog).rerank_sync(inp, uncapped=frozenset({"Drama"}))
+    assert out.item_ids[:10] == ids(drama[:10])  # the title's genre fills the list in ranker order
+    other = RulesReranker(cfg, catalog=catalog).rerank_sync(inp, uncapped=frozenset({"Western"}))
+    primaries = Counter(c.genres[0] for c in drama + others if c.item_id in other.item_ids[:10])
+    assert primaries["Drama"] == 3  # an exemption for another genre leaves the cap on drama
+
+
+@pytest.mark.parametrize("keep", [0, 4, 10])
+def test_keep_holds_that_many_of_the_rankers_top_k(catalog: Catalog, keep: int) -> None:
+    cands = plain_items(catalog, 40)
+    scores = [1.0] * 10 + [5.0] * 30  # the scores now favour everything past the ranker's top 10
+    inp = make_input(cands, k=10, scores=scores)
+    out = RulesReranker(uncapped(1.0)).rerank_sync(inp, keep=keep)
+    kept = len(set(out.item_ids[:10]) & set(ids(cands[:10])))
+    assert kept == keep
+    assert sorted(out.item_ids) == sorted(ids(cands))
+
+
 def test_lambda_one_without_binding_caps_keeps_ranker_order(catalog: Catalog) -> None:
     cands = items_at(catalog, list(range(50)))
     out = RulesReranker(uncapped(1.0)).rerank_sync(make_input(cands))
