@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,14 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
+def read_rows(sink: ImpressionLog, since: float, until: float) -> tuple[list[Row], list[Row]]:
+    """The log's impression and outcome rows in [since, until]."""
+    with _no_gc():  # millions of small lists and no cycles: the cyclic GC would only rescan them
+        imps: list[Row] = [r for rows in sink.impression_rows(since, until) for r in rows]
+        outs: list[Row] = [r for rows in sink.outcome_rows(since, until) for r in rows]
+    return imps, outs
+
+
 def build_report(
     sink: ImpressionLog,
     since: float,
@@ -70,39 +78,16 @@ def build_report(
 ) -> dict[str, Any]:
     """Read the log for [since, until] and compute every number (nothing written)."""
     t0 = time.perf_counter()
-    with _no_gc():  # millions of small lists and no cycles: the cyclic GC would only rescan them
-        imps = [r for rows in sink.impression_rows(since, until) for r in rows]
-        outs = [r for rows in sink.outcome_rows(since, until) for r in rows]
-    t_read = time.perf_counter() - t0
-    report = report_of_rows(
-        imps, outs, sink.name, since, until, experiments_file, experiment, control, n_boot, alpha
-    )
-    report["timing_s"] = {"read": t_read, "total": time.perf_counter() - t0}
-    return report
-
-
-def report_of_rows(
-    imps: Sequence[Row],
-    outs: Sequence[Row],
-    log: str,
-    since: float,
-    until: float,
-    experiments_file: Path,
-    experiment: str | None = None,
-    control: str | None = None,
-    n_boot: int = 2000,
-    alpha: float = SRM_ALPHA,
-) -> dict[str, Any]:
-    """Every number of the report from rows already read (`log` names where they came from)."""
-    t0 = time.perf_counter()
     name, specs = arm_specs(experiments_file, experiment)
+    imps, outs = read_rows(sink, since, until)
+    t_read = time.perf_counter() - t0
     with _no_gc():
         report = analyze(imps, outs, name, specs, control=control, n_boot=n_boot, alpha=alpha)
     report.update(
         created=datetime.now(UTC).isoformat(timespec="seconds"),
-        source={"log": log, "since": since, "until": until, "experiments_file": str(experiments_file)},
+        source={"log": sink.name, "since": since, "until": until, "experiments_file": str(experiments_file)},
         configured_arms=[{"name": s.name, "weight": s.weight, "reranker": s.reranker} for s in specs],
-        timing_s={"read": 0.0, "total": time.perf_counter() - t0},
+        timing_s={"read": t_read, "total": time.perf_counter() - t0},
     )
     return report
 

@@ -18,22 +18,23 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import numpy as np
 import yaml
 
 from cascade.process import ManagedServer
-from eval.ab.analysis import Row
 from eval.ab.clicks import CascadeClickModel
-from eval.ab.report import report_of_rows, write_report
+from eval.ab.report import build_report, write_report
 from eval.report import _f, _table, write_json
 from service.impressions import ImpressionLog, RedisImpressionLog, SqliteImpressionLog, delete_prefix
 from service.process import ServerProcess
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -205,18 +206,6 @@ def _open(cfg: SimConfig, prefix: str, sqlite: Path) -> ImpressionLog:
     return SqliteImpressionLog(sqlite)
 
 
-@dataclass
-class Replayed:
-    """What one replay sent, and the impressions and outcomes the service logged for it."""
-
-    traffic: Traffic
-    impressions: list[Row]
-    outcomes: list[Row]
-    since: float
-    until: float
-    log: str
-
-
 def audience(cfg: SimConfig, wanted: Mapping[int, Mapping[int, float]]) -> list[tuple[int, int]]:
     """(user, requests) for the configured sample of test users plus the cold-start ids."""
     users = sorted(wanted)
@@ -233,10 +222,12 @@ def replay(
     plan: list[tuple[int, int]],
     wanted: Mapping[int, Mapping[int, float]],
     times: Mapping[int, Sequence[float]],
+    read: Callable[[ImpressionLog, float, float], T],
     module: str = "service.cli",
     log_name: str = "impressions",
-) -> Replayed:
-    """A fresh service (`python -m MODULE serve`) serves `serving_file` to `plan`; its log is read back."""
+) -> tuple[Traffic, T]:
+    """A fresh service (`python -m MODULE serve`) serves `serving_file` to `plan`; what `read` makes of
+    its log (given the run's time range)."""
     prefix = f"care-sim-{uuid.uuid4().hex[:8]}:"
     cfg.out.mkdir(parents=True, exist_ok=True)
     sqlite = cfg.out / f"{log_name}.sqlite"
@@ -260,15 +251,13 @@ def replay(
         until = time.time() + 1.0
         sink = _open(cfg, prefix, sqlite)
         try:
-            imps: list[Row] = [r for rows in sink.impression_rows(since, until) for r in rows]
-            outs: list[Row] = [r for rows in sink.outcome_rows(since, until) for r in rows]
-            log = sink.name
+            result = read(sink, since, until)
         finally:
             sink.close()
     finally:
         if cfg.redis_url is not None and not cfg.keep_log:
             delete_prefix(cfg.redis_url, prefix)
-    return Replayed(traffic, imps, outs, since, until, log)
+    return traffic, result
 
 
 def server_process(env: Mapping[str, str], module: str) -> ManagedServer:
@@ -296,11 +285,10 @@ def simulate(
     if cfg.skew is not None:
         serving_file = cfg.out / "serving-experiments.yaml"
         skewed_experiments(cfg.experiments_file, serving_file, *cfg.skew)
-    run = replay(cfg, serving_file, plan, windows, times or {})
-    traffic = run.traffic
-    report = report_of_rows(
-        run.impressions, run.outcomes, run.log, run.since, run.until, cfg.experiments_file, n_boot=cfg.n_boot
-    )
+    traffic, report = replay(
+        cfg, serving_file, plan, windows, times or {},
+        lambda sink, since, until: build_report(sink, since, until, cfg.experiments_file, n_boot=cfg.n_boot),
+    )  # fmt: skip
     write_report(cfg.out / "report", report)
     ordering = ordering_check(report, offline_ndcg(cfg.offline)) if cfg.offline is not None else None
     srm_passed = bool(report["srm"]["passed"])

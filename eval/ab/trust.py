@@ -36,6 +36,7 @@ from cascade.metrics import ndcg_at_k
 from eval.ab.aa import ServedLog, aa_summary, effect_summary, experiments
 from eval.ab.analysis import RATES
 from eval.ab.power import ALPHA, POWER, power_at, users_per_arm
+from eval.ab.report import read_rows
 from eval.ab.reversed import KIND_NAME, SERVER_MODULE
 from eval.ab.simulate import SimConfig, audience, replay, test_windows
 from eval.report import _f, _table, write_json
@@ -94,11 +95,13 @@ def serve(cfg: TrustConfig) -> tuple[dict[str, ServedLog], dict[str, Any], dict[
         path = serving_file(sim.out / "serving", name, arm)
         module = SERVER_MODULE if arm["reranker"] == KIND_NAME else "service.cli"
         run_cfg = replace(sim, seed=sim.seed + i, prompts_dir=sim.prompts_dir or sim.experiments_file.parent)
-        run = replay(run_cfg, path, plan, windows, times, module=module, log_name=f"impressions-{name}")
-        if run.traffic.errors:
-            raise RuntimeError(f"condition {name}: {run.traffic.errors} failed requests")
-        logs[name] = ServedLog.of(name, str(arm["reranker"]), run.impressions, run.outcomes)
-        traffic[name] = asdict(run.traffic) | {"click_seed": run_cfg.seed}
+        sent, (imps, outs) = replay(
+            run_cfg, path, plan, windows, times, read_rows, module=module, log_name=f"impressions-{name}"
+        )
+        if sent.errors:
+            raise RuntimeError(f"condition {name}: {sent.errors} failed requests")
+        logs[name] = ServedLog.of(name, str(arm["reranker"]), imps, outs)
+        traffic[name] = asdict(sent) | {"click_seed": run_cfg.seed}
     return logs, traffic, windows
 
 
@@ -174,8 +177,7 @@ def reuse(cfg: TrustConfig) -> tuple[dict[str, ServedLog], dict[str, Any], dict[
         arm = next(iter(yaml.safe_load(spec.read_text())["experiments"].values()))["arms"][0]
         sink = SqliteImpressionLog(path)
         try:
-            imps = [r for rows in sink.impression_rows(0.0, math.inf) for r in rows]
-            outs = [r for rows in sink.outcome_rows(0.0, math.inf) for r in rows]
+            imps, outs = read_rows(sink, 0.0, math.inf)
         finally:
             sink.close()
         logs[name] = ServedLog.of(name, str(arm["reranker"]), imps, outs)
