@@ -169,7 +169,8 @@ def aa_summary(results: Sequence[dict[str, Any]], alpha: float = 0.05) -> dict[s
 
 
 def effect_summary(results: Sequence[dict[str, Any]], sign: int, target: float = 0.95) -> dict[str, Any]:
-    """Per metric: the share of experiments whose interval excludes 0 on the expected side (`sign`)."""
+    """Per metric: the share of experiments whose interval excludes 0 on the expected side (`sign`);
+    ok when play-through, the report's headline rate, reaches `target`."""
     n = len(results)
     metrics = {}
     for m in RATES:

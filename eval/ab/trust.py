@@ -263,6 +263,8 @@ def markdown(s: dict[str, Any]) -> str:
                          _f(v["mean_mde"])])  # fmt: skip
     lines += [_table(["treatment share", "users (control / treatment)", "metric", "flagged", "binomial band",
                       "within", "mean MDE"], rows), ""]  # fmt: skip
+    srm = ", ".join(f"{a['srm_flagged']} of {a['experiments']} at share {k}" for k, a in s["aa"].items())
+    lines += [f"The sample-ratio check (alpha 0.001) failed in {srm}.", ""]
     lines += ["## Known effects: deliberately bad arms against the control", "",
               "reversed: the ranker's top 10 in reverse (the issue's known effect); reversed-50: its top 50 "
               "in reverse (ranks 50..41 served). Detected: the 95% interval lies below 0.", ""]  # fmt: skip
