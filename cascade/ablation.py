@@ -20,18 +20,11 @@ import numpy.typing as npt
 from cascade.cost import StageCosts
 from cascade.features.registry import COLLAB, COLLAB_GROUPS, RANKER_FEATURES, TITLE, names
 from cascade.metrics import accuracy
+from cascade.progress import progress, progress_over
 from cascade.retrieval.retriever import TwoTowerRetriever, catalog_text
 from cascade.runtime import load_runtime, window_start
-from cascade.train import (
-    RETRIEVER_TRAIN_DIR,
-    SEED,
-    K,
-    RankerRows,
-    _users,
-    fit_ranker,
-    progress,
-    validation_rows,
-)
+from cascade.runtime.evaluate import K
+from cascade.train import RETRIEVER_TRAIN_DIR, SEED, RankerRows, fit_ranker, validation_rows
 from cascade.types import Context
 
 F32 = npt.NDArray[np.float32]
@@ -87,7 +80,7 @@ def run(
             ds, split, rt.batch, seed, text, p, StageCosts(), tt_val, forbidden_titles
         )
         tests = []
-        for u in _users(p, "test rows", users):
+        for u in progress_over(p, "test rows", users):
             now = float(as_of[u])
             uf = pipeline.features.user(u, (), now)
             got, xt, _ = pipeline.candidate_features(uf, Context(timestamp=now), now, {})

@@ -9,7 +9,7 @@ import random
 import shutil
 import sys
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from cascade import paths
 from cascade.cost import StageCosts
@@ -30,21 +30,18 @@ from cascade.engine import LOCAL, Engine, chunks, open_engine
 from cascade.features.batch import BatchFeatures
 from cascade.features.collab import CollabConfig, CollabModel
 from cascade.features.registry import RANKER_FEATURES, names
-from cascade.metrics import accuracy
 from cascade.pipeline import N_RANK, N_RETRIEVE, Pipeline
-from cascade.ranking.titles import intent_title, training_titles
+from cascade.progress import progress, progress_over
+from cascade.ranking.titles import training_titles
 from cascade.ranking.xgb import XGBRanker
-from cascade.rerank.rules import RulesReranker
-from cascade.retrieval.blend import BlendedRetriever, SourcedCandidates
-from cascade.retrieval.evaluate import evaluate_popularity
+from cascade.retrieval.blend import BlendedRetriever
 from cascade.retrieval.retriever import TwoTowerRetriever, catalog_text
 from cascade.retrieval.two_tower import TwoTowerConfig
 from cascade.runtime import MANIFEST, RANKER_FILE, RETRIEVER_DIR, Runtime, point_in_time, window_start
+from cascade.runtime.evaluate import K, evaluate_test
 from cascade.runtime.versions import finish_training, training_folder
-from cascade.types import Context
 
 F32 = npt.NDArray[np.float32]
-K = 10
 SEED = 7  # the default seed of `care train`
 RETRIEVER_TRAIN_DIR = "retriever_train"  # the two-tower fitted on the train window (validation rows)
 # per-user stages (ranker rows, test metrics) run on a seeded sample above these counts: their cost
@@ -72,23 +69,6 @@ class _Unfitted:
         raise RuntimeError("the ranker is not trained yet")
 
 
-def progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=False,
-    )
-
-
-def _users(p: Progress, label: str, users: list[int]) -> Iterator[int]:
-    task = p.add_task(label, total=len(users))
-    for u in users:
-        yield u
-        p.advance(task)
-
-
 class RankerRows(NamedTuple):
     """The ranker's training rows: features, labels, group sizes, and the user of each group."""
 
@@ -110,7 +90,7 @@ def ranker_rows(
     """One group per user (the retrieved candidates' features, labelled by the window's items), and a
     second one under the user's title in `titles`. On a cluster, chunks of users per worker."""
     if engine.workers == 1:
-        return _rows_of(_users(p, f"ranker rows ({window})", users), pipeline, split, window, titles)
+        return _rows_of(progress_over(p, f"ranker rows ({window})", users), pipeline, split, window, titles)
     parts = [users[a:b] for a, b in chunks(len(users), 4 * engine.workers)]
     done = engine.map(_rows_of, parts, pipeline, split, window, titles)
     return RankerRows(
@@ -144,54 +124,6 @@ def _rows_of(
         np.asarray(groups, dtype=np.int64),
         np.asarray(owners, dtype=np.int64),
     )
-
-
-def evaluate_test(runtime: Runtime, users: list[int], p: Progress) -> dict[str, dict[str, float]]:
-    """Test-window metrics of popularity, two-tower alone, + XGBoost, + rules, and retrieval recall@500.
-
-    "+intent_title" is the ranker under a title phrased from the user's own test items (no noise):
-    what a title that states the intent exactly is worth.
-    """
-    pipeline = runtime.offline_pipeline("test")
-    relevant = runtime.split.test.by_user()
-    as_of = window_start(runtime.split.test)
-    catalog = runtime.dataset.catalog
-    rules = RulesReranker(catalog=catalog)
-    arms = ("two_tower", "two_tower+xgb", "+rules", "+intent_title")
-    sums: dict[str, dict[str, float]] = {a: {} for a in arms}
-    recall = {"recall@500": 0.0, "two_tower_recall@500": 0.0, "collab_recall@500": 0.0}
-    for u in _users(p, "test-window metrics", users):
-        rel = set(relevant[u].tolist())
-        now = float(as_of[u])
-        ranked = pipeline.rank(u, Context(timestamp=now))
-        inp = pipeline.rerank_input(u, ranked, Context(), K)
-        got = ranked.retrieved
-        tt_rank = got.tt_rank if isinstance(got, SourcedCandidates) else np.arange(len(got))
-        cf_rank = got.collab_rank if isinstance(got, SourcedCandidates) else np.full(len(got), len(got))
-        by_tt = got.item_ids[np.argsort(tt_rank, kind="stable")]
-        title = intent_title(rel, catalog, np.random.default_rng(u), noisy=False)
-        titled = pipeline.rank(u, Context(playlist_title=title, timestamp=now)) if title else ranked
-        lists = {
-            "two_tower": by_tt[:K].tolist(),
-            "two_tower+xgb": ranked.ranked.item_ids[:K].tolist(),
-            "+rules": rules.rerank_sync(inp).item_ids[:K],
-            "+intent_title": titled.ranked.item_ids[:K].tolist(),
-        }
-        for arm, items in lists.items():
-            for name, v in accuracy(items, rel, K).items():
-                sums[arm][name] = sums[arm].get(name, 0.0) + v
-        n = len(got)
-        for key, items in (
-            ("recall@500", got.item_ids),
-            ("two_tower_recall@500", got.item_ids[tt_rank < n]),
-            ("collab_recall@500", got.item_ids[cf_rank < n]),
-        ):
-            recall[key] += len(rel & set(items.tolist())) / len(rel)
-    out = {arm: {k: v / len(users) for k, v in m.items()} for arm, m in sums.items()}
-    pop = evaluate_popularity(runtime.split, runtime.dataset.catalog.item_ids, "test")
-    out = {"popularity": {k: v for k, v in pop.items() if k.endswith(f"@{K}")}, **out}
-    out["retrieval"] = {k: v / len(users) for k, v in recall.items()}
-    return out
 
 
 def _versions() -> dict[str, str]:

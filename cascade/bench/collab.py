@@ -17,9 +17,11 @@ import numpy as np
 
 from cascade.cost import StageCosts
 from cascade.features.collab import CollabConfig, CollabModel
+from cascade.progress import progress
 from cascade.retrieval.retriever import TwoTowerRetriever, catalog_text
 from cascade.runtime import Runtime, load_runtime
-from cascade.train import RETRIEVER_TRAIN_DIR, evaluate_test, fit_ranker, progress, validation_rows
+from cascade.runtime.evaluate import evaluate_test
+from cascade.train import RETRIEVER_TRAIN_DIR, fit_ranker, validation_rows
 
 
 def parse(config: str) -> tuple[CollabConfig, int]:
