@@ -87,15 +87,20 @@ def resolver_over(runtime: Runtime, old: ArmResolver) -> ArmResolver:
 
 
 _preloaded: tuple[ArtifactsKey, Runtime] | None = None
+_attempted: ArtifactsKey | None = None
 
 
-def preload_runtime(pointer: Path) -> None:
+def preload_runtime(pointer: Path) -> bool:
     """Load the version `pointer` names now, for the first `build` of this process (and of every process
-    forked from it) to take instead of loading its own, if the pointer still names it then."""
-    global _preloaded
+    forked from it) to take instead of loading its own, if the pointer still names it then. Called again
+    (the supervisor does, every second) it loads only when the pointer moved; True if it loaded."""
+    global _preloaded, _attempted
     key = ArtifactsKey.of(pointer)
-    if key is not None:
-        _preloaded = key, load_runtime(Path(key.folder))
+    if key is None or key == _attempted:
+        return False
+    _attempted, _preloaded = key, None  # a version that fails to load is not tried again
+    _preloaded = key, load_runtime(Path(key.folder))
+    return True
 
 
 def _runtime(key: ArtifactsKey | None, pointer: Path) -> Runtime:

@@ -3,6 +3,7 @@ pre-forking supervisor (service.supervisor)."""
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import os
@@ -168,9 +169,15 @@ def _serve(host: str, port: int, workers: int | None, loop: Loop, http: Http) ->
         app = worker_app(load_before_serving=True)
         return uvicorn.Config(app, loop=loop, http=http, log_level="info", access_log=False)
 
+    def follow_pointer() -> None:  # a worker restarted after a rollout starts on the new version at once
+        from service.loaded import preload_runtime
+
+        if settings.model_watch and preload_runtime(settings.artifacts):
+            gc.freeze()
+
     sock = uvicorn.Config("service.main:worker_app", host=host, port=port).bind_socket()
     try:
-        status = Supervisor(sock, n, config, on_exit=retire).run()
+        status = Supervisor(sock, n, config, on_exit=retire, on_tick=follow_pointer).run()
     finally:
         sock.close()
     if status:

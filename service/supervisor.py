@@ -45,6 +45,7 @@ class Supervisor:
     workers: int
     make_config: Callable[[], uvicorn.Config]  # called in the child, after the fork
     on_exit: Callable[[int], object] = lambda pid: None  # called in the parent for every child that ended
+    on_tick: Callable[[], object] = lambda: None  # called in the parent about once a second
     children: dict[int, float] = field(default_factory=dict)  # pid -> started (monotonic)
     restarts: int = 0
     _deaths: deque[float] = field(default_factory=deque)
@@ -70,7 +71,14 @@ class Supervisor:
         self._signals.append(signum)
 
     def _loop(self) -> int:
+        next_tick = time.monotonic() + 1.0
         while True:
+            if time.monotonic() >= next_tick:
+                next_tick = time.monotonic() + 1.0
+                try:
+                    self.on_tick()
+                except Exception:  # as for on_exit: never the supervisor's end
+                    log.exception("supervisor: periodic task failed")
             while self._signals:
                 sig = self._signals.pop(0)
                 if sig in (signal.SIGINT, signal.SIGTERM):

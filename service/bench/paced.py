@@ -4,14 +4,16 @@ Each of `connections` connections draws exponential gaps with mean connections /
 per-connection pacing), so the offered rate does not drop when the server slows down. Latency counts
 from the scheduled start: a request that waits behind its connection's previous one is charged for
 the wait (no coordinated omission). Nothing is retried: a failed request is recorded as failed, and
-the connection is reopened for the next one. A minimal HTTP/1.1 client on asyncio streams keeps the
-driver's own CPU small on cores it shares with the server.
+the connection is reopened for the next one. Like urllib3, it never sends on a kept-alive connection
+the server has closed (a worker that died) but opens a new one. A minimal HTTP/1.1 client on asyncio
+streams keeps the driver's own CPU small on cores it shares with the server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -89,8 +91,15 @@ class _Conn:
             self.writer.close()
         self.reader = self.writer = None
 
+    def _dropped(self) -> bool:
+        """An idle connection the kernel says is readable was closed by the server (urllib3's check): the
+        event loop may not have seen the FIN yet, so `at_eof` alone would reuse a dead connection."""
+        assert self.writer is not None
+        sock = self.writer.get_extra_info("socket")
+        return bool(select.select([sock.fileno()], [], [], 0)[0])
+
     async def post(self, path: str, body: bytes, keep_body: bool) -> tuple[int, dict[str, Any] | None]:
-        if self.reader is None or self.reader.at_eof():
+        if self.reader is None or self.reader.at_eof() or self._dropped():
             self.close()
             await self._open()
         assert self.reader is not None and self.writer is not None

@@ -15,7 +15,7 @@ import re
 import signal
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -42,6 +42,9 @@ class DeathResult:
     counted: float  # /recommend requests /metrics counts at the end
     answered: int  # /recommend answers the client got
     dead_files_left: int  # the killed worker's files still in the metrics folder
+    t_kill: float = 0.0  # on the load's clock
+    t_dead: float = 0.0
+    victim_ports: list[int] = field(default_factory=list)
 
     def ok(self, restart_limit_s: float = 5.0) -> bool:
         return (
@@ -65,8 +68,12 @@ def _client_ports(worker: psutil.Process, port: int) -> set[int]:
 
 
 def _gone(pid: int) -> bool:
+    """Dead, sockets closed: reaped, or a zombie whose every thread has exited. The main thread shows as
+    a zombie first; the connections close only when the last thread is gone (on a busy machine, up to
+    a second later), and until then a client's request on one of them is lost with the worker."""
     try:
-        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+        p = psutil.Process(pid)
+        return bool(p.status() == psutil.STATUS_ZOMBIE and p.num_threads() <= 1)
     except psutil.NoSuchProcess:
         return True
 
@@ -113,11 +120,18 @@ def kill_one(server: ServerProcess, load: PacedLoad, metrics_dir: Path, workers:
         scrapes[-1],
         sum(s.ok and s.path == "/recommend" for s in samples),
         len(list(metrics_dir.glob(f"*_{victim.pid}.db"))),
+        t_kill,
+        t_dead,
+        sorted(ports),
     )
 
 
 def failures(samples: list[Sample]) -> list[str]:
-    return [f"{s.path} status={s.status} sent={s.sent:.3f} {s.error}" for s in samples if not s.ok]
+    return [
+        f"{s.path} status={s.status} port={s.port} sent={s.sent:.3f} done={s.done:.3f} {s.error}"
+        for s in samples
+        if not s.ok
+    ]
 
 
 def run(

@@ -25,7 +25,7 @@ def test_a_killed_worker_is_replaced_and_fails_only_its_in_flight_requests(two_w
     after = {p.pid for p in psutil.Process(server.proc.pid).children()}
     assert res.victim_connections >= 1  # the kill hit a worker that was serving the load
     assert len(after) == 2 and len(before & after) == 1  # one replaced, the other untouched
-    assert res.failed_not_in_flight == 0, failures(load.samples)
+    assert res.failed_not_in_flight == 0, (res, failures(load.samples))
     assert res.failed <= res.in_flight, res
     assert res.restart_s <= 10.0, res  # the target is 5 s; the margin is for a loaded CI machine
     assert res.counter_went_back == 0 and res.counted >= res.answered > 0, res
