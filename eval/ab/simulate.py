@@ -261,10 +261,10 @@ def replay(
 
 
 def server_process(env: Mapping[str, str], module: str) -> ManagedServer:
-    """`care serve` on a loopback port, or the same command line run by another module (the bad arm's)."""
+    """`care serve` on a loopback port, or one worker started by another module (the bad arm's server)."""
     if module == "service.cli":
         return ServerProcess(env)
-    argv = [sys.executable, "-m", module, "serve", "--host", "127.0.0.1", "--workers", "1"]
+    argv = [sys.executable, "-m", module, "--host", "127.0.0.1"]
     return ManagedServer(
         lambda port: [*argv, "--port", str(port)], "/readyz", env=env, start_timeout_s=180.0,
         stop_signal=signal.SIGINT, stop_timeout_s=15.0, name="care-serve",
