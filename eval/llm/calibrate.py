@@ -41,6 +41,7 @@ from eval.tune_fusion import (
     Metric,
     Sample,
     Window,
+    fused_top,
     gain,
     held_out_users,
     item_genres,
@@ -88,8 +89,9 @@ class Calibration:
         best, _, _ = tune(tuned, self.rules, self.genres, True, metric, key, ild_slack, lambdas)
         held = self.samples(auc, self.eval_w)
         g = gain(held, self.rules, best["weight"], best["mmr_lambda"], metric, n_boot=self.n_boot)
+        rules = float(np.mean([metric(fused_top(self.rules, s, 0.0), s.truth, 10) for s in held]))
         return {"weight": best["weight"], "mmr_lambda": best["mmr_lambda"], "gain": as_dict(g),
-                "measured_auc": measured_auc(held)}  # fmt: skip
+                "rules": rules, "measured_auc": measured_auc(held)}  # fmt: skip
 
 
 def titled_windows(rt: Any, users: list[int], seed: int) -> list[Window]:
@@ -129,6 +131,7 @@ def calibrate(
         ti = titled.row(a, share_at_k, "titlefit@10", math.inf, (rules.config.mmr_lambda,))
         rows.append({
             "auc": a, "weight": nd["weight"], "mmr_lambda": nd["mmr_lambda"], "ndcg_gain": nd["gain"],
+            "ndcg_rules": nd["rules"], "titlefit_rules": ti["rules"],
             "measured_auc": nd["measured_auc"], "titlefit_weight": ti["weight"],
             "titlefit_mmr_lambda": ti["mmr_lambda"], "titlefit_gain": ti["gain"],
             "titlefit_measured_auc": ti["measured_auc"],

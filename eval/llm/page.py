@@ -65,13 +65,16 @@ def qualify_markdown(doc: Mapping[str, Any]) -> str:
 
 def calibration_markdown(doc: Mapping[str, Any]) -> str:
     """calibration.md: one row per target AUC, and the break-even AUCs."""
-    be = doc["break_even_auc"]
+    be, r0 = doc["break_even_auc"], doc["rows"][0]
     lines = [
         "# care llm calibrate",
         "",
         f"Synthetic scorer (held-out relevance + noise at a set AUC) through eval.tune_fusion: tuned on "
         f"{doc['users']['tune']}, measured on {doc['users']['eval']}. Break-even AUC: NDCG@10 "
         f"{be['ndcg']}, TitleFit@10 {be['titlefit']} (none: no calibrated AUC gains).",
+        "",
+        f"The rules arm on the eval users: NDCG@10 {r0.get('ndcg_rules', float('nan')):.4f}, TitleFit@10 "
+        f"{r0.get('titlefit_rules', float('nan')):.4f}.",
         "",
         "| AUC | measured | weight | lambda | NDCG@10 gain vs rules | TitleFit weight | TitleFit@10 gain |",
         "|---|---|---|---|---|---|---|",

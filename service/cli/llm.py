@@ -130,6 +130,9 @@ def calibrate(
             f"TitleFit@10 weight {r['titlefit_weight']:g}, "
             f"gain {t['mean']:+.4f} [{t['lo']:+.4f}, {t['hi']:+.4f}]"
         )
-    be = doc["break_even_auc"]
-    typer.echo(f"break-even AUC: NDCG@10 {be['ndcg']}, TitleFit@10 {be['titlefit']}")
+    be, r0 = doc["break_even_auc"], doc["rows"][0]
+    typer.echo(
+        f"break-even AUC: NDCG@10 {be['ndcg']}, TitleFit@10 {be['titlefit']} "
+        f"(rules: NDCG@10 {r0['ndcg_rules']:.4f}, TitleFit@10 {r0['titlefit_rules']:.4f})"
+    )
     typer.echo(str(folder / "calibration.md"))
