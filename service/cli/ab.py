@@ -89,7 +89,7 @@ def ab_simulate(
     keep_log: Annotated[bool, typer.Option("--keep-log", help="Keep the run's Redis keys.")] = False,
     aa: Annotated[
         bool,
-        typer.Option("--aa", help="Check the report: A/A experiments, a deliberately reversed arm, power."),
+        typer.Option("--aa", help="Check the report: A/A experiments, deliberately bad arms, power."),
     ] = False,
     aa_experiments: Annotated[int, typer.Option(min=1, help="--aa: simulated experiments per layout.")] = 200,
     aa_share: Annotated[float, typer.Option(help="--aa: the treatment's share of users (0.1 too).")] = 0.5,
@@ -108,6 +108,8 @@ def ab_simulate(
     from eval.ab.cli import simulate_cli
     from eval.ab.clicks import CascadeClickModel
 
+    if aa_reuse and not aa:
+        raise fail("--aa-reuse belongs to --aa")
     try:
         clicks = CascadeClickModel(attract, noise, patience, satisfied, like_rating)
         check = (aa_experiments, aa_share, aa_reuse) if aa else None

@@ -72,6 +72,8 @@ def test_bad_options_are_refused_before_anything_is_served(tmp_path: Path) -> No
     for extra, words in ((["--aa-share", "1.5"], "strictly between"), (["--skew", "none=5"], "--skew")):
         res = CliRunner().invoke(app, ["ab", "simulate", "--aa", "--out", str(tmp_path), *extra])
         assert res.exit_code == 2 and words in res.output, res.output
+    res = CliRunner().invoke(app, ["ab", "simulate", "--aa-reuse", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "--aa-reuse belongs to --aa" in res.output, res.output
     assert not (tmp_path / "serving").exists()
 
 
