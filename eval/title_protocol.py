@@ -39,6 +39,7 @@ from eval import report as rep
 from eval.arms import REFERENCE
 from eval.cache import ResultCache
 from eval.harness import RunKey, arm_fingerprint, cache_path, data_id, replay
+from eval.metrics.change import overlap_at_k
 from eval.metrics.diversity import ild_genre
 from eval.plan import Plan
 from eval.runner import BOOTSTRAP_SEED, eval_resolver, plan, versions
@@ -49,7 +50,6 @@ from eval.titlefit import (
     LabelledTitle,
     decade_fit,
     intent_quality,
-    kept,
     load_titles,
     pair_titles,
     steerability,
@@ -186,8 +186,9 @@ def per_user_metrics(
             "titlefit@10": (aa + bb) / 2.0,
             "titlefit_free@10": float(np.mean(free)) if free else math.nan,
             "decadefit@10": float(np.mean(dec)) if dec else math.nan,
-            "kept@10": (kept(la, own[u], k) + kept(lb, own[u], k)) / 2.0,
-            "kept_titled@10": (kept(la, ranker["A"][u], k) + kept(lb, ranker["B"][u], k)) / 2.0,
+            "kept@10": (overlap_at_k(la, own[u], k) + overlap_at_k(lb, own[u], k)) / 2.0,
+            "kept_titled@10": (overlap_at_k(la, ranker["A"][u], k) + overlap_at_k(lb, ranker["B"][u], k))
+            / 2.0,
             "steer@10": steerability(aa, ba, bb, ab),
             "ild_genre": (ild_genre(la[:k], genres) + ild_genre(lb[:k], genres)) / 2.0,
         }

@@ -115,12 +115,6 @@ def pair_titles(
     return out
 
 
-def kept(items: Sequence[int], own: Sequence[int], k: int) -> float:
-    """Share of the own top k that the list's top k keeps (nan without an own list)."""
-    ref = set(own[:k])
-    return len(ref & set(items[:k])) / len(ref) if ref else float("nan")
-
-
 def intent_quality(titles: Sequence[LabelledTitle], read: Callable[[str], TitleIntent]) -> dict[str, float]:
     """A reader's intents against the labelled genres, micro-averaged over the titles: precision and
     recall of its predicted genres (TitleIntent.predicted), its mean probability on the labelled

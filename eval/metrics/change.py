@@ -1,7 +1,7 @@
 """How far a re-ranked list moved from the ranker's order, over the top k of each.
 
 - position_overlap_at_k: share of the k positions holding the same item in both lists.
-- set_overlap_at_k: |top-k(a) & top-k(b)| / k.
+- overlap_at_k: share of top-k(b) that top-k(a) keeps.
 - Kendall tau-a and Spearman rho on the items shared by both top-k lists, each ranked 1..n within the
   shared set (lists are permutations, so there are no ties). Undefined (nan) with fewer than 2 shared.
 """
@@ -17,8 +17,10 @@ def position_overlap_at_k(a: Sequence[int], b: Sequence[int], k: int = 10) -> fl
     return sum(1 for x, y in zip(a[:k], b[:k], strict=False) if x == y) / k
 
 
-def set_overlap_at_k(a: Sequence[int], b: Sequence[int], k: int = 10) -> float:
-    return len(set(a[:k]) & set(b[:k])) / k
+def overlap_at_k(items: Sequence[int], ref: Sequence[int], k: int = 10) -> float:
+    """Share of `ref`'s top k that `items`' top k keeps (nan when `ref` is empty): the one overlap helper."""
+    top = set(ref[:k])
+    return len(top & set(items[:k])) / len(top) if top else float("nan")
 
 
 def _shared_ranks(a: Sequence[int], b: Sequence[int], k: int) -> tuple[list[int], list[int]]:
@@ -52,7 +54,7 @@ def spearman_at_k(a: Sequence[int], b: Sequence[int], k: int = 10) -> float:
 def change_metrics(reranked: Sequence[int], ranker: Sequence[int], k: int = 10) -> dict[str, float]:
     return {
         f"position_overlap@{k}": position_overlap_at_k(reranked, ranker, k),
-        f"set_overlap@{k}": set_overlap_at_k(reranked, ranker, k),
+        f"set_overlap@{k}": overlap_at_k(reranked, ranker, k),
         f"kendall_tau@{k}": kendall_tau_at_k(reranked, ranker, k),
         f"spearman@{k}": spearman_at_k(reranked, ranker, k),
     }

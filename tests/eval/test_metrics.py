@@ -10,8 +10,8 @@ import pytest
 from eval.metrics.change import (
     change_metrics,
     kendall_tau_at_k,
+    overlap_at_k,
     position_overlap_at_k,
-    set_overlap_at_k,
     spearman_at_k,
 )
 from eval.metrics.coverage import catalog_coverage
@@ -72,7 +72,7 @@ def test_novelty_golden() -> None:
 def test_change_golden() -> None:
     a, b = [1, 2, 3, 4], [2, 1, 3, 5]
     assert position_overlap_at_k(a, b, 4) == 0.25
-    assert set_overlap_at_k(a, b, 4) == 0.75
+    assert overlap_at_k(a, b, 4) == 0.75
     # shared [1, 2, 3]: ranks in a 0,1,2; in b 1,0,2 -> one discordant pair of three
     assert kendall_tau_at_k(a, b, 4) == pytest.approx(1 / 3)
     # d = (-1, 1, 0): 1 - 6 * 2 / (3 * 8) = 0.5
@@ -115,3 +115,9 @@ def test_latency_golden() -> None:
     out = stage_percentiles([{"retrieval": 1.0, "rerank": 10.0}, {"retrieval": 3.0}])
     assert out["retrieval"] == {"p50": 2.0, "p95": pytest.approx(2.9), "n": 2.0}
     assert out["rerank"]["n"] == 1.0
+
+
+def test_overlap_is_the_share_of_the_reference_top_k_kept() -> None:
+    assert overlap_at_k([1, 2, 3], [3, 1, 9], k=3) == pytest.approx(2 / 3)
+    assert overlap_at_k([1, 2, 3], [4, 5, 6, 1], k=3) == 0.0  # the own list's 4th item is past k
+    assert math.isnan(overlap_at_k([1], [], k=10))

@@ -8,7 +8,6 @@ from eval.title_protocol import per_user_metrics
 from eval.titlefit import (
     LabelledTitle,
     intent_quality,
-    kept,
     load_titles,
     pair_titles,
     steerability,
@@ -73,12 +72,6 @@ def test_per_user_metrics_from_the_two_lists() -> None:
     assert m["titlefit_free@10"] == 1.0  # only the horror title is free-form
     assert m["steer@10"] == pytest.approx(((1.0 - 0.0) + (0.5 - 0.0)) / 2)
     assert 0.0 < m["ndcg@10"] < 1.0
-
-
-def test_kept_is_the_share_of_the_own_top_k_in_the_list() -> None:
-    assert kept([1, 2, 3], [3, 1, 9], k=3) == pytest.approx(2 / 3)
-    assert kept([1, 2, 3], [4, 5, 6, 1], k=3) == 0.0  # the own list's 4th item is past k
-    assert math.isnan(kept([1], [], k=10))
 
 
 def test_intent_quality_scores_a_reader_against_the_labels() -> None:
