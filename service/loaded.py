@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from cascade.arms import ArmResolver, arm_resolver
 from cascade.features.online import OnlineStore, StoreUnavailable
 from cascade.features.store import FeatureStore
@@ -120,8 +122,9 @@ def build(
 ) -> Loaded:
     """Load the version `pointer` names over `online` (blocking: call it in a thread).
 
-    Batch features are written to the store unless `previous` was trained on the same data (then the
-    store already holds them, and a rollout leaves what other workers read untouched).
+    Batch features are written to the store unless it holds them already: `previous` was trained on the
+    same data (a rollout then leaves what other workers read untouched), or a probe finds them (another
+    worker wrote them: a worker restarted by the supervisor starts on half the CPU).
     """
     key = ArtifactsKey.of(pointer)
     runtime = _runtime(key, pointer)
@@ -131,7 +134,8 @@ def build(
         store, materialized = runtime.feature_store(online, materialize=False), previous.materialized
     else:
         try:
-            store, materialized = runtime.feature_store(online, True, settings.users_as_of), True
+            write = not holds_batch_features(runtime, online, settings.users_as_of)
+            store, materialized = runtime.feature_store(online, write, settings.users_as_of), True
         except StoreUnavailable:
             log.warning("online store unreachable at start; serving degraded until it answers")
             store, materialized = runtime.feature_store(online, materialize=False), False
@@ -155,6 +159,30 @@ def build(
         key,
         resolver,
     )
+
+
+def holds_batch_features(runtime: Runtime, online: OnlineStore, users_as_of: str) -> bool:
+    """True when `online` holds exactly what materializing `runtime` would write, for a probe of users and
+    items (first, middle, last): the same values, byte for byte, so the data and its cut are the same."""
+    if users_as_of != "end" or runtime.item_features is not None:
+        return False  # per-user cuts (replays) and synthetic catalogs: always written
+    users, items = runtime.dataset.users.user_ids, runtime.dataset.catalog.item_ids
+    probe_users = users[[0, len(users) // 2, len(users) - 1]]
+    probe_items = items[[0, len(items) // 2, len(items) - 1]]
+    as_of = runtime.as_of_end
+    want_items = runtime.batch.items(probe_items, np.full(len(probe_items), as_of))
+    want_users = runtime.batch.users_block(probe_users, np.full(len(probe_users), as_of))
+    for u, want in zip(probe_users.tolist(), want_users, strict=True):
+        got = online.fetch(int(u), probe_items)
+        if (
+            got.user_features is None
+            or got.items_missing.any()
+            or not np.array_equal(got.user_features, want)
+            or not np.array_equal(got.items, want_items)
+            or not np.array_equal(got.history, runtime.batch.history(int(u), as_of))
+        ):
+            return False
+    return True
 
 
 def _fingerprint(runtime: Runtime) -> object:

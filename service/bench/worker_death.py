@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +87,14 @@ def kill_one(server: ServerProcess, load: PacedLoad, metrics_dir: Path, workers:
     ports = held[victim]
     ready_before = server.output().count("care ready on")
     scrapes = [counted(server.url)]
+    stop = threading.Event()
+
+    def scrape() -> None:  # /metrics all along, beside the kill (a scrape must not delay noticing it)
+        while not stop.wait(0.2):
+            scrapes.append(counted(server.url))
+
+    scraper = threading.Thread(target=scrape, daemon=True)
+    scraper.start()
     t_kill, t0 = load.now(), time.monotonic()
     os.kill(victim.pid, signal.SIGKILL)
     while not _gone(victim.pid):
@@ -96,14 +105,12 @@ def kill_one(server: ServerProcess, load: PacedLoad, metrics_dir: Path, workers:
         if server.output().count("care ready on") > ready_before:
             restart_s = time.monotonic() - t0
             break
-        scrapes.append(counted(server.url))
-        time.sleep(0.05)
-    end = time.monotonic() + 3.0
-    while time.monotonic() < end:  # the restarted worker under load too
-        scrapes.append(counted(server.url))
-        time.sleep(0.2)
+        time.sleep(0.01)
+    time.sleep(3.0)  # the restarted worker under load too
     samples = load.stop()
     time.sleep(0.5)  # the last answers' counts land after their responses
+    stop.set()
+    scraper.join()
     scrapes.append(counted(server.url))
     in_flight = [s for s in samples if s.port in ports and s.sent <= t_dead and s.done >= t_kill]
     failed = [s for s in samples if not s.ok]
