@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from service.impressions import Impression
+from cascade.impressions import Impression
 
 CLOCK_SKEW_S = 5.0  # impressions stamped by another replica may be slightly "in the future"
 

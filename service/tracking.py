@@ -20,7 +20,7 @@ from pathlib import Path
 
 from cascade.pipeline import Recommendation
 from service.attribution import attribute
-from service.impressions import (
+from cascade.impressions import (
     Impression,
     ImpressionLog,
     LogUnavailable,

@@ -27,9 +27,9 @@ import numpy as np
 from scipy.stats import binom
 
 from cascade.experiments import bucket
+from cascade.impressions import I_ARM, I_EXP, I_FORCED, I_RID, I_USER, O_ARM, O_EXP, O_RID
 from eval.ab.analysis import RATES, ArmSpec, Row, analyze, collect, join_outcomes, user_sums
 from eval.ab.power import per_user_sd
-from service.impressions import I_ARM, I_EXP, I_FORCED, I_RID, I_USER, O_ARM, O_EXP, O_RID
 
 EXPERIMENT = "simulated"
 

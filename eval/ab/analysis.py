@@ -15,10 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from eval.ab.power import mde
-from eval.ab.srm import SRM_ALPHA, srm_test
-from eval.metrics.bootstrap import interval_of_difference, ratio_of_sums_samples
-from service.impressions import (
+from cascade.impressions import (
     I_ARM,
     I_EXP,
     I_FALLBACK,
@@ -33,6 +30,9 @@ from service.impressions import (
     O_RID,
     O_TYPE,
 )
+from eval.ab.power import mde
+from eval.ab.srm import SRM_ALPHA, srm_test
+from eval.metrics.bootstrap import interval_of_difference, ratio_of_sums_samples
 
 # rate metrics per impression, numerator column order in the per-user matrix
 RATES = ("play_through", "plays_per_impression", "like_rate", "mrr_first_play")
@@ -61,7 +61,7 @@ class Columns:
     row: dict[str, int]  # request id -> row
 
 
-Row = Sequence[Any]  # an encoded record: service.impressions I_* / O_* field positions
+Row = Sequence[Any]  # an encoded record: cascade.impressions I_* / O_* field positions
 
 
 def collect(impressions: Iterable[Row], experiment: str, arms: list[str]) -> tuple[Columns, int]:

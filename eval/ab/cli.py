@@ -6,28 +6,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cascade.impressions import ImpressionLog
 from eval.ab.clicks import CascadeClickModel
 from eval.ab.report import SRMFailure, build_report, mde_lines, parse_time, write_report
 from eval.ab.simulate import SimConfig, simulate
-from service.impressions import ImpressionLog, RedisImpressionLog, SqliteImpressionLog
-
-
-def open_source(redis_url: str | None, prefix: str | None, sqlite: Path | None) -> ImpressionLog:
-    """The log to read: --sqlite, --redis-url, or what the service's CARE_* settings select."""
-    if sqlite is not None:
-        if not sqlite.is_file():
-            raise ValueError(f"{sqlite}: no such impression log")
-        return SqliteImpressionLog(sqlite)
-    from service.settings import Settings
-    from service.tracking import open_log
-
-    s = Settings()
-    url = redis_url or s.impressions_redis_url or s.redis_url
-    if url is not None:
-        return RedisImpressionLog(url, prefix if prefix is not None else s.redis_prefix)
-    sink = open_log(s.model_copy(update={"impressions": "sqlite"}))
-    assert sink is not None
-    return sink
 
 
 def report_cli(
@@ -37,19 +19,16 @@ def report_cli(
     experiment: str | None,
     control: str | None,
     out: Path | None,
-    redis_url: str | None,
-    prefix: str | None,
-    sqlite: Path | None,
+    sink: ImpressionLog,
     n_boot: int,
     alpha: float,
 ) -> tuple[Path, list[str]]:
-    """Write the report folder; (its path, the MDE lines); SRMFailure (after writing) on a sample mismatch."""
-    now = time.time()
-    t0, t1 = parse_time(since, 0.0), parse_time(until, now)
-    if t1 < t0:
-        raise ValueError(f"--until ({t1}) is before --since ({t0})")
-    sink = open_source(redis_url, prefix, sqlite)
+    """Write the report folder from `sink` (closed here); (its path, the MDE lines); SRMFailure (after
+    writing) on a sample mismatch."""
     try:
+        t0, t1 = parse_time(since, 0.0), parse_time(until, time.time())
+        if t1 < t0:
+            raise ValueError(f"--until ({t1}) is before --since ({t0})")
         report = build_report(sink, t0, t1, experiments_file, experiment, control, n_boot, alpha)
     finally:
         sink.close()

@@ -13,11 +13,11 @@ from typing import Any
 import matplotlib.pyplot as plt
 
 from cascade.experiments import load_experiments
+from cascade.impressions import ImpressionLog
 from eval.ab.analysis import RATES, ArmSpec, Row, analyze
 from eval.ab.srm import SRM_ALPHA
 from eval.report import _f, _table, plot_ci_bars, write_json
 from eval.scoring import clean
-from service.impressions import ImpressionLog
 
 
 class SRMFailure(Exception):

@@ -5,15 +5,14 @@ With `depth: D` it reverses the ranker's top D candidates instead, so it serves 
 
 `care ab simulate --aa` serves it as a known effect that the A/B report must detect, with the right
 sign. It is not in the kind registry: `registered()` adds it for the duration of a block, and only two
-places enter that block: this module run as a server (`python -m eval.ab.reversed --port P`, which
-the simulation starts on a loopback port) and the tests. `care serve` never registers it, so an
+places enter that block: the server `python -m service.bench.reversed_server --port P` (which the
+simulation starts on a loopback port) and the tests. `care serve` never registers it, so an
 experiments file that names `reranker: reversed_bad` fails to load there ("unknown reranker").
 """
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from pydantic import Field
@@ -23,7 +22,7 @@ from cascade.rerank.registry import KINDS
 from cascade.types import RerankInput, RerankOutput
 
 KIND_NAME = "reversed_bad"
-SERVER_MODULE = "eval.ab.reversed"
+SERVER_MODULE = "service.bench.reversed_server"  # python -m: a service worker with this kind
 
 
 class ReversedConfig(KindConfig):
@@ -61,19 +60,3 @@ def registered() -> Iterator[Kind]:
     finally:
         if added:
             KINDS.pop(KIND_NAME, None)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """`python -m eval.ab.reversed --host H --port P`: one service worker with the bad kind registered."""
-    from service.main import serve
-
-    parser = argparse.ArgumentParser(prog="python -m eval.ab.reversed", description=main.__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args(argv)
-    with registered():
-        serve(host=args.host, port=args.port, workers=1)
-
-
-if __name__ == "__main__":
-    main()

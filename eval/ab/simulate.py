@@ -27,12 +27,11 @@ import httpx
 import numpy as np
 import yaml
 
+from cascade.impressions import ImpressionLog, RedisImpressionLog, SqliteImpressionLog, delete_prefix
 from cascade.process import ManagedServer
 from eval.ab.clicks import CascadeClickModel
 from eval.ab.report import build_report, write_report
 from eval.report import _f, _table, write_json
-from service.impressions import ImpressionLog, RedisImpressionLog, SqliteImpressionLog, delete_prefix
-from service.process import ServerProcess
 
 T = TypeVar("T")
 
@@ -262,9 +261,8 @@ def replay(
 
 def server_process(env: Mapping[str, str], module: str) -> ManagedServer:
     """`care serve` on a loopback port, or one worker started by another module (the bad arm's server)."""
-    if module == "service.cli":
-        return ServerProcess(env)
-    argv = [sys.executable, "-m", module, "--host", "127.0.0.1"]
+    serve = ["serve", "--workers", "1"] if module == "service.cli" else []  # `care serve`, one worker
+    argv = [sys.executable, "-m", module, *serve, "--host", "127.0.0.1"]
     return ManagedServer(
         lambda port: [*argv, "--port", str(port)], "/readyz", env=env, start_timeout_s=180.0,
         stop_signal=signal.SIGINT, stop_timeout_s=15.0, name="care-serve",

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from cascade.impressions import I_ITEMS, I_TS, SqliteImpressionLog
 from cascade.metrics import ndcg_at_k
 from eval.ab.aa import ServedLog, aa_summary, effect_summary, experiments
 from eval.ab.analysis import RATES
@@ -40,7 +41,6 @@ from eval.ab.report import read_rows
 from eval.ab.reversed import KIND_NAME, SERVER_MODULE
 from eval.ab.simulate import SimConfig, audience, replay, test_windows
 from eval.report import _f, _table, write_json
-from service.impressions import I_ITEMS, I_TS, SqliteImpressionLog
 
 TARGET = 0.95  # share of experiments that must detect the reversed arm with the right sign
 

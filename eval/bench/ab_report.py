@@ -11,7 +11,7 @@ import numpy as np
 
 from cascade.experiments import load_experiments
 from eval.ab.report import build_report, write_report
-from service.impressions import Impression, ImpressionLog, Outcome, RedisImpressionLog, SqliteImpressionLog
+from cascade.impressions import Impression, ImpressionLog, Outcome, RedisImpressionLog, SqliteImpressionLog
 
 BATCH = 10_000
 

@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 from service.bench.driver import drive
-from service.impressions import delete_prefix
+from cascade.impressions import delete_prefix
 from service.process import ServerProcess
 
 TARGET_MS = 0.2
@@ -53,7 +53,7 @@ def record_cost(n: int = 20_000) -> tuple[float, float]:
     """p50 and p99 (microseconds) of what a /recommend pays to log: `Tracker.record`, SQLite sink."""
     from cascade.pipeline import Recommendation
     from cascade.types import ItemText
-    from service.impressions import SqliteImpressionLog
+    from cascade.impressions import SqliteImpressionLog
     from service.metrics import Metrics
     from service.tracking import Tracker
 

@@ -3,15 +3,38 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from service.cli.common import EXPERIMENTS_OPT, fail
 
+if TYPE_CHECKING:
+    from cascade.impressions import ImpressionLog
+
 app = typer.Typer(
     help="Online A/B results: impressions, attribution, reports, simulation.", no_args_is_help=True
 )
+
+
+def _open_source(redis_url: str | None, prefix: str | None, sqlite: Path | None) -> ImpressionLog:
+    """The log to read: --sqlite, --redis-url, or what the service's CARE_* settings select."""
+    from cascade.impressions import RedisImpressionLog, SqliteImpressionLog
+
+    if sqlite is not None:
+        if not sqlite.is_file():
+            raise ValueError(f"{sqlite}: no such impression log")
+        return SqliteImpressionLog(sqlite)
+    from service.settings import Settings
+    from service.tracking import open_log
+
+    s = Settings()
+    url = redis_url or s.impressions_redis_url or s.redis_url
+    if url is not None:
+        return RedisImpressionLog(url, prefix if prefix is not None else s.redis_prefix)
+    sink = open_log(s.model_copy(update={"impressions": "sqlite"}))
+    assert sink is not None
+    return sink
 
 
 @app.command("report")
@@ -42,7 +65,7 @@ def ab_report(
     try:
         folder, mdes = report_cli(
             since, until, experiments_file or EXPERIMENTS_FILE, experiment, control, out,
-            redis_url, prefix, sqlite, n_boot, alpha,
+            _open_source(redis_url, prefix, sqlite), n_boot, alpha,
         )  # fmt: skip
     except SRMFailure as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cascade.ports import free_port
-from service.impressions import RedisImpressionLog, delete_prefix, read_impressions, read_outcomes
+from cascade.impressions import RedisImpressionLog, delete_prefix, read_impressions, read_outcomes
 from tests.service.conftest import MakeClient
 
 REDIS = "redis://127.0.0.1:6379/0"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from service.attribution import attribute
-from service.impressions import Impression
+from cascade.impressions import Impression
 
 NOW = 1_700_000_000.0
 

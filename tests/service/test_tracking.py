@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from service.impressions import Impression, LogUnavailable, Outcome, SqliteImpressionLog, read_impressions
+from cascade.impressions import Impression, LogUnavailable, Outcome, SqliteImpressionLog, read_impressions
 from service.tracking import ImpressionRecorder
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from service.impressions import Impression, Outcome
+from cascade.impressions import Impression, Outcome
 
 Rows = tuple[list[list[Any]], list[list[Any]]]
 

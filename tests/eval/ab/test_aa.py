@@ -10,7 +10,7 @@ import numpy as np
 from cascade.experiments import bucket
 from eval.ab.aa import ServedLog, aa_summary, binomial_band, draw, effect_summary, experiments
 from eval.ab.analysis import RATES, ArmSpec, analyze
-from service.impressions import I_ARM, I_EXP, I_RID, I_USER, O_ARM, O_RID
+from cascade.impressions import I_ARM, I_EXP, I_RID, I_USER, O_ARM, O_RID
 
 Rows = tuple[list[list[Any]], list[list[Any]]]
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from eval.ab.analysis import ArmSpec, analyze
-from service.impressions import Impression, Outcome
+from cascade.impressions import Impression, Outcome
 
 SPECS = [ArmSpec("rules", 50, "rules"), ArmSpec("none", 50, "none")]
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from eval.ab.power import z_sum
 from service.cli import app
-from service.impressions import Impression, Outcome, SqliteImpressionLog
+from cascade.impressions import Impression, Outcome, SqliteImpressionLog
 
 EXPERIMENTS = """\
 experiments:

@@ -18,7 +18,7 @@ from eval.ab.reversed import KIND_NAME
 from eval.ab.simulate import SimConfig
 from eval.ab.trust import TrustConfig, conditions, control_arm, evaluate, run, serving_file
 from service.cli import app
-from service.impressions import Impression, Outcome, SqliteImpressionLog
+from cascade.impressions import Impression, Outcome, SqliteImpressionLog
 
 Rows = tuple[list[list[Any]], list[list[Any]]]
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cascade.ports import free_port
-from service.impressions import (
+from cascade.impressions import (
     Impression,
     ImpressionLog,
     LogUnavailable,
@@ -20,6 +19,7 @@ from service.impressions import (
     read_impressions,
     read_outcomes,
 )
+from cascade.ports import free_port
 
 REDIS = "redis://127.0.0.1:6379/0"
 
