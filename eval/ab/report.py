@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from cascade.experiments import load_experiments
 from cascade.impressions import ImpressionLog
 from eval.ab.analysis import RATES, ArmSpec, Row, analyze
 from eval.ab.srm import SRM_ALPHA
-from eval.report import _f, _table, plot_ci_bars, write_json
+from eval.report import _f, _table, image_lines, plot_ci_bars, write_json
 from eval.scoring import clean
 
 
@@ -111,7 +111,7 @@ def plot_rates(path: Path, report: dict[str, Any]) -> None:
     plt.close(fig)
 
 
-def markdown(report: dict[str, Any]) -> str:
+def markdown(report: dict[str, Any], plots: Sequence[str] = ()) -> str:
     src, tot, srm = report["source"], report["totals"], report["srm"]
     since = datetime.fromtimestamp(src["since"], UTC).isoformat(timespec="seconds")
     until = datetime.fromtimestamp(src["until"], UTC).isoformat(timespec="seconds")
@@ -172,7 +172,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines += [
         _table(["arm", "reranker", "fallback rate", "reasons", "total p50 / p95", "rerank p50 / p95"], rows)
     ]
-    lines += ["", "## Plots", "", "![rates](rates.png)", "", "![differences](ci_bars.png)", ""]
+    lines += ["", "## Plots", "", *plots]
     lines += [
         "Definitions: play_through = share of impressions with at least one attributed play; "
         "plays_per_impression; like_rate = share with at least one attributed like; mrr_first_play = "
@@ -205,7 +205,7 @@ def mde_lines(report: dict[str, Any]) -> list[str]:
 
 
 def write_report(out: Path, report: dict[str, Any]) -> Path:
-    """report.json, report.md, rates.png and ci_bars.png under `out`."""
+    """report.json, report.md, rates.png and (with a comparison) ci_bars.png under `out`."""
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     plot_rates(out / "rates.png", report)
@@ -213,5 +213,6 @@ def write_report(out: Path, report: dict[str, Any]) -> Path:
         plot_ci_bars(out / "ci_bars.png", report["comparisons_vs_control"], RATES, baseline=report["control"])
     report["timing_s"]["write"] = time.perf_counter() - t0
     write_json(out / "report.json", report)
-    (out / "report.md").write_text(markdown(clean(report)), encoding="utf-8")
+    plots = image_lines(out, [("rates", "rates.png"), ("differences", "ci_bars.png")])
+    (out / "report.md").write_text(markdown(clean(report), plots), encoding="utf-8")
     return out
