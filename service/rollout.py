@@ -3,7 +3,8 @@ serving, then swap both in one step between requests. No restart, no connection 
 
 Workers on one host take turns through a file lock, so one worker at a time spends CPU and memory on
 loading while the others serve at full speed. A version that fails to load is logged, counted, and
-not retried until the pointer moves again; the worker keeps serving the version it has.
+not retried until the pointer moves again (an unreachable store only postpones the switch); the worker
+keeps serving the version it has.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from service.loaded import ArtifactsKey, build
-
-if TYPE_CHECKING:
-    from service.serving import CareService
+from cascade.features.online import StoreUnavailable
+from service.loaded import ArtifactsKey, Loaded, build
+from service.metrics import Metrics
+from service.settings import Settings
 
 log = logging.getLogger("care.service.rollout")
 LOCK_POLL_S = 0.1
@@ -51,10 +52,20 @@ async def host_turn(pointer: Path) -> AsyncIterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+class Swappable(Protocol):
+    """What a rollout needs of the service it follows (service.serving.CareService)."""
+
+    settings: Settings
+    metrics: Metrics
+    loaded: Loaded | None
+
+    async def swap(self, new: Loaded) -> None: ...
+
+
 class Rollout:
     """Follows `settings.artifacts` for one CareService (called by its watcher every reload interval)."""
 
-    def __init__(self, svc: CareService) -> None:
+    def __init__(self, svc: Swappable) -> None:
         self.svc = svc
         self.failed: ArtifactsKey | None = None
 
@@ -80,6 +91,9 @@ class Rollout:
             try:
                 new = await asyncio.to_thread(build, self.svc.settings, old.online, pointer, previous=old)
                 await self.svc.swap(new)
+            except StoreUnavailable as exc:  # transient: the next check tries again
+                log.warning("switching to %s postponed: %s", key.folder, exc)
+                return False
             except Exception:  # a bad version must not take the worker down: keep serving the old one
                 self.failed = key
                 self.svc.metrics.model_switches.labels("error").inc()
