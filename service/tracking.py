@@ -18,8 +18,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cascade.pipeline import Recommendation
-from service.attribution import attribute
 from cascade.impressions import (
     Impression,
     ImpressionLog,
@@ -28,6 +26,8 @@ from cascade.impressions import (
     RedisImpressionLog,
     SqliteImpressionLog,
 )
+from cascade.pipeline import Recommendation
+from service.attribution import attribute
 from service.metrics import Metrics
 from service.settings import Settings
 

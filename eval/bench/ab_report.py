@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from cascade.experiments import load_experiments
-from eval.ab.report import build_report, write_report
 from cascade.impressions import Impression, ImpressionLog, Outcome, RedisImpressionLog, SqliteImpressionLog
+from eval.ab.report import build_report, write_report
 
 BATCH = 10_000
 

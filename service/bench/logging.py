@@ -13,8 +13,8 @@ import time
 import uuid
 from pathlib import Path
 
-from service.bench.driver import drive
 from cascade.impressions import delete_prefix
+from service.bench.driver import drive
 from service.process import ServerProcess
 
 TARGET_MS = 0.2
@@ -51,9 +51,9 @@ def overhead(
 
 def record_cost(n: int = 20_000) -> tuple[float, float]:
     """p50 and p99 (microseconds) of what a /recommend pays to log: `Tracker.record`, SQLite sink."""
+    from cascade.impressions import SqliteImpressionLog
     from cascade.pipeline import Recommendation
     from cascade.types import ItemText
-    from cascade.impressions import SqliteImpressionLog
     from service.metrics import Metrics
     from service.tracking import Tracker
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from cascade.ports import free_port
 from cascade.impressions import RedisImpressionLog, delete_prefix, read_impressions, read_outcomes
+from cascade.ports import free_port
 from tests.service.conftest import MakeClient
 
 REDIS = "redis://127.0.0.1:6379/0"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from service.attribution import attribute
 from cascade.impressions import Impression
+from service.attribution import attribute
 
 NOW = 1_700_000_000.0
 

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 
 from cascade.experiments import bucket
+from cascade.impressions import I_ARM, I_EXP, I_RID, I_USER, O_ARM, O_RID
 from eval.ab.aa import ServedLog, aa_summary, binomial_band, draw, effect_summary, experiments
 from eval.ab.analysis import RATES, ArmSpec, analyze
-from cascade.impressions import I_ARM, I_EXP, I_RID, I_USER, O_ARM, O_RID
 
 Rows = tuple[list[list[Any]], list[list[Any]]]
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from eval.ab.analysis import ArmSpec, analyze
 from cascade.impressions import Impression, Outcome
+from eval.ab.analysis import ArmSpec, analyze
 
 SPECS = [ArmSpec("rules", 50, "rules"), ArmSpec("none", 50, "none")]
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cascade.impressions import Impression, Outcome, SqliteImpressionLog
 from eval.ab.power import z_sum
 from service.cli import app
-from cascade.impressions import Impression, Outcome, SqliteImpressionLog
 
 EXPERIMENTS = """\
 experiments:

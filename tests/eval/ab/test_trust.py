@@ -12,13 +12,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from cascade.impressions import Impression, Outcome, SqliteImpressionLog
 from eval.ab.aa import ServedLog
 from eval.ab.power import z_sum
 from eval.ab.reversed import KIND_NAME
 from eval.ab.simulate import SimConfig
 from eval.ab.trust import TrustConfig, conditions, control_arm, evaluate, run, serving_file
 from service.cli import app
-from cascade.impressions import Impression, Outcome, SqliteImpressionLog
 
 Rows = tuple[list[list[Any]], list[list[Any]]]
 
