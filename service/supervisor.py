@@ -47,10 +47,8 @@ class Supervisor:
     on_exit: Callable[[int], object] = lambda pid: None  # called in the parent for every child that ended
     on_tick: Callable[[], object] = lambda: None  # called in the parent about once a second
     children: dict[int, float] = field(default_factory=dict)  # pid -> started (monotonic)
-    restarts: int = 0
     _deaths: deque[float] = field(default_factory=deque)
     _signals: list[int] = field(default_factory=list)
-    _stopping: bool = False
 
     def run(self) -> int:
         """Supervise until SIGINT or SIGTERM; returns the exit status."""
@@ -93,7 +91,6 @@ class Supervisor:
                     log.error("supervisor: %d deaths in %.0f s: giving up", CRASH_LIMIT, CRASH_WINDOW_S)
                     return 1
                 self._fork()
-                self.restarts += 1
             time.sleep(TICK_S)
 
     def _reap(self) -> list[tuple[int, int]]:

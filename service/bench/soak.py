@@ -88,9 +88,10 @@ def probe(t: float, server_pid: int, r: redis.Redis[bytes], prefix: str) -> Prob
     return Probe(t, rss, uss, entries, size / 2**20, used / 2**20, os.getloadavg()[0])
 
 
-def per_minute(samples: list[Sample]) -> list[Minute]:
+def per_minute(samples: list[Sample], minutes: float) -> list[Minute]:
+    """Whole minutes only (the run's last partial one would be a handful of requests)."""
     out = []
-    for m in range(int(max((s.due for s in samples), default=0) // 60) + 1):
+    for m in range(int(minutes)):
         got = [s for s in samples if m * 60 <= s.due < (m + 1) * 60]
         lat = [s.latency_ms for s in got if s.ok] or [float("nan")]
         out.append(
@@ -132,7 +133,7 @@ def summarize(
         (float(np.mean(loads)), float(np.max(loads))),
         end.log_entries if end else 0,
         end.log_mib if end else 0.0,
-        per_minute(samples),
+        per_minute(samples, minutes),
         probes,
     )
 
