@@ -4,7 +4,8 @@ Counted: failed requests, and which of them were in flight on the killed worker 
 connections before it died and not answered before the kill); seconds from the kill until the
 supervisor's replacement is ready; /metrics scraped through it all (the request counter summed over
 workers must never go back, must end at least at the answers the client got, and the dead worker's
-files must be gone from the metrics folder).
+files must be gone from the metrics folder; only the requests the dead worker was handling may be
+missing from the count).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ class DeathResult:
     restart_s: float  # SIGKILL -> the replacement's ready line
     counter_went_back: int  # scrapes whose summed request counter was below the previous one
     counted: float  # /recommend requests /metrics counts at the end
-    answered: int  # /recommend answers the client got
+    answered: int  # /recommend answers the client got (the dead worker's last ones may go uncounted:
+    # it counts a request after answering it, and the kill can fall in between)
     dead_files_left: int  # the killed worker's files still in the metrics folder
     t_kill: float = 0.0  # on the load's clock
     t_dead: float = 0.0
@@ -53,7 +55,7 @@ class DeathResult:
             and self.failed <= self.in_flight
             and self.restart_s <= restart_limit_s
             and self.counter_went_back == 0
-            and self.counted >= self.answered
+            and self.counted + self.in_flight >= self.answered
             and self.dead_files_left == 0
         )
 

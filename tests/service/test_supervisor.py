@@ -28,5 +28,6 @@ def test_a_killed_worker_is_replaced_and_fails_only_its_in_flight_requests(two_w
     assert res.failed_not_in_flight == 0, (res, failures(load.samples))
     assert res.failed <= res.in_flight, res
     assert res.restart_s <= 10.0, res  # the target is 5 s; the margin is for a loaded CI machine
-    assert res.counter_went_back == 0 and res.counted >= res.answered > 0, res
+    assert res.counter_went_back == 0 and res.answered > 0, res
+    assert res.counted + res.in_flight >= res.answered, res  # only what the dead worker handled may miss
     assert res.dead_files_left == 0 and (metrics / "counter_archive.db").is_file()
