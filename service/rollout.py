@@ -1,8 +1,8 @@
 """Model rollout inside a worker: when the artifacts pointer names another version, load it beside the one
 serving, then swap both in one step between requests. No restart, no connection dropped.
 
-Workers on one host take turns through a file lock, so one worker at a time spends CPU and memory on
-loading while the others serve at full speed. A version that fails to load is logged, counted, and
+The workers of one `care serve` take turns through a file lock, so one worker at a time spends CPU and
+memory on loading while the others serve at full speed. A version that fails to load is logged, counted, and
 not retried until the pointer moves again (an unreachable store only postpones the switch); the worker
 keeps serving the version it has.
 """
@@ -12,34 +12,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import hashlib
 import logging
 import os
-import tempfile
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Protocol
 
 from cascade.features.online import StoreUnavailable
 from service.loaded import ArtifactsKey, Loaded, build
-from service.metrics import Metrics
+from service.metrics import Metrics, multiprocess_dir
 from service.settings import Settings
 
 log = logging.getLogger("care.service.rollout")
 LOCK_POLL_S = 0.1
-
-
-def lock_path(pointer: Path) -> Path:
-    """One lock file per artifacts root, in the temp folder (the root may be a read-only volume)."""
-    root = os.path.realpath(pointer.parent)
-    return Path(tempfile.gettempdir()) / f"care-rollout-{hashlib.sha256(root.encode()).hexdigest()[:12]}.lock"
+LOCK_FILE = ".care-rollout.lock"  # beside the workers' metrics files (the collector reads *.db only)
 
 
 @contextlib.asynccontextmanager
-async def host_turn(pointer: Path) -> AsyncIterator[None]:
-    """Hold the host's rollout lock (polled without blocking the event loop)."""
-    fd = os.open(lock_path(pointer), os.O_RDWR | os.O_CREAT, 0o666)
+async def host_turn() -> AsyncIterator[None]:
+    """Hold the lock the workers of one `care serve` share (a file in their metrics folder), polled
+    without blocking the event loop; a single worker has no one to take turns with."""
+    folder = multiprocess_dir()
+    if folder is None:
+        yield
+        return
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         while True:
             try:
@@ -82,7 +79,7 @@ class Rollout:
         if self.pending() is None:
             return False
         pointer = self.svc.settings.artifacts
-        async with host_turn(pointer):
+        async with host_turn():
             key = self.pending()  # it may have moved on (or back) while this worker waited its turn
             old = self.svc.loaded
             if key is None or old is None:
@@ -101,7 +98,7 @@ class Rollout:
                 return False
             self.svc.metrics.model_switches.labels("ok").inc()
             log.info(
-                "worker %d: model %s/%s -> %s/%s (%s) in %.2f s",
+                "worker %d: model %s/%s -> %s/%s (%s) in %.3f s",
                 os.getpid(),
                 old.model_version,
                 old.ranker_version,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
+import re
+from datetime import datetime
 from pathlib import Path
 
 from cascade.runtime.versions import activate
@@ -36,6 +39,21 @@ def test_two_workers_switch_under_load_with_no_failed_or_mixed_answer(two_worker
     assert (res.failed, res.mixed, res.old_after_switch) == (0, 0, 0), res
     assert res.switch_s <= 30.0 and res.rollback_s <= 30.0, res
     assert server.output().count("care ready on") == ready  # switched in place: no worker restarted
+    spans = switch_spans(server.output())
+    assert len(spans) == 4  # each worker switched there and back
+    # one at a time (10 ms: the log's timestamps are to the millisecond, the durations to 1 ms)
+    assert all(a_end <= b_start + 0.01 for (_, a_end), (b_start, _) in itertools.pairwise(spans)), spans
+
+
+def switch_spans(log: str) -> list[tuple[float, float]]:
+    """(start, end) of each worker's switch, from the rollout's log lines (their end and duration)."""
+    spans = []
+    for stamp, seconds in re.findall(
+        r"^(\S+ \S+) INFO care\.service\.rollout: worker .* in ([\d.]+) s$", log, re.M
+    ):
+        end = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        spans.append((end - float(seconds), end))
+    return sorted(spans)
 
 
 def test_a_version_that_fails_to_load_is_not_served_nor_retried(
