@@ -1,4 +1,4 @@
-"""Loads synthetic artifacts (`cascade.bench.scale`) as a Runtime; `load_runtime` delegates here."""
+"""Loads synthetic artifacts (`cascade.runtime.grow`) as a Runtime; `load_runtime` delegates here."""
 
 from __future__ import annotations
 
