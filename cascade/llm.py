@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cascade.rerank.llm.backend import BackendError
 from cascade.rerank.llm.factory import LLMUnavailable
 from cascade.rerank.llm.fused import (
     FusedLLMReranker,
@@ -21,6 +22,7 @@ from cascade.rerank.llm.fused import windows as shuffle_windows
 from cascade.rerank.llm.fused_kind import FusedConfig, Tuned, effective
 from cascade.rerank.llm.models import SMOLLM2_FILE, pull_smollm2, smollm2_path, tuned_dir
 from cascade.rerank.llm.prompts import PROMPTS_DIR
+from cascade.rerank.llm.reranker import InvalidOutput
 from cascade.rerank.llm.settings import (
     DIALECTS,
     BackendConfig,
@@ -40,11 +42,13 @@ __all__ = [
     "PROMPTS_DIR",
     "SMOLLM2_FILE",
     "BackendConfig",
+    "BackendError",
     "Dialect",
     "FusedLLMReranker",
     "FusionSettings",
     "HTTPBackendConfig",
     "InProcessBackendConfig",
+    "InvalidOutput",
     "LLMSettings",
     "LLMUnavailable",
     "ModelChoice",

@@ -31,9 +31,12 @@ import numpy as np
 
 from cascade.llm import (
     PROMPTS_DIR,
+    BackendError,
     FusedLLMReranker,
     FusionSettings,
+    InvalidOutput,
     LLMSettings,
+    LLMUnavailable,
     ModelChoice,
     open_stage,
     shuffle_windows,
@@ -175,7 +178,10 @@ def qualify(cfg: QualifyConfig, out: Path) -> dict[str, Any]:
 
     load_start = list(os.getloadavg())
     t_score, c_score = time.perf_counter(), time.process_time()
-    scored, titled = asyncio.run(_run())
+    try:
+        scored, titled = asyncio.run(_run())
+    except (BackendError, InvalidOutput, LLMUnavailable) as exc:
+        raise ValueError(f"the model at {cfg.llm.describe(cfg.model)} did not score: {exc}") from exc
     timing = {
         "scoring_s": time.perf_counter() - t_score,
         "scoring_cpu_s": time.process_time() - c_score,

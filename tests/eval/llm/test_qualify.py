@@ -61,3 +61,14 @@ def test_serve_writes_the_fusion_file_the_arm_reads(tmp_path: Path) -> None:
     assert fused_llm_weight(spec, tmp_path) == 0.35
     low = conclude(cfg, {"auc": auc | {"lo": 0.55}}, prior, CALIBRATION)
     assert (low["verdict"], low["fusion_file"]) == ("do-not-serve", None)
+
+
+def test_a_server_that_does_not_answer_is_a_clear_error(eval_artifacts: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    args = ["llm", "qualify", "--base-url", "http://127.0.0.1:9/v1", "--users", "2", "--titled", "0",
+            "--artifacts", str(eval_artifacts), "--out", str(tmp_path), "--no-progress"]  # fmt: skip
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2 and "did not score" in res.output and "Traceback" not in res.output
