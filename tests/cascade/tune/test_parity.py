@@ -16,6 +16,7 @@ from cascade.rerank.llm.prompts import ChatPrompt
 from cascade.rerank.llm.tokenizer import LlamaTokenizer
 from cascade.tune.examples import Example, load_examples
 from cascade.tune.model import Verbalizer, label_scores, load_adapter, load_base
+from cascade.tune.train import LAST_DIR
 
 
 def _torch_scores(model: Any, v: Verbalizer, examples: list[Example]) -> list[np.ndarray]:
@@ -44,12 +45,15 @@ def scores(tiny_run: tuple[Path, dict[str, Any]], gguf: Path) -> dict[str, list[
     v = Verbalizer(LlamaTokenizer.from_gguf(gguf))
     base = load_base(gguf, torch.device("cpu"))
     torch_base = _torch_scores(base, v, examples)
-    tuned = load_adapter(base, out / "adapter")
+    # the final step's export: two steps always move it, while the best-by-validation adapter may be
+    # step 0 (no change) when two steps do not beat zero-shot on two held-out users of this machine's data
+    last = out / LAST_DIR
+    tuned = load_adapter(base, last / "adapter")
     tuned.eval()
     return {
         "torch_base": torch_base,
         "torch_tuned": _torch_scores(tuned, v, examples),
-        "served_tuned": _served_scores(gguf, out / "adapter.gguf", examples),
+        "served_tuned": _served_scores(gguf, last / "adapter.gguf", examples),
     }
 
 
