@@ -21,6 +21,7 @@ from cascade.llm import FusedLLMReranker, FusionSettings, LLMUnavailable, ModelC
 from cascade.rerank.rules import DEFAULT_CONFIG, RulesReranker
 from cascade.types import Context, RerankInput
 from eval.metrics.bootstrap import paired_bootstrap_ci
+from eval.metrics.change import overlap_at_k
 
 if TYPE_CHECKING:
     from eval.plan import Plan
@@ -42,11 +43,11 @@ def agreement(a: FloatArray, b: FloatArray, top: int = TOP) -> dict[str, float]:
     """Spearman's rho, same top-1 and top-`top` overlap of two score vectors over the same candidates."""
     ra, rb = _ranks(a), _ranks(b)
     rho = float(np.corrcoef(ra, rb)[0, 1]) if len(a) > 1 and ra.std() > 0 and rb.std() > 0 else 0.0
-    ta, tb = set(np.argsort(-a, kind="stable")[:top]), set(np.argsort(-b, kind="stable")[:top])
+    order_a, order_b = (np.argsort(-x, kind="stable").tolist() for x in (a, b))
     return {
         "spearman": rho,
         "top1_same": float(np.argmax(a) == np.argmax(b)),
-        f"overlap@{top}": len(ta & tb) / min(top, len(a)),
+        f"overlap@{top}": overlap_at_k(order_a, order_b, top),
     }
 
 
