@@ -11,7 +11,7 @@ from rich.table import Table
 from cascade.features.online import MemoryStoreConfig, create_store
 from cascade.runtime import load_runtime
 from cascade.types import Context
-from service.serving import service_resolver
+from service.loaded import service_resolver
 from service.settings import Settings
 
 

@@ -28,7 +28,8 @@ from service.protocol import (
     RecommendRequest,
     RecommendResponse,
 )
-from service.serving import CareService, ItemExists, NotReady, StoreDown, UnknownArm, UnknownItem
+from service.responses import ItemExists, NotReady, StoreDown, UnknownArm, UnknownItem
+from service.serving import CareService
 
 router = APIRouter()
 

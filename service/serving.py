@@ -23,7 +23,7 @@ from cascade.features.store import UnknownItemError
 from cascade.pipeline import Pipeline, Recommendation
 from cascade.types import Context
 from service.admission import Admission
-from service.loaded import Loaded, build, service_resolver
+from service.loaded import Loaded, build
 from service.metrics import Metrics
 from service.protocol import (
     EventIn,
@@ -42,17 +42,6 @@ log = logging.getLogger("care.service")
 T = TypeVar("T")
 
 
-__all__ = [
-    "CareService",
-    "ItemExists",
-    "Loaded",
-    "NotReady",
-    "StoreDown",
-    "UnknownArm",
-    "UnknownItem",
-    "response_body",
-    "service_resolver",
-]
 _thread_loops = threading.local()
 
 

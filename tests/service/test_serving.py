@@ -11,7 +11,7 @@ import pytest
 from cascade.pipeline import Recommendation
 from cascade.types import FallbackReason, ItemText
 from service.protocol import RecommendResponse
-from service.serving import response_body
+from service.responses import response_body
 
 
 def _rec(reason: FallbackReason | None) -> Recommendation:
