@@ -27,8 +27,9 @@ import numpy as np
 from scipy.stats import binom
 
 from cascade.experiments import bucket
-from cascade.impressions import I_ARM, I_EXP, I_FORCED, I_RID, I_USER, O_ARM, O_EXP, O_RID
-from eval.ab.analysis import RATES, ArmSpec, Row, analyze, collect, join_outcomes, user_sums
+from cascade.impressions import I_ARM, I_EXP, I_FORCED, I_RID, I_TS, I_USER, O_ARM, O_EXP, O_RID, O_TYPE
+from eval.ab.analysis import METRICS, RATES, ArmSpec, Row, analyze, collect, join_outcomes, user_sums
+from eval.ab.clicks import ReturnModel, return_draws
 from eval.ab.power import per_user_sd
 
 EXPERIMENT = "simulated"
@@ -79,12 +80,37 @@ class ServedLog:
         imps, outs = draw([(self.name, 1.0, (self,))], "all", EXPERIMENT)
         cols, _ = collect(imps, EXPERIMENT, [self.name])
         s = user_sums(cols, join_outcomes(outs, cols))
+        plays, ones = s.num[:, RATES.index("plays_per_impression")], np.ones_like(s.den)
         return {
             "users": int(s.den.shape[0]),
             "impressions": int(s.den.sum()),
             **{m: float(s.num[:, j].sum() / s.den.sum()) for j, m in enumerate(RATES)},
-            "per_user_sd": {m: per_user_sd(s.num[:, j], s.den) for j, m in enumerate(RATES)},
+            "plays_per_user": float(plays.sum() / s.den.shape[0]),
+            "per_user_sd": {
+                **{m: per_user_sd(s.num[:, j], s.den) for j, m in enumerate(RATES)},
+                "plays_per_user": per_user_sd(plays, ones),
+            },
         }
+
+    def with_returns(self, model: ReturnModel, seed: int) -> ServedLog:
+        """The log as an audience that comes back by `model` would have left it: each user's visits in
+        order, cut after the first one they do not return from (draws: `return_draws(seed, user, n)`).
+
+        A visit's answer depends only on the user's earlier visits (their plays leave the candidates), so
+        the kept visits are what the service served them; cutting the log replays the same users, clicks
+        and return draws as a live run with `SimConfig.returns = model` and seed `seed`.
+        """
+        out = ServedLog(self.name, self.reranker)
+        for u, rows in self.imps.items():
+            visits = sorted(rows, key=lambda r: float(r[I_TS]))
+            outs = self.outs.get(u, [])
+            played = {o[O_RID] for o in outs if o[O_TYPE] == "play"}
+            n = model.visits([r[I_RID] in played for r in visits], return_draws(seed, u, len(visits)))
+            out.imps[u] = visits[:n]
+            kept = {r[I_RID] for r in visits[:n]}
+            if mine := [o for o in outs if o[O_RID] in kept]:
+                out.outs[u] = mine
+        return out
 
 
 # name, weight, and the logs of the condition that arm serves: each user's data in an experiment are one
@@ -136,7 +162,7 @@ def experiments(arms: Sequence[Arm], n: int, n_boot: int, seed: int) -> list[dic
                 "srm_passed": bool(rep["srm"]["passed"]),
                 **{
                     m: {k: comp[m][k] for k in ("mean_diff", "lo", "hi", "excludes_zero", "mde")}
-                    for m in RATES
+                    for m in METRICS
                 },
             }
         )
@@ -154,7 +180,7 @@ def aa_summary(results: Sequence[dict[str, Any]], alpha: float = 0.05) -> dict[s
     n = len(results)
     lo, hi = binomial_band(n, alpha)
     metrics = {}
-    for m in RATES:
+    for m in METRICS:
         k = sum(bool(r[m]["excludes_zero"]) for r in results)
         metrics[m] = {"flagged": k, "share": k / n if n else float("nan"), "within_band": lo <= k <= hi,
                       "mean_mde": _mean(r[m]["mde"] for r in results)}  # fmt: skip
@@ -168,12 +194,17 @@ def aa_summary(results: Sequence[dict[str, Any]], alpha: float = 0.05) -> dict[s
     }
 
 
-def effect_summary(results: Sequence[dict[str, Any]], sign: int, target: float = 0.95) -> dict[str, Any]:
+PRIMARY = "plays_per_user"  # what a known-bad arm must move: the plays a randomized user makes
+
+
+def effect_summary(
+    results: Sequence[dict[str, Any]], sign: int, target: float = 0.95, primary: str = PRIMARY
+) -> dict[str, Any]:
     """Per metric: the share of experiments whose interval excludes 0 on the expected side (`sign`);
-    ok when play-through, the report's headline rate, reaches `target`."""
+    ok when the `primary` metric (plays per user: what users gain or lose) reaches `target`."""
     n = len(results)
     metrics = {}
-    for m in RATES:
+    for m in METRICS:
         right = sum(bool(r[m]["excludes_zero"]) and np.sign(r[m]["mean_diff"]) == sign for r in results)
         wrong = sum(bool(r[m]["excludes_zero"]) and np.sign(r[m]["mean_diff"]) == -sign for r in results)
         metrics[m] = {"detected": right, "wrong_sign": wrong, "share": right / n if n else float("nan"),
@@ -183,9 +214,10 @@ def effect_summary(results: Sequence[dict[str, Any]], sign: int, target: float =
         "experiments": n,
         "sign": sign,
         "target": target,
+        "primary": primary,
         "metrics": metrics,
         "users_per_arm": _users(results),
-        "ok": n > 0 and metrics["play_through"]["share"] >= target,
+        "ok": n > 0 and metrics[primary]["share"] >= target,
     }
 
 

@@ -3,6 +3,10 @@
 Users are the unit of randomization, so every interval resamples users (each with all their
 impressions) within an arm; arms hold different users, so an arm's difference to the control is the
 difference of two independent bootstrap distributions.
+
+Two kinds of metric: rates per impression (RATES: a ratio of sums over users) and means per user
+(PER_USER: plays per randomized user, the count an arm gains or loses when it changes how often users
+come back as well as what they do per visit; a per-impression rate cannot see a lost visit).
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ from eval.metrics.bootstrap import interval_of_difference, ratio_of_sums_samples
 
 # rate metrics per impression, numerator column order in the per-user matrix
 RATES = ("play_through", "plays_per_impression", "like_rate", "mrr_first_play")
+# means per user (the randomization unit): attributed plays over all of the user's impressions
+PER_USER = ("plays_per_user",)
+METRICS = RATES + PER_USER
+_PLAYS = RATES.index("plays_per_impression")  # its numerator column: the user's plays
 
 
 @dataclass(frozen=True)
@@ -190,12 +198,14 @@ def analyze(
         sel = g_arm == a
         imps = cols.arm == a
         n_imp = int(imps.sum())
+        n_users = int(sel.sum())
         tot = num[sel].sum(axis=0)
         rates = {m: float(tot[j] / n_imp) if n_imp else float("nan") for j, m in enumerate(RATES)}
+        rates["plays_per_user"] = float(tot[_PLAYS] / n_users) if n_users else float("nan")
         points[name] = rates
-        boot = ratio_of_sums_samples(num[sel], den[sel], n_boot, seed + a)
+        boot = metric_samples(num[sel], den[sel], n_boot, seed + a)
         samples[name] = boot
-        ci = {m: [_nanpct(boot[:, j], 2.5), _nanpct(boot[:, j], 97.5)] for j, m in enumerate(RATES)}
+        ci = {m: [_nanpct(boot[:, j], 2.5), _nanpct(boot[:, j], 97.5)] for j, m in enumerate(METRICS)}
         total_ms, rer = cols.total_ms[imps], cols.rerank_ms[imps]
         arms_out[name] = {
             "reranker": kinds.get(name, "?"),
@@ -218,12 +228,14 @@ def analyze(
         for name in cols.arms:
             if name == ctrl:
                 continue
-            comparisons[name] = {m: _interval(samples, points, name, ctrl, j, m) for j, m in enumerate(RATES)}
+            comparisons[name] = {
+                m: _interval(samples, points, name, ctrl, j, m) for j, m in enumerate(METRICS)
+            }
     pairwise: dict[str, dict[str, Any]] = {}
     for i, a_name in enumerate(cols.arms):
         for b_name in cols.arms[i + 1 :]:
             pairwise[f"{a_name} - {b_name}"] = {
-                m: _interval(samples, points, a_name, b_name, j, m) for j, m in enumerate(RATES)
+                m: _interval(samples, points, a_name, b_name, j, m) for j, m in enumerate(METRICS)
             }
     users_per_arm = {name: int((g_arm == a).sum()) for a, name in enumerate(cols.arms)}
     srm = srm_test(users_per_arm, {s.name: s.weight for s in specs}, alpha)
@@ -247,6 +259,17 @@ def analyze(
         "pairwise": pairwise,
         "srm": srm.to_dict(),
     }
+
+
+def metric_samples(
+    num: npt.NDArray[np.float64], den: npt.NDArray[np.float64], n_boot: int, seed: int
+) -> npt.NDArray[np.float64]:
+    """Bootstrap samples (n_boot, len(METRICS)) of every metric from one resampling of the users: per
+    resample, each rate is sum(num) / sum(impressions) and each per-user mean sum(plays) / users."""
+    means = ratio_of_sums_samples(np.column_stack([num, den]), np.ones_like(den), n_boot, seed)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rates = means[:, : len(RATES)] / means[:, len(RATES) :]
+    return np.column_stack([rates, means[:, _PLAYS]])
 
 
 def _interval(

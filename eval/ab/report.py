@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 
 from cascade.experiments import load_experiments
 from cascade.impressions import ImpressionLog
-from eval.ab.analysis import RATES, ArmSpec, Row, analyze
+from eval.ab.analysis import METRICS, ArmSpec, Row, analyze
 from eval.ab.srm import SRM_ALPHA
 from eval.report import _f, _table, image_lines, plot_ci_bars, write_json
 from eval.scoring import clean
@@ -93,11 +93,11 @@ def build_report(
 
 
 def plot_rates(path: Path, report: dict[str, Any]) -> None:
-    """Per arm: each rate per impression with its per-user 95% CI."""
+    """Per arm: each rate per impression and mean per user with its per-user 95% CI."""
     arms = report["arms"]
     names = list(arms)
-    fig, axes = plt.subplots(1, len(RATES), figsize=(4 * len(RATES), max(3.0, 0.45 * len(names) + 1.5)))
-    for i, (ax, m) in enumerate(zip(axes, RATES, strict=True)):
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(4 * len(METRICS), max(3.0, 0.45 * len(names) + 1.5)))
+    for i, (ax, m) in enumerate(zip(axes, METRICS, strict=True)):
         vals = [arms[n][m] if arms[n][m] is not None else 0.0 for n in names]
         lo = [max(0.0, v - (arms[n]["ci95"][m][0] or v)) for n, v in zip(names, vals, strict=True)]
         hi = [max(0.0, (arms[n]["ci95"][m][1] or v) - v) for n, v in zip(names, vals, strict=True)]
@@ -137,30 +137,30 @@ def markdown(report: dict[str, Any], plots: Sequence[str] = ()) -> str:
     rows = [[a, str(srm["observed"].get(a, 0)), _f(e, 1)] for a, e in srm["expected"].items()]
     rows += [[a, str(c), "0 (no weight)"] for a, c in srm["unexpected_arms"].items()]
     lines += [_table(["arm", "users", "expected"], rows), ""]
-    lines += ["## Per arm (rates per impression; 95% CI over users)", ""]
+    lines += ["## Per arm (rates per impression, plays per user; 95% CI over users)", ""]
     rows = []
     for name, a in report["arms"].items():
-        cells = [f"{_f(a[m])} [{_f(a['ci95'][m][0])}, {_f(a['ci95'][m][1])}]" for m in RATES]
+        cells = [f"{_f(a[m])} [{_f(a['ci95'][m][0])}, {_f(a['ci95'][m][1])}]" for m in METRICS]
         rows.append([name, a["reranker"], str(a["users"]), str(a["impressions"]), *cells])
-    lines += [_table(["arm", "reranker", "users", "impressions", *RATES], rows), ""]
+    lines += [_table(["arm", "reranker", "users", "impressions", *METRICS], rows), ""]
     lines += ["## Difference to the control arm (independent per-user bootstrap, 95% CI)", "",
               "Cells: difference [lo, hi]; **bold** = CI excludes 0.", ""]  # fmt: skip
     rows = []
     for name, comp in report["comparisons_vs_control"].items():
         cells = []
-        for m in RATES:
+        for m in METRICS:
             c = comp[m]
             txt = f"{_f(c['mean_diff'])} [{_f(c['lo'])}, {_f(c['hi'])}]"
             cells.append(f"**{txt}**" if c.get("excludes_zero") else txt)
         rows.append([name, *cells])
-    lines += [_table(["arm", *RATES], rows), ""]
+    lines += [_table(["arm", *METRICS], rows), ""]
     lines += ["## Minimum detectable effect (this sample: 80% power, two-sided 95%)", "",
               "Cells: the smallest true difference to the control that these users detect 80% of the time "
               "(2.80 x the bootstrap standard error of the difference), and its share of the control's rate.",
               ""]  # fmt: skip
     rows = [[name, str(report["arms"][name]["users"]), *mde_cells(report, name)]
             for name in report["comparisons_vs_control"]]  # fmt: skip
-    lines += [_table(["arm", "users", *RATES], rows), ""]
+    lines += [_table(["arm", "users", *METRICS], rows), ""]
     lines += ["## Re-ranker behaviour and latency (server side, ms)", ""]
     rows = []
     for name, a in report["arms"].items():
@@ -176,17 +176,19 @@ def markdown(report: dict[str, Any], plots: Sequence[str] = ()) -> str:
     lines += [
         "Definitions: play_through = share of impressions with at least one attributed play; "
         "plays_per_impression; like_rate = share with at least one attributed like; mrr_first_play = "
-        "mean over impressions of 1 / position of the first attributed play (0 without one).",
+        "mean over impressions of 1 / position of the first attributed play (0 without one); "
+        "plays_per_user = attributed plays over the arm's users (a user who stops coming back lowers it; "
+        "the rates per impression cannot see a lost visit).",
         "",
     ]
     return "\n".join(lines)
 
 
 def mde_cells(report: dict[str, Any], arm: str) -> list[str]:
-    """Per rate: the arm's minimum detectable difference to the control, absolute and relative."""
+    """Per metric: the arm's minimum detectable difference to the control, absolute and relative."""
     ctrl = report["arms"][report["control"]]
     cells = []
-    for m in RATES:
+    for m in METRICS:
         d, base = report["comparisons_vs_control"][arm][m].get("mde"), ctrl[m]
         rel = f" ({d / base:.0%})" if d is not None and base and d == d else ""
         cells.append(f"{_f(d)}{rel}")
@@ -199,7 +201,7 @@ def mde_lines(report: dict[str, Any]) -> list[str]:
     return [
         f"MDE (80% power, 95%) {arm} - {ctrl} at {report['arms'][arm]['users']} / "
         f"{report['arms'][ctrl]['users']} users: "
-        + ", ".join(f"{m} {c}" for m, c in zip(RATES, mde_cells(report, arm), strict=True))
+        + ", ".join(f"{m} {c}" for m, c in zip(METRICS, mde_cells(report, arm), strict=True))
         for arm in report["comparisons_vs_control"]
     ]
 
@@ -210,7 +212,9 @@ def write_report(out: Path, report: dict[str, Any]) -> Path:
     t0 = time.perf_counter()
     plot_rates(out / "rates.png", report)
     if report["comparisons_vs_control"]:
-        plot_ci_bars(out / "ci_bars.png", report["comparisons_vs_control"], RATES, baseline=report["control"])
+        plot_ci_bars(
+            out / "ci_bars.png", report["comparisons_vs_control"], METRICS, baseline=report["control"]
+        )
     report["timing_s"]["write"] = time.perf_counter() - t0
     write_json(out / "report.json", report)
     plots = image_lines(out, [("rates", "rates.png"), ("differences", "ci_bars.png")])

@@ -29,7 +29,7 @@ import yaml
 
 from cascade.impressions import ImpressionLog, RedisImpressionLog, SqliteImpressionLog, delete_prefix
 from cascade.process import ManagedServer
-from eval.ab.clicks import CascadeClickModel
+from eval.ab.clicks import CascadeClickModel, ReturnModel, return_draws
 from eval.ab.report import build_report, write_report
 from eval.report import _f, _table, write_json
 
@@ -47,6 +47,7 @@ class SimConfig:
     concurrency: int = 8
     seed: int = 0
     clicks: CascadeClickModel = field(default_factory=CascadeClickModel)
+    returns: ReturnModel | None = None  # None: every user makes all their visits
     skew: tuple[str, float] | None = None  # serve with this arm's weight changed by this many points
     redis_url: str | None = None  # None: the embedded store and a SQLite impression log
     offline: Path | None = None  # a `care eval` report.json for the ordering check
@@ -113,6 +114,7 @@ async def drive(
 
         async def user(uid: int, n: int) -> None:
             rng = np.random.default_rng([cfg.seed, uid])
+            draws = return_draws(cfg.seed, uid, n)
             left = dict(wanted.get(uid, {}))
             when = list(times.get(uid, ()))
             for j in range(n):
@@ -144,6 +146,9 @@ async def drive(
                     traffic.event_posts += 1
                     if e.status_code != 200:
                         traffic.errors += 1
+                played = any(ev["type"] == "play" for ev in events)
+                if cfg.returns is not None and j + 1 < n and not cfg.returns.comes_back(played, draws[j]):
+                    break  # the user does not come back (eval/ab/clicks.py, ReturnModel)
 
         async def worker() -> None:
             for uid, n in queue:
@@ -292,8 +297,9 @@ def simulate(
     srm_passed = bool(report["srm"]["passed"])
     summary = {
         "config": {
-            **{k: v for k, v in asdict(cfg).items() if k not in ("clicks", "server_env")},
+            **{k: v for k, v in asdict(cfg).items() if k not in ("clicks", "returns", "server_env")},
             "clicks": asdict(cfg.clicks),
+            "returns": asdict(cfg.returns) if cfg.returns is not None else None,
             "examination_without_plays": cfg.clicks.examination(cfg.k),
             "users_simulated": len(plan),
             "serving_experiments_file": str(serving_file),

@@ -16,9 +16,19 @@ drawn from those logs by re-randomizing who is in which arm (eval/ab/aa.py), eac
   1-point play-through effect, and for each bad arm the power predicted at the simulated layouts
   against the share of experiments that detected it.
 
-The verdict judges the instrument: A/A within the band, and the top-50 reversal caught in >= 95%. The
-issue's target, the top-10 reversal caught in >= 95%, is reported beside it: whether that arm is bad
-at all depends on how much the ranker's order within its top 10 matters to the simulated users.
+The audience comes back by eval/ab/clicks.py's ReturnModel: after a visit with a play always, after a
+visit without one with probability `after_empty` (default: the click model's own patience, the
+probability of going on after an unrewarding position, so no new free parameter). Every condition is
+served with all its visits, and each log is then cut where its users would have stopped
+(`ServedLog.with_returns`; exact, since a visit's answer depends only on the user's earlier visits).
+With users who always come back (`after_empty` 1) the top-10 reversal is not a worse arm: the same 10
+items, 10 visits, so reversing delays plays but loses none. With returns, a reversed list that hides a
+user's item at position 10 loses some of that user's later visits, and plays per user (the primary
+metric, per randomized user) falls. The sensitivity table repeats the A/A and known-effect experiments
+at other `after_empty` values from the same served logs.
+
+The verdict judges the instrument at the default audience: A/A within the band for every metric, and
+both reversals caught below the control on plays per user in >= 95% of experiments.
 """
 
 from __future__ import annotations
@@ -34,8 +44,9 @@ import yaml
 
 from cascade.impressions import I_ITEMS, I_TS, SqliteImpressionLog
 from cascade.metrics import ndcg_at_k
-from eval.ab.aa import ServedLog, aa_summary, effect_summary, experiments
-from eval.ab.analysis import RATES
+from eval.ab.aa import PRIMARY, ServedLog, aa_summary, effect_summary, experiments
+from eval.ab.analysis import METRICS
+from eval.ab.clicks import ReturnModel
 from eval.ab.power import ALPHA, POWER, power_at, users_per_arm
 from eval.ab.report import read_rows
 from eval.ab.reversed import KIND_NAME, SERVER_MODULE
@@ -50,6 +61,11 @@ class TrustConfig:
     sim: SimConfig
     experiments: int = 200
     shares: tuple[float, ...] = (0.5, 0.1)  # the treatment arm's share of users; the first one is judged
+    returns: ReturnModel | None = None  # None: after_empty = the click model's patience
+    sensitivity: tuple[float, ...] = (1.0, 0.7)  # other after_empty values, at the judged share
+
+    def audience(self) -> ReturnModel:
+        return self.returns or ReturnModel(after_empty=self.sim.clicks.patience)
 
 
 def control_arm(experiments_file: Path) -> dict[str, Any]:
@@ -117,8 +133,8 @@ def first_answer_ndcg(log: ServedLog, windows: dict[int, dict[int, float]], k: i
 def control_rates(logs: dict[str, ServedLog]) -> dict[str, Any]:
     """The control's rates and per-user sds: the mean over its two logs (what its arm draws from)."""
     a, b = logs["control"].rates(), logs["control-again"].rates()
-    return {**{m: (a[m] + b[m]) / 2 for m in RATES},
-            "per_user_sd": {m: (a["per_user_sd"][m] + b["per_user_sd"][m]) / 2 for m in RATES}}  # fmt: skip
+    return {**{m: (a[m] + b[m]) / 2 for m in METRICS},
+            "per_user_sd": {m: (a["per_user_sd"][m] + b["per_user_sd"][m]) / 2 for m in METRICS}}  # fmt: skip
 
 
 def power_table(
@@ -142,13 +158,13 @@ def power_table(
     nd_none = first_answer_ndcg(logs["none"], windows, k)
     row("none - control, offline", f"ndcg@{k} (first answer)", float(nd_none.mean() - nd_ctrl.mean()),
         float(nd_none.std(ddof=1)), float(nd_ctrl.std(ddof=1)))  # fmt: skip
-    for m in RATES:
+    for m in METRICS:
         row("none - control, online", m, none[m] - ctrl[m], none["per_user_sd"][m], ctrl["per_user_sd"][m])
     sd = ctrl["per_user_sd"]["play_through"]
     row("1 point of play-through", "play_through", 0.01, sd, sd)
     for bad in BAD_ARMS:
         rev = logs[bad].rates()
-        for m in RATES:
+        for m in METRICS:
             sds = rev["per_user_sd"][m], ctrl["per_user_sd"][m]
             r = row(f"{bad} - control", m, rev[m] - ctrl[m], *sds)
             for share, eff in effects[bad].items():  # the formula's power against what was observed
@@ -198,24 +214,35 @@ def evaluate(
 ) -> dict[str, Any]:
     """The experiments drawn from the served logs, the power table and the verdict (aa.json, aa.md)."""
     n, n_boot, seed = cfg.experiments, cfg.sim.n_boot, cfg.sim.seed
+    model = cfg.audience()
+    served = logs
+    logs = returning(served, model, seed)
     aa: dict[str, Any] = {}
     effect: dict[str, dict[str, Any]] = {bad: {} for bad in BAD_ARMS}
-    control = (logs["control"], logs["control-again"])
     for share in cfg.shares:
-        w, key = (1.0 - share, share), f"{share:g}"
-        same = [("control", w[0], control), ("treatment", w[1], control)]
-        aa[key] = aa_summary(experiments(same, n, n_boot, seed))
+        key = f"{share:g}"
+        aa[key], by_arm = layout(logs, share, n, n_boot, seed)
         for bad in BAD_ARMS:
-            res = experiments([("control", w[0], control), (bad, w[1], (logs[bad],))], n, n_boot, seed)
-            effect[bad][key] = effect_summary(res, sign=-1, target=TARGET)
+            effect[bad][key] = by_arm[bad]
     judged = f"{cfg.shares[0]:g}"
+    sensitivity = [{"after_empty": model.after_empty, "default": True, "aa": aa[judged],
+                    "known_effect": {bad: effect[bad][judged] for bad in BAD_ARMS},
+                    "visits_per_user": _visits(logs)}]  # fmt: skip
+    for value in cfg.sensitivity:
+        if value == model.after_empty:
+            continue
+        other = returning(served, replace(model, after_empty=value), seed)
+        a, by_arm = layout(other, cfg.shares[0], n, n_boot, seed)
+        sensitivity.append({"after_empty": value, "default": False, "aa": a, "known_effect": by_arm,
+                            "visits_per_user": _visits(other)})  # fmt: skip
+    sensitivity.sort(key=lambda r: -float(r["after_empty"]))
     verdict = {
         "aa_within_band": bool(aa[judged]["ok"]),
         "reversed_detected": bool(effect["reversed"][judged]["ok"]),  # the issue's target
         "reversed_50_detected": bool(effect["reversed-50"][judged]["ok"]),
     }
-    # the instrument: honest under the null, and it catches an unmistakably bad arm
-    verdict["ok"] = verdict["aa_within_band"] and verdict["reversed_50_detected"]
+    # the instrument: honest under the null, and it catches both deliberately bad arms
+    verdict["ok"] = all(verdict.values())
     summary = {
         "config": {
             "experiments": n,
@@ -225,12 +252,16 @@ def evaluate(
             "seed": seed,
             "audience": {"users": cfg.sim.users, "requests": cfg.sim.requests, "k": cfg.sim.k},
             "clicks": asdict(cfg.sim.clicks),
+            "returns": asdict(model),
+            "primary": PRIMARY,
             "conditions": {c: lg.reranker for c, lg in logs.items()},
         },
         "traffic": traffic,
         "rates": {c: lg.rates() for c, lg in logs.items()},
+        "rates_all_visits": {c: lg.rates() for c, lg in served.items()},
         "aa": aa,
         "known_effect": effect,
+        "sensitivity": sensitivity,
         "power": power_table(logs, windows, cfg.sim.k, effect),
         "verdict": verdict,
     }
@@ -238,6 +269,29 @@ def evaluate(
     write_json(cfg.sim.out / "aa.json", json.loads(json.dumps(summary, default=str)))
     (cfg.sim.out / "aa.md").write_text(markdown(summary), encoding="utf-8")
     return summary
+
+
+def returning(logs: dict[str, ServedLog], model: ReturnModel, seed: int) -> dict[str, ServedLog]:
+    """Each condition's log as the returning audience leaves it (return draws seeded as its clicks were)."""
+    return {c: lg.with_returns(model, seed + CONDITIONS.index(c)) for c, lg in logs.items()}
+
+
+def layout(
+    logs: dict[str, ServedLog], share: float, n: int, n_boot: int, seed: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """At one treatment share: the A/A summary, and each bad arm's known-effect summary."""
+    w = (1.0 - share, share)
+    control = (logs["control"], logs["control-again"])
+    aa = aa_summary(experiments([("control", w[0], control), ("treatment", w[1], control)], n, n_boot, seed))
+    effects = {}
+    for bad in BAD_ARMS:
+        res = experiments([("control", w[0], control), (bad, w[1], (logs[bad],))], n, n_boot, seed)
+        effects[bad] = effect_summary(res, sign=-1, target=TARGET)
+    return aa, effects
+
+
+def _visits(logs: dict[str, ServedLog]) -> dict[str, float]:
+    return {c: sum(len(r) for r in lg.imps.values()) / max(1, len(lg.imps)) for c, lg in logs.items()}
 
 
 def markdown(s: dict[str, Any]) -> str:
@@ -249,6 +303,12 @@ def markdown(s: dict[str, Any]) -> str:
         f"bootstrap, {c['n_boot']} resamples); conditions served once each: "
         + ", ".join(f"{k} ({v}, {s['traffic'][k]['requests']} requests)" for k, v in c["conditions"].items())
         + ".",
+        "",
+        f"Audience: the cascade click model {c['clicks']}; users come back after a visit with a play with "
+        f"probability {c['returns']['after_play']:g}, after one without with probability "
+        f"{c['returns']['after_empty']:g} (eval/ab/clicks.py, ReturnModel). Visits per user: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in s["sensitivity"][_default(s)]["visits_per_user"].items())
+        + f". Primary metric (what a known-bad arm must move): {c['primary']}.",
         "",
         "## A/A: share flagged at 95% (both arms drawn from the control's two logs)",
         "",
@@ -285,9 +345,30 @@ def markdown(s: dict[str, Any]) -> str:
             for p in s["power"]]  # fmt: skip
     lines += [_table(["effect", "metric", "difference", "sd per user", "users per arm",
                       "predicted vs observed power (share)"], rows), ""]  # fmt: skip
+    lines += [f"## Sensitivity to the audience's return after an empty visit (treatment share "
+              f"{c['judged_share']})", "",
+              "The same served logs, cut by each value of after_empty (1: users always come back). A/A: "
+              "flagged per metric (band "
+              f"{'-'.join(str(x) for x in s['aa'][c['judged_share']]['band']['count'])}); reversals: "
+              "detected below the control, per metric.", ""]  # fmt: skip
+    rows = []
+    for r in s["sensitivity"]:
+        flags = (f"{v['flagged']}" + ("" if v["within_band"] else "!") for v in r["aa"]["metrics"].values())
+        cells = [", ".join(flags)]
+        for bad in BAD_ARMS:
+            cells.append(", ".join(str(v["detected"]) for v in r["known_effect"][bad]["metrics"].values()))
+        mark = " (default)" if r["default"] else ""
+        rows.append([f"{r['after_empty']:g}{mark}", f"{r['visits_per_user']['control']:.2f}", *cells])
+    lines += [_table(["after_empty", "control visits per user", f"A/A flagged ({', '.join(METRICS)})",
+                      "reversed detected", "reversed-50 detected"], rows), ""]  # fmt: skip
     v = s["verdict"]
-    lines += [f"Verdict (treatment share {c['judged_share']}): A/A within the band for every metric: "
-              f"**{v['aa_within_band']}**; reversed-50 detected below the control in >= {TARGET:.0%}: "
-              f"**{v['reversed_50_detected']}**; the issue's target, the top 10 in reverse detected in >= "
-              f"{TARGET:.0%}: **{v['reversed_detected']}**.", ""]  # fmt: skip
+    lines += [f"Verdict (treatment share {c['judged_share']}, after_empty {c['returns']['after_empty']:g}): "
+              f"A/A within the band for every metric: **{v['aa_within_band']}**; detected below the control "
+              f"on {c['primary']} in >= {TARGET:.0%}: the top 10 in reverse (the issue's known effect) "
+              f"**{v['reversed_detected']}**, the top 50 in reverse **{v['reversed_50_detected']}**.",
+              ""]  # fmt: skip
     return "\n".join(lines)
+
+
+def _default(s: dict[str, Any]) -> int:
+    return next(i for i, r in enumerate(s["sensitivity"]) if r["default"])

@@ -6,11 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pytest
 
 from cascade.experiments import bucket
-from cascade.impressions import I_ARM, I_EXP, I_RID, I_USER, O_ARM, O_RID
-from eval.ab.aa import ServedLog, aa_summary, binomial_band, draw, effect_summary, experiments
-from eval.ab.analysis import RATES, ArmSpec, analyze
+from cascade.impressions import I_ARM, I_EXP, I_RID, I_TS, I_USER, O_ARM, O_RID, O_TYPE
+from eval.ab.aa import PRIMARY, ServedLog, aa_summary, binomial_band, draw, effect_summary, experiments
+from eval.ab.analysis import METRICS, RATES, ArmSpec, analyze
+from eval.ab.clicks import ReturnModel, return_draws
 
 Rows = tuple[list[list[Any]], list[list[Any]]]
 
@@ -82,7 +84,7 @@ def test_binomial_band_and_the_aa_verdict() -> None:
 
     def result(flag: bool) -> dict[str, Any]:
         return {"users": {"c": 5, "t": 5}, "srm_passed": True,
-                **{m: {"excludes_zero": flag, "mean_diff": 0.0, "mde": 0.1} for m in RATES}}  # fmt: skip
+                **{m: {"excludes_zero": flag, "mean_diff": 0.0, "mde": 0.1} for m in METRICS}}  # fmt: skip
 
     ok = aa_summary([result(i < 10) for i in range(200)])
     assert ok["ok"] and ok["metrics"]["like_rate"]["flagged"] == 10 and ok["band"]["share"] == [0.02, 0.08]
@@ -96,3 +98,53 @@ def test_a_logs_rates_and_per_user_sd(clustered_rows: Callable[..., Rows]) -> No
     plays = sum(1 for rows in log.outs.values() for o in rows if o[3] == "play")
     assert (r["users"], r["impressions"]) == (50, 200) and r["plays_per_impression"] == plays / 200
     assert 0.0 < r["per_user_sd"]["play_through"] < 0.5
+    assert r["plays_per_user"] == plays / 50  # the same plays, over users
+    per_user = [sum(o[3] == "play" for o in log.outs.get(u, [])) for u in log.imps]
+    assert r["per_user_sd"]["plays_per_user"] == pytest.approx(np.std(per_user, ddof=1))
+
+
+def test_a_returning_audience_cuts_each_user_after_the_visit_they_do_not_return_from(
+    clustered_rows: Callable[..., Rows],
+) -> None:
+    full = served(clustered_rows, "a", 30, 1, per_user=6)
+    for rows in full.imps.values():
+        rows.reverse()  # the cut follows the visits' times, not the rows' order
+    assert full.with_returns(ReturnModel(after_empty=1.0), 5).imps.keys() == full.imps.keys()
+    cut = full.with_returns(ReturnModel(after_empty=0.0), 5)
+    for u, rows in full.imps.items():
+        visits = sorted(rows, key=lambda r: float(r[I_TS]))
+        played = [
+            any(o[O_RID] == r[I_RID] and o[O_TYPE] == "play" for o in full.outs.get(u, [])) for r in visits
+        ]
+        n = played.index(False) + 1 if False in played else len(visits)  # gone after the first empty visit
+        assert [r[I_RID] for r in cut.imps[u]] == [r[I_RID] for r in visits[:n]]
+        kept = {r[I_RID] for r in visits[:n]}
+        assert sorted(map(str, cut.outs.get(u, []))) == sorted(
+            str(o) for o in full.outs.get(u, []) if o[O_RID] in kept
+        )
+    assert sum(map(len, cut.imps.values())) < sum(map(len, full.imps.values()))
+    some = full.with_returns(ReturnModel(after_empty=0.5), 5)  # the draws: seeded per user, as live
+    for u, rows in full.imps.items():
+        visits = sorted(rows, key=lambda r: float(r[I_TS]))
+        played = [
+            any(o[O_RID] == r[I_RID] and o[O_TYPE] == "play" for o in full.outs.get(u, [])) for r in visits
+        ]
+        assert len(some.imps[u]) == ReturnModel(after_empty=0.5).visits(
+            played, return_draws(5, u, len(visits))
+        )
+    # fewer visits, same rates per visit for whoever stays: plays per user falls with the returns
+    assert some.rates()["plays_per_user"] < full.rates()["plays_per_user"]
+
+
+def test_plays_per_user_is_judged_like_every_rate() -> None:
+    results = [{"users": {"control": 10, "t": 10}, "srm_passed": True,
+                **{m: {"excludes_zero": e < 9, "mean_diff": -0.1, "mde": 0.1} for m in METRICS}}
+               for e in range(10)]  # fmt: skip
+    assert set(aa_summary(results)["metrics"]) == set(METRICS) and "plays_per_user" in METRICS
+    eff = effect_summary(results, sign=-1, target=0.9)
+    assert (
+        eff["primary"] == PRIMARY == "plays_per_user"
+        and eff["metrics"][PRIMARY]["detected"] == 9
+        and eff["ok"]
+    )
+    assert not effect_summary(results, sign=-1, target=0.95)["ok"]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from cascade.impressions import Impression, Outcome
-from eval.ab.analysis import ArmSpec, analyze
+from eval.ab.analysis import METRICS, RATES, ArmSpec, analyze, metric_samples
+from eval.metrics.bootstrap import ratio_of_sums_samples
 
 SPECS = [ArmSpec("rules", 50, "rules"), ArmSpec("none", 50, "none")]
 
@@ -54,6 +56,11 @@ def test_rates_per_impression_and_mrr_of_the_first_play() -> None:
     assert comp["lo"] <= comp["mean_diff"] <= comp["hi"]
     assert r["pairwise"]["rules - none"]["play_through"]["mean_diff"] == pytest.approx(2 / 3 - 1 / 2)
     assert r["srm"]["observed"] == {"rules": 2, "none": 2} and r["srm"]["passed"]
+    # plays per randomized user: a user who stops coming back lowers it, a rate per impression cannot
+    assert rules["plays_per_user"] == pytest.approx(3 / 2) and none["plays_per_user"] == pytest.approx(1 / 2)
+    per_user = r["comparisons_vs_control"]["none"]["plays_per_user"]
+    assert per_user["mean_diff"] == pytest.approx(1 / 2 - 3 / 2) and per_user["mde"] > 0
+    assert rules["ci95"]["plays_per_user"][0] <= 3 / 2 <= rules["ci95"]["plays_per_user"][1]
 
 
 def test_intervals_are_per_user_and_shrink_with_more_users() -> None:
@@ -75,3 +82,16 @@ def test_intervals_are_per_user_and_shrink_with_more_users() -> None:
     large = analyze(*rows(400), "main", SPECS, n_boot=500)["arms"]["rules"]["ci95"]["play_through"]
     assert small[0] < 0.5 < small[1] and large[0] < 0.5 < large[1]
     assert large[1] - large[0] < (small[1] - small[0]) / 2
+
+
+def test_every_metric_comes_from_one_resampling_of_the_users() -> None:
+    num = np.array([[1.0, 2.0, 1.0, 0.5], [0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 1.0]])
+    den = np.array([2.0, 1.0, 3.0])
+    s = metric_samples(num, den, 300, 7)
+    assert s.shape == (300, len(METRICS))
+    rates = ratio_of_sums_samples(num, den, 300, 7)  # the same users drawn: the same resamples
+    np.testing.assert_allclose(s[:, : len(RATES)], rates, rtol=1e-6)
+    # plays per user and plays per impression share their resample: their ratio is the impressions per user
+    means = ratio_of_sums_samples(np.column_stack([num, den]), np.ones(3), 300, 7)
+    np.testing.assert_allclose(s[:, METRICS.index("plays_per_user")], means[:, 1], rtol=1e-6)
+    assert set(s[:, METRICS.index("plays_per_user")].round(6)) <= {round(x / 3, 6) for x in range(7)}

@@ -58,6 +58,8 @@ def test_report_files_and_numbers(tmp_path: Path) -> None:
     assert mde == pytest.approx(z_sum() * sd * (2 / 60) ** 0.5, rel=0.15)
     assert f"MDE (80% power, 95%) none - rules at 60 / 60 users: play_through {mde:.4f} (" in res.output
     assert "## Minimum detectable effect" in md
+    per_user = rep["comparisons_vs_control"]["none"]["plays_per_user"]["mde"]  # the new metric, with its MDE
+    assert f", plays_per_user {per_user:.4f} (" in res.output and "| plays_per_user |" in md
     assert (out / "rates.png").stat().st_size > 0 and (out / "ci_bars.png").stat().st_size > 0
 
 

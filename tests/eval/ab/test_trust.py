@@ -38,8 +38,16 @@ def test_evaluate_judges_the_first_layout_and_sizes_the_effects(
     assert set(s["aa"]) == set(s["known_effect"]["reversed"]) == {"0.5", "0.1"}
     assert s["aa"]["0.5"]["experiments"] == 20 and s["aa"]["0.5"]["band"]["count"] == [0, 3]
     assert s["known_effect"]["reversed-50"]["0.5"]["metrics"]["play_through"]["share"] == 1.0
-    v = s["verdict"]  # a "bad" arm that is not worse is not detected; the instrument is judged on the other
-    assert not v["reversed_detected"] and v["reversed_50_detected"] and v["ok"] == v["aa_within_band"]
+    v = s["verdict"]  # a "bad" arm that is not worse is not detected, and the instrument is judged failed
+    assert not v["reversed_detected"] and v["reversed_50_detected"] and not v["ok"]
+    assert s["config"]["returns"] == {"after_empty": 0.85, "after_play": 1.0}  # the click model's patience
+    assert s["known_effect"]["reversed-50"]["0.5"]["metrics"]["plays_per_user"]["share"] == 1.0
+    # the sensitivity line: the same logs cut at each after_empty value, fewer visits as it falls
+    sens = s["sensitivity"]
+    assert [r["after_empty"] for r in sens] == [1.0, 0.85, 0.7] and [r["default"] for r in sens] == [0, 1, 0]
+    visits = [r["visits_per_user"]["control"] for r in sens]
+    assert visits[0] == 10 and visits[0] > visits[1] > visits[2]
+    assert sens[1]["aa"] == s["aa"]["0.5"] and all(r["aa"]["experiments"] == 20 for r in sens)
     power = {(p["effect"], p["metric"]): p for p in s["power"]}
     one = power[("1 point of play-through", "play_through")]
     sd = sum(s["rates"][c]["per_user_sd"]["play_through"] for c in ("control", "control-again")) / 2
@@ -53,7 +61,8 @@ def test_evaluate_judges_the_first_layout_and_sizes_the_effects(
     above = s["known_effect"]["reversed"]["0.5"]["metrics"]["play_through"]["wrong_sign"]
     assert up["delta"] > 0 and up["observed_detection"]["0.5"] == above / 20
     assert json.loads((tmp_path / "aa.json").read_text())["verdict"] == s["verdict"]
-    assert "Verdict (treatment share 0.5)" in (tmp_path / "aa.md").read_text()
+    md = (tmp_path / "aa.md").read_text()
+    assert "Verdict (treatment share 0.5, after_empty 0.85)" in md and "| 0.85 (default) |" in md
 
 
 def test_the_conditions_serve_the_configured_control_and_the_bad_arm(tmp_path: Path) -> None:
