@@ -10,10 +10,14 @@ import pytest
 import redis
 
 from cascade.data.split import Split
+from cascade.impressions import I_ITEMS, O_ITEM, O_POS, O_TYPE
 from cascade.ports import free_port
 from cascade.rerank.llm.prompts import PROMPTS_DIR
-from eval.ab.clicks import CascadeClickModel
-from eval.ab.simulate import SimConfig, ordering_check, simulate, skewed_experiments
+from eval.ab.aa import ServedLog
+from eval.ab.clicks import CascadeClickModel, ReturnModel
+from eval.ab.report import read_rows
+from eval.ab.simulate import SimConfig, audience, ordering_check, replay, simulate, skewed_experiments
+from eval.ab.trust import serving_file
 
 REDIS = "redis://127.0.0.1:6379/0"
 EXPERIMENTS = """\
@@ -103,3 +107,37 @@ def test_skew_changes_one_weight(tmp_path: Path, config: Path) -> None:
     assert arms == {"rules": 40, "none": 35, "llm": 30}
     with pytest.raises(ValueError, match="no arm"):
         skewed_experiments(config, dst, "nope", 5)
+
+
+def test_a_live_returning_audience_makes_the_visits_the_cut_log_keeps(
+    tmp_path: Path, trained_artifacts: Path, ml_split: Split
+) -> None:
+    """The cut `care ab simulate --aa` applies to a fully served log (ServedLog.with_returns) against a
+    live run whose users stop coming back: the same users, the same clicks, the same visits and answers."""
+    windows: dict[int, dict[int, float]] = {}
+    times: dict[int, list[float]] = {}
+    t = ml_split.test
+    for u, i, r, ts in zip(t.user.tolist(), t.item.tolist(), t.rating.tolist(), t.ts.tolist(), strict=True):
+        windows.setdefault(int(u), {})[int(i)] = float(r)
+        times.setdefault(int(u), []).append(float(ts))
+    times = {u: sorted(v) for u, v in times.items()}
+    model = ReturnModel(after_empty=0.5)
+    serving = serving_file(tmp_path / "serving", "control", {"reranker": "rules"})
+
+    def served(returns: ReturnModel | None, name: str) -> ServedLog:
+        cfg = SimConfig(
+            experiments_file=serving, out=tmp_path / name, users=12, requests=4, concurrency=3, seed=3,
+            clicks=CascadeClickModel(patience=0.6), returns=returns, n_boot=100,
+            prompts_dir=Path("prompts"), server_env={"CARE_ARTIFACTS": str(trained_artifacts)},
+        )  # fmt: skip
+        traffic, (imps, outs) = replay(cfg, serving, audience(cfg, windows), windows, times, read_rows)
+        assert traffic.errors == 0
+        return ServedLog.of("control", "rules", imps, outs)
+
+    live, full = served(model, "live"), served(None, "full")
+    cut = full.with_returns(model, seed=3)
+    assert sum(map(len, full.imps.values())) == 48 > sum(map(len, live.imps.values()))  # some stopped
+    for u in full.imps:
+        assert [r[I_ITEMS] for r in live.imps[u]] == [r[I_ITEMS] for r in cut.imps[u]]
+        plays = [(o[O_ITEM], o[O_POS]) for o in live.outs.get(u, []) if o[O_TYPE] == "play"]
+        assert plays == [(o[O_ITEM], o[O_POS]) for o in cut.outs.get(u, []) if o[O_TYPE] == "play"]
