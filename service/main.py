@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the service's modules load prometheus-client, which must se
 
 Loop = Literal["auto", "asyncio", "uvloop"]
 Http = Literal["auto", "h11", "httptools"]
+Accept = Literal["balanced", "shared"]
 _BIND_ENV = "CARE_SERVE_BIND"  # host:port, handed to worker processes for their ready line
 ReadyHook = Callable[["CareService"], None]
 # imported once in the supervisor: a worker that imports them itself takes seconds longer to start
@@ -131,8 +132,12 @@ def serve(
     workers: int | None = None,
     loop: Loop = "auto",
     http: Http = "auto",
+    accept: Accept = "balanced",
 ) -> None:
-    """Run the service until interrupted; prints a ready line per process once its artifacts are loaded."""
+    """Run the service until interrupted; prints a ready line per process once its artifacts are loaded.
+
+    accept: with several workers, "balanced" (least connections, service.balance) or "shared" (whichever
+    worker the kernel wakes first takes every pending connection: kept to measure the difference)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     metrics_dir = None
     if workers != 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -141,13 +146,13 @@ def serve(
         metrics_dir = tempfile.mkdtemp(prefix="care-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
-        _serve(host, port, workers, loop, http)
+        _serve(host, port, workers, loop, http, accept)
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-def _serve(host: str, port: int, workers: int | None, loop: Loop, http: Http) -> None:
+def _serve(host: str, port: int, workers: int | None, loop: Loop, http: Http, accept: Accept) -> None:
     from service.metrics import retire
     from service.settings import Settings
 
@@ -177,7 +182,10 @@ def _serve(host: str, port: int, workers: int | None, loop: Loop, http: Http) ->
 
     sock = uvicorn.Config("service.main:worker_app", host=host, port=port).bind_socket()
     try:
-        status = Supervisor(sock, n, config, on_exit=retire, on_tick=follow_pointer).run()
+        supervisor = Supervisor(
+            sock, n, config, on_exit=retire, on_tick=follow_pointer, balanced=accept == "balanced"
+        )
+        status = supervisor.run()
     finally:
         sock.close()
     if status:

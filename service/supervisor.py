@@ -5,7 +5,8 @@ a worker that dies is replaced in well under a second instead of the ~8 s a fres
 to import torch and friends and load the encoder. Each worker loads its artifacts (0.2-1 s) and only
 then starts accepting connections, so no request ever reaches a worker that is still loading; the
 listening socket stays open in the parent and the other workers, so no connection is refused while a
-worker is down. Only the requests the dead worker had accepted fail.
+worker is down. Only the requests the dead worker had accepted fail. Workers accept under the
+least-connections rule of service.balance, so keep-alive connections spread evenly.
 
 When a worker exits (killed or not), the parent retires its Prometheus files (service.metrics), so
 /metrics keeps the dead worker's counts and drops its live gauges.
@@ -29,6 +30,8 @@ from types import FrameType
 
 import uvicorn
 
+from service.balance import NOT_SERVING, BalancedServer, Slots
+
 log = logging.getLogger("care.supervisor")
 TICK_S = 0.05
 STOP_TIMEOUT_S = 20.0
@@ -46,9 +49,15 @@ class Supervisor:
     make_config: Callable[[], uvicorn.Config]  # called in the child, after the fork
     on_exit: Callable[[int], object] = lambda pid: None  # called in the parent for every child that ended
     on_tick: Callable[[], object] = lambda: None  # called in the parent about once a second
+    balanced: bool = True  # least-connections accept (service.balance); False: the kernel's wake-up order
     children: dict[int, float] = field(default_factory=dict)  # pid -> started (monotonic)
+    slot_of: dict[int, int] = field(default_factory=dict)  # pid -> its slot in `slots`
+    slots: Slots = field(init=False)
     _deaths: deque[float] = field(default_factory=deque)
     _signals: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.slots = Slots(self.workers)  # before any fork: every worker shares it
 
     def run(self) -> int:
         """Supervise until SIGINT or SIGTERM; returns the exit status."""
@@ -56,8 +65,8 @@ class Supervisor:
         gc.collect()
         gc.freeze()  # what the parent loaded stays shared with the workers (the GC never touches it)
         try:
-            for _ in range(self.workers):
-                self._fork()
+            for slot in range(self.workers):
+                self._fork(slot)
             status = self._loop()
         finally:
             self._stop_all()
@@ -86,11 +95,11 @@ class Supervisor:
                 for pid in self.children:
                     _signal(pid, sig)
             for pid, status in self._reap():
-                self._died(pid, status)
+                slot = self._died(pid, status)
                 if self._crash_looping():
                     log.error("supervisor: %d deaths in %.0f s: giving up", CRASH_LIMIT, CRASH_WINDOW_S)
                     return 1
-                self._fork()
+                self._fork(slot)
             time.sleep(TICK_S)
 
     def _reap(self) -> list[tuple[int, int]]:
@@ -106,8 +115,11 @@ class Supervisor:
                 out.append((pid, status))
         return out
 
-    def _died(self, pid: int, status: int) -> None:
+    def _died(self, pid: int, status: int) -> int:
+        """Logs and counts a death; returns the dead worker's slot (no longer serving)."""
         started = self.children.pop(pid)
+        slot = self.slot_of.pop(pid)
+        self.slots.set(slot, NOT_SERVING)
         how = (
             f"signal {signal.Signals(os.WTERMSIG(status)).name}"
             if os.WIFSIGNALED(status)
@@ -120,11 +132,12 @@ class Supervisor:
         self._deaths.append(now)
         while self._deaths and now - self._deaths[0] > CRASH_WINDOW_S:
             self._deaths.popleft()
+        return slot
 
     def _crash_looping(self) -> bool:
         return len(self._deaths) >= CRASH_LIMIT
 
-    def _fork(self) -> None:
+    def _fork(self, slot: int) -> None:
         pid = os.fork()
         if pid == 0:  # the worker: never returns into the supervisor's code
             code = 1
@@ -132,7 +145,10 @@ class Supervisor:
                 for s in (signal.SIGINT, signal.SIGTERM, *_FORWARDED):
                     signal.signal(s, signal.SIG_DFL)
                 config = self.make_config()  # the frozen, shared objects stay frozen: no copy-on-write
-                uvicorn.Server(config).run(sockets=[self.sock])
+                if self.balanced:
+                    BalancedServer(config, self.sock, self.slots, slot).serve_balanced()
+                else:
+                    uvicorn.Server(config).run(sockets=[self.sock])
                 code = 0
             except KeyboardInterrupt:
                 code = 0
@@ -143,6 +159,7 @@ class Supervisor:
                 sys.stderr.flush()
                 os._exit(code)
         self.children[pid] = time.monotonic()
+        self.slot_of[pid] = slot
 
     def _stop_all(self) -> None:
         for pid in self.children:
@@ -151,12 +168,14 @@ class Supervisor:
         while self.children and time.monotonic() < end:
             for pid, _ in self._reap():
                 self.children.pop(pid, None)
+                self.slot_of.pop(pid, None)
                 self._on_exit(pid)
             time.sleep(TICK_S)
         for pid in list(self.children):
             _signal(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
             self.children.pop(pid)
+            self.slot_of.pop(pid, None)
             self._on_exit(pid)
 
     def _on_exit(self, pid: int) -> None:

@@ -34,10 +34,16 @@ def serve(
     ] = None,
     loop: Annotated[str, typer.Option(help="Event loop: auto | asyncio | uvloop.")] = "auto",
     http: Annotated[str, typer.Option(help="HTTP parser: auto | h11 | httptools.")] = "auto",
+    accept: Annotated[
+        str,
+        typer.Option(help="Several workers: balanced (least connections) | shared (kernel wake-up order)."),
+    ] = "balanced",
 ) -> None:
     """Start the REST service (uvicorn; one process per core when the store is Redis)."""
     from service.main import serve as run_server
 
     if loop not in ("auto", "asyncio", "uvloop") or http not in ("auto", "h11", "httptools"):
         raise fail(f"unknown --loop {loop!r} or --http {http!r}")
-    run_server(host=host, port=port, workers=workers, loop=loop, http=http)  # type: ignore[arg-type]
+    if accept not in ("balanced", "shared"):
+        raise fail(f"unknown --accept {accept!r}: balanced or shared")
+    run_server(host=host, port=port, workers=workers, loop=loop, http=http, accept=accept)  # type: ignore[arg-type]
