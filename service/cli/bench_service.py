@@ -37,10 +37,39 @@ def bench_service(
     repeat: Annotated[
         int, typer.Option(min=1, help="wrk runs per row; rows show the median and the range.")
     ] = 1,
+    tail: Annotated[
+        bool,
+        typer.Option(
+            "--tail",
+            help="Instead: capacity and p99 by connections (default 16, 64, 256), closed loop and paced "
+            "(Poisson) at --share of capacity; --repeat defaults to 3.",
+        ),
+    ] = False,
+    share: Annotated[
+        list[float] | None, typer.Option(help="With --tail: paced load as shares of capacity (repeatable).")
+    ] = None,
+    accept: Annotated[
+        str, typer.Option(help="With --tail: the workers' accept, balanced | shared (to compare).")
+    ] = "balanced",
 ) -> None:
     """wrk at 1, 4 and 16 connections per server configuration: req/s, p50, p99 vs the compute limit;
     then the impression log's cost on /recommend p50. With --items N: the service over a synthetic
     catalog of N items (index recall@500 vs exact search, then wrk at --connections, default 1)."""
+    if tail:
+        from service.bench.tail import run as run_tail
+
+        if accept not in ("balanced", "shared"):
+            raise typer.BadParameter("must be balanced or shared", param_hint="--accept")
+        if bad := [s for s in share or [] if not 0.0 < s <= 1.5]:
+            raise typer.BadParameter(f"shares must be in (0, 1.5], not {bad}", param_hint="--share")
+        run_tail(
+            seconds=seconds,
+            repeat=repeat if repeat > 1 else 3,
+            connections=tuple(connections or (16, 64, 256)),
+            shares=tuple(share or (0.5, 0.8)),
+            accept=accept,
+        )
+        return
     if items > 0:
         from cascade.retrieval.index import IndexConfig
         from service.bench.items import run as run_items

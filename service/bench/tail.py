@@ -1,0 +1,269 @@
+"""`care bench service --tail`: capacity and tail latency by connection count, closed loop and paced.
+
+Paced load is wrk with a Lua schedule (wrk2's method): one connection per wrk thread, exponential gaps
+with mean connections / rate, so arrivals are Poisson and never come in bursts. Latency counts from
+the scheduled start when a request had to wait for its connection's previous answer (no coordinated
+omission), else from the moment it was sent (a timer firing late is the client's lateness, not the
+server's). The served rate is the completed requests over the run's length, against the offered one.
+
+Every figure is the median of `repeat` runs with its range, and the compute limit comes from the same
+invocation: the in-process p50 of the same request (service.bench.service.inprocess_p50).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cascade.cores import usable_cores
+from cascade.features.online.redis_store import RedisStore
+from service.bench.service import LUA, REDIS_URL, WrkResult, _wait_workers, inprocess_p50, wrk
+from service.process import ServerProcess
+
+PACED_LUA = r"""
+local ffi = require("ffi")
+ffi.cdef[[ typedef struct { long tv_sec; long tv_nsec; } care_ts; int clock_gettime(int, care_ts *); ]]
+local ts = ffi.new("care_ts")
+local function now_ms()
+  ffi.C.clock_gettime(1, ts)  -- CLOCK_MONOTONIC
+  return tonumber(ts.tv_sec) * 1000.0 + tonumber(ts.tv_nsec) / 1e6
+end
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads + 1)
+  table.insert(threads, thread)
+end
+id = 0
+lat = {}
+bad = 0
+local gap_ms, due, start, queued, n = 100.0, nil, 0, false, 0
+function init(args)
+  gap_ms = tonumber(args[1])
+  math.randomseed(tonumber(args[2]) * 100003 + id)
+  n = id * 7919
+end
+function delay()  -- before every request: the next arrival of this connection's Poisson process
+  local t = now_ms()
+  if due == nil then due = t end  -- a Poisson process from the start: its first gap is exponential too
+  due = due + (-math.log(1.0 - math.random()) * gap_ms)
+  local d = due - t
+  queued = d <= 0
+  if queued then return 0 end
+  return math.ceil(d)
+end
+function request()
+  n = n + 1
+  start = queued and due or now_ms()
+  local body = string.format(
+    '{"user_id": %d, "k": 10, "arm": "rules", "context": {"playlist_title": "90s thrillers"}}', n % 943 + 1)
+  return wrk.format("POST", "/recommend", {["Content-Type"] = "application/json"}, body)
+end
+function response(status, headers, body)
+  lat[#lat + 1] = now_ms() - start
+  if status ~= 200 then bad = bad + 1 end
+end
+function done(summary, latency, requests)
+  local all, nbad = {}, 0
+  for _, t in ipairs(threads) do
+    for _, v in ipairs(t:get("lat")) do all[#all + 1] = v end
+    nbad = nbad + t:get("bad")
+  end
+  table.sort(all)
+  local function q(p) return all[math.max(1, math.ceil(#all * p))] or 0 end
+  io.write(string.format("PACED n=%d bad=%d p50=%.3f p99=%.3f dur_s=%.3f timeouts=%d\n",
+    #all, nbad, q(0.5), q(0.99), summary.duration / 1e6, summary.errors.timeout))
+end
+"""
+
+
+@dataclass(frozen=True)
+class Paced:
+    offered: float  # req/s
+    served: float  # completed req/s
+    p50_ms: float
+    p99_ms: float
+    failed: int  # non-2xx and timeouts
+
+    @property
+    def held(self) -> float:
+        return self.served / self.offered
+
+
+def parse_paced(out: str, offered: float) -> Paced:
+    m = re.search(r"PACED n=(\d+) bad=(\d+) p50=([\d.]+) p99=([\d.]+) dur_s=([\d.]+) timeouts=(\d+)", out)
+    if m is None:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    n, bad, p50, p99, dur, timeouts = m.groups()
+    return Paced(offered, int(n) / float(dur), float(p50), float(p99), int(bad) + int(timeouts))
+
+
+PAUSE_S = 1.0  # between runs: the last run's connections close and its requests drain first
+
+
+def paced(url: str, rate: float, connections: int, seconds: float, script: Path, seed: int) -> Paced:
+    """One paced run: `connections` connections, one per wrk thread, Poisson arrivals at `rate` in all."""
+    assert url.startswith("http://127.0.0.1:"), "the bench only drives loopback"
+    gap_ms = connections * 1000.0 / rate
+    time.sleep(PAUSE_S)
+    cmd = ["wrk", f"-t{connections}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s", "-s"]
+    out = subprocess.run(
+        [*cmd, str(script), url, "--", f"{gap_ms:.4f}", str(seed)],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=True,
+    ).stdout
+    return parse_paced(out, rate)
+
+
+def worker_connections(supervisor_pid: int, port: int) -> list[int]:
+    """Established connections to `port` held by each child of `supervisor_pid` (from /proc)."""
+    kids: list[int] = []
+    for task in Path(f"/proc/{supervisor_pid}/task").iterdir():
+        kids += [int(c) for c in (task / "children").read_text().split()]
+    established: set[str] = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        f = line.split()
+        if f[3] == "01" and int(f[1].split(":")[1], 16) == port:
+            established.add(f[9])
+    counts = []
+    for pid in kids:
+        inodes = set()
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                m = re.match(r"socket:\[(\d+)\]", os.readlink(fd))
+            except OSError:
+                continue
+            if m:
+                inodes.add(m.group(1))
+        counts.append(len(inodes & established))
+    return sorted(counts)
+
+
+def _spread(values: list[float], fmt: str = "{:.0f}") -> str:
+    return f"{fmt.format(min(values))}-{fmt.format(max(values))}" if len(values) > 1 else ""
+
+
+def run(
+    seconds: float = 5.0,
+    repeat: int = 3,
+    connections: tuple[int, ...] = (16, 64, 256),
+    shares: tuple[float, ...] = (0.5, 0.8),
+    paced_connections: int = 64,
+    accept: str = "balanced",
+) -> None:
+    """Print the compute limit, the closed-loop table by connections (with each worker's share of the
+    connections), then paced load at `shares` of the 16-connection capacity."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: apt-get install -y wrk (the Makefile's bench target does)")
+    cores = usable_cores()
+    prefix = f"care-bench-tail-{uuid.uuid4().hex[:8]}:"
+    try:
+        inproc = [inprocess_p50(500, prefix)[0] for _ in range(repeat)]
+        p50 = float(np.median(inproc))
+        limit = cores * 1000.0 / p50
+        print(
+            f"care bench service --tail: {cores} workers ({accept} accept), rules arm, Redis store, "
+            f"{seconds:g} s per run, medians of {repeat} runs (range)\n"
+            f"in-process p50 {p50:.2f} ms ({_spread(inproc, '{:.2f}')}) -> compute limit {limit:.0f} req/s",
+            flush=True,
+        )
+        env = {"CARE_REDIS_URL": REDIS_URL, "CARE_REDIS_PREFIX": prefix}
+        args = ("--workers", str(cores), "--loop", "uvloop", "--http", "httptools", "--accept", accept)
+        with tempfile.TemporaryDirectory() as tmp, ServerProcess(env, args=args) as server:
+            closed, lua = Path(tmp) / "closed.lua", Path(tmp) / "paced.lua"
+            closed.write_text(LUA)
+            lua.write_text(PACED_LUA)
+            _wait_workers(server, cores)
+            assert server.proc is not None
+            url, port = server.url + "/recommend", int(server.url.rsplit(":", 1)[1])
+            wrk(url, 4, 2.0, closed)  # warm-up
+            one = [wrk(url, 1, seconds, closed) for _ in range(repeat)]
+            one_p50 = float(np.median([r.p50_ms for r in one]))
+            print(
+                f"1 connection: p50 {one_p50:.2f} ms ({_spread([r.p50_ms for r in one], '{:.2f}')}); "
+                f"HTTP cost = 1-connection p50 - in-process p50 = {one_p50 - p50:.2f} ms (target <= 0.5)"
+            )
+            capacity = _closed_table(url, connections, seconds, repeat, closed, server.proc.pid, port, limit)
+            base = capacity.get(16, next(iter(capacity.values())))
+            for c, rps in capacity.items():
+                print(f"  capacity at {c} connections: {rps / base:.2f}x that at 16 (target >= 0.9)")
+            print(f"paced, {paced_connections} connections, Poisson arrivals; x: p99 / 1-connection p50")
+            for share in shares:
+                _paced_row(url, share, share * base, paced_connections, seconds, repeat, lua, one_p50)
+    finally:
+        cleanup = RedisStore(REDIS_URL, prefix=prefix)
+        cleanup.delete_prefix()
+        cleanup.close()
+
+
+def _closed_table(
+    url: str,
+    connections: tuple[int, ...],
+    seconds: float,
+    repeat: int,
+    script: Path,
+    pid: int,
+    port: int,
+    limit: float,
+) -> dict[int, float]:
+    """The closed-loop rows; returns the median req/s by connections."""
+    print(f"{'closed loop':12s} {'req/s':>14s} {'x limit':>8s} {'p50 ms':>8s} {'p99 ms':>8s} "
+          f"{'p99/p50':>8s} {'failed':>8s}  connections per worker")  # fmt: skip
+    capacity: dict[int, float] = {}
+    for c in connections:
+        split: list[list[int]] = []
+        runs = [_closed_with_split(url, c, seconds, script, pid, port, split) for _ in range(repeat)]
+        rps, p50, p99 = (float(np.median([getattr(r, f) for r in runs])) for f in ("rps", "p50_ms", "p99_ms"))
+        capacity[c] = rps
+        failed = sum(r.errors + r.non_2xx for r in runs)
+        print(
+            f"c={c:<10d} {rps:6.0f} ({_spread([r.rps for r in runs])}) {rps / limit:8.2f} "
+            f"{p50:8.1f} {p99:8.1f} {p99 / p50:8.2f} {failed:8d}  {split[-1]}",
+            flush=True,
+        )
+    return capacity
+
+
+def _paced_row(
+    url: str, share: float, rate: float, conns: int, seconds: float, repeat: int, script: Path, one_p50: float
+) -> list[Paced]:
+    res = [paced(url, rate, conns, seconds, script, seed) for seed in range(1, repeat + 1)]
+    held, p99 = [r.held for r in res], [r.p99_ms for r in res]
+    med99 = float(np.median(p99))
+    print(
+        f"  {share:.0%} of capacity ({rate:.0f} req/s): "
+        f"held {np.median(held):.1%} ({_spread(held, '{:.1%}')}), "
+        f"p50 {np.median([r.p50_ms for r in res]):.1f} ms, p99 {med99:.1f} ms ({_spread(p99, '{:.1f}')}) "
+        f"= {med99 / one_p50:.1f}x, failed {sum(r.failed for r in res)}",
+        flush=True,
+    )
+    return res
+
+
+def _closed_with_split(
+    url: str, c: int, seconds: float, script: Path, pid: int, port: int, split: list[list[int]]
+) -> WrkResult:
+    """A closed-loop wrk run; appends each worker's share of the connections, read mid-run."""
+    import threading
+
+    time.sleep(PAUSE_S)
+
+    def sample() -> None:
+        split.append(worker_connections(pid, port))
+
+    timer = threading.Timer(min(2.0, seconds / 2), sample)
+    timer.start()
+    try:
+        return wrk(url, c, seconds, script)
+    finally:
+        timer.join()
