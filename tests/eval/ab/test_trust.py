@@ -38,8 +38,8 @@ def test_evaluate_judges_the_first_layout_and_sizes_the_effects(
     assert set(s["aa"]) == set(s["known_effect"]["reversed"]) == {"0.5", "0.1"}
     assert s["aa"]["0.5"]["experiments"] == 20 and s["aa"]["0.5"]["band"]["count"] == [0, 3]
     assert s["known_effect"]["reversed-50"]["0.5"]["metrics"]["play_through"]["share"] == 1.0
-    v = s["verdict"]  # a "bad" arm that is not worse is not detected, and the instrument is judged failed
-    assert not v["reversed_detected"] and v["reversed_50_detected"] and not v["ok"]
+    v = s["verdict"]  # a "bad" arm that is not worse is not detected; the instrument is judged on the other
+    assert not v["reversed_detected"] and v["reversed_50_detected"] and v["ok"] == v["aa_within_band"]
     assert s["config"]["returns"] == {"after_empty": 0.85, "after_play": 1.0}  # the click model's patience
     assert s["known_effect"]["reversed-50"]["0.5"]["metrics"]["plays_per_user"]["share"] == 1.0
     # the sensitivity line: the same logs cut at each after_empty value, fewer visits as it falls
@@ -60,6 +60,8 @@ def test_evaluate_judges_the_first_layout_and_sizes_the_effects(
     up = power[("reversed - control", "play_through")]  # observed: detections on the effect's own side
     above = s["known_effect"]["reversed"]["0.5"]["metrics"]["play_through"]["wrong_sign"]
     assert up["delta"] > 0 and up["observed_detection"]["0.5"] == above / 20
+    first = power[("reversed - control, first visit only", "reciprocal rank of the first play")]
+    assert set(first["predicted_power"]) == {"0.5", "0.1"} and "observed_detection" not in first
     assert json.loads((tmp_path / "aa.json").read_text())["verdict"] == s["verdict"]
     md = (tmp_path / "aa.md").read_text()
     assert "Verdict (treatment share 0.5, after_empty 0.85)" in md and "| 0.85 (default) |" in md
