@@ -8,6 +8,7 @@ item keeps its k neighbours of highest cosine (counts / sqrt(n_i n_j)), as in th
 from __future__ import annotations
 
 import itertools
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,16 +61,35 @@ class Neighbours:
         return rows.astype(np.int64), score
 
     def _hits(self, src: I64, dst: I64) -> tuple[I64, I64, I64]:
-        """(position in src, position in dst, entry) of every dst found among a src row's neighbours."""
+        """(position in src, position in dst, entry) of every dst found among a src row's neighbours.
+
+        dst holds distinct rows (or -1: none). A row -> position table, filled for dst and emptied
+        again, finds them: a request touches its own entries only, never the whole table.
+        """
         take = np.diff(self.cos.indptr)[src]
         at = _entries(self.cos.indptr[src], take)
-        cols = self.cos.indices[at]
-        order = np.argsort(dst, kind="stable")
-        sorted_dst = dst[order]
-        pos = np.minimum(np.searchsorted(sorted_dst, cols), len(dst) - 1)
-        hit = sorted_dst[pos] == cols
+        table = _position_table(self.cos.shape[1])
+        known = np.flatnonzero(dst >= 0)[::-1]  # reversed: a repeated row keeps its first position
+        table[dst[known]] = known
+        try:
+            pos = table[self.cos.indices[at]]
+        finally:
+            table[dst[known]] = -1
+        hit = np.flatnonzero(pos >= 0)
         owner = np.repeat(np.arange(len(src)), take)
-        return owner[hit], order[pos[hit]], at[hit]
+        return owner[hit], pos[hit].astype(np.int64), at[hit]
+
+
+_tables = threading.local()
+
+
+def _position_table(n: int) -> npt.NDArray[np.int32]:
+    """This thread's row -> position table of at least n rows, every entry -1 between uses."""
+    table: npt.NDArray[np.int32] | None = getattr(_tables, "table", None)
+    if table is None or len(table) < n:
+        table = np.full(n, -1, dtype=np.int32)
+        _tables.table = table
+    return table
 
 
 def _entries(starts: I64, take: I64) -> I64:

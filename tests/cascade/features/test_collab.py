@@ -99,6 +99,25 @@ def test_top_k_neighbours_match_dense_cosine() -> None:
     assert dict(zip(rows.tolist(), score.tolist(), strict=True)) == pytest.approx(want)
 
 
+def test_gather_reads_the_neighbour_lists_exactly() -> None:
+    """gather == the dense matrices' [src][:, dst], with unknown (-1) and repeated src rows, twice over
+    (the row -> position table is emptied after each call)."""
+    rng = np.random.default_rng(5)
+    x = (rng.random((300, 80)) < 0.15).astype(np.float32)
+    nb = top_k_neighbours(sp.csr_matrix(x), k=9)
+    dense_cos, dense_count = nb.cos.toarray(), nb.count.toarray()
+    for _ in range(2):
+        src = rng.choice(80, 12).astype(np.int64)  # may repeat
+        dst = rng.permutation(80)[:30].astype(np.int64)
+        dst[[3, 17]] = -1
+        cos, count = nb.gather(src, dst)
+        want_cos, want_count = dense_cos[src][:, np.maximum(dst, 0)], dense_count[src][:, np.maximum(dst, 0)]
+        want_cos[:, dst < 0] = 0.0
+        want_count[:, dst < 0] = 0.0
+        assert np.array_equal(cos, want_cos) and np.array_equal(count, want_count)
+        assert np.array_equal(nb.cosine(src, dst), want_cos)
+
+
 def test_neighbour_blocks_do_not_change_the_result(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(3)
     x = sp.csr_matrix((rng.random((100, 40)) < 0.25).astype(np.float32))
