@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: lock setup assets artifacts run test lint typecheck pytest eval bench redis clean deploy-tools deploy-check
+.PHONY: lock setup assets artifacts run test lint typecheck pytest eval bench redis wrk clean deploy-tools deploy-check
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,7 +52,10 @@ deploy-check: setup deploy-tools
 artifacts: assets
 	$(BIN)/care train --if-missing
 
-pytest: artifacts redis deploy-tools
+wrk:  # the load generator of the service benches and their tests
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+
+pytest: artifacts redis deploy-tools wrk
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
@@ -60,8 +63,7 @@ test: lint typecheck pytest
 eval: artifacts
 	$(BIN)/care eval --llm-users 50 --name make-eval
 
-bench: artifacts redis
-	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+bench: artifacts redis wrk
 	$(BIN)/care bench features
 	$(BIN)/care bench cascade
 	$(BIN)/care bench llm

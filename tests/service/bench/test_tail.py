@@ -1,0 +1,30 @@
+"""`care bench service --tail`'s paced wrk run: its report parsed, and a real run against two workers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.bench.tail import PACED_LUA, paced, parse_paced
+from tests.service.conftest import TwoWorkers
+
+
+def test_parse_paced_reads_the_served_rate_and_latencies() -> None:
+    out = "Running 5s test\nPACED n=600 bad=2 p50=3.500 p99=12.250 dur_s=5.000 timeouts=1\n"
+    r = parse_paced(out, offered=125.0)
+    assert r.served == pytest.approx(120.0) and r.held == pytest.approx(0.96)
+    assert (r.p50_ms, r.p99_ms, r.failed) == (3.5, 12.25, 3)
+    with pytest.raises(RuntimeError, match="unexpected wrk output"):
+        parse_paced("Requests/sec: 10.0\n", 10.0)
+
+
+def test_a_paced_run_offers_its_rate_and_times_every_answer(two_workers: TwoWorkers, tmp_path: Path) -> None:
+    script = tmp_path / "paced.lua"
+    script.write_text(PACED_LUA)
+    url = two_workers.server.url + "/recommend"
+    r = paced(url, rate=20.0, connections=4, seconds=4.0, script=script, seed=1)
+    # Poisson arrivals: about 80 in 4 s (sd 9), all answered well within the run
+    assert 0.6 <= r.held <= 1.4, r
+    assert r.failed == 0, r
+    assert 0.0 < r.p50_ms <= r.p99_ms < 2000.0, r
