@@ -116,11 +116,11 @@ def run(n: int, synthetic: int) -> None:
     print_table(f"cascade on the embedded path, {n} requests (ms)", ["stage", "p50", "p99"], rows)
     ratio = pct(stage["retrieval+ranking"], 50) / pct(floor["floor (sum)"], 50)
     total = pct(stage["cascade total (no LLM)"], 50)
-    print(f"retrieval+ranking p50 / raw floor p50 = {ratio:.2f}x (target <= 2x)")
+    print(f"retrieval+ranking p50 / raw floor p50 = {ratio:.2f}x (target <= 1.5x)")
     if rt.collab is not None:  # the second source's own scoring is raw compute too, like the FAISS search
         ratio2 = pct(stage["retrieval+ranking"], 50) / pct(floor["floor + item-item source"], 50)
         print(f"retrieval+ranking p50 / (raw floor + item-item source) p50 = {ratio2:.2f}x")
-    print(f"whole cascade without the LLM p50 = {total:.2f} ms (target <= 5 ms)")
+    print(f"whole cascade without the LLM p50 = {total:.2f} ms (target <= 1.2 ms on MovieLens-100k)")
     if source_recall:
         print(
             f"item-item source recall@{pipe.n_retrieve} against exact (the same score over all "
