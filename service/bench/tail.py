@@ -125,6 +125,27 @@ def paced(url: str, rate: float, connections: int, seconds: float, script: Path,
     return parse_paced(out, rate)
 
 
+def queue_p99(rho: float, servers: int, pooled: bool, n: int = 60_000, seed: int = 0) -> float:
+    """p99 latency, in service times, of Poisson arrivals at utilisation `rho` on `servers` servers with
+    lognormal service times (sd 0.25 in log space, about the cascade's spread): one shared queue (pooled,
+    M/G/c) or one queue per server with connections split evenly (each an M/G/1).
+
+    The reference a paced run is read against: keep-alive connections pin requests to a worker, so even
+    a perfect split of connections leaves each worker its own queue."""
+    rng = np.random.default_rng(seed)
+    c = servers if pooled else 1
+    rate = rho * c  # arrivals per service time into the simulated queue
+    arrivals = np.cumsum(rng.exponential(1.0 / rate, n))
+    service = np.exp(rng.normal(0.0, 0.25, n) - 0.25**2 / 2)  # mean 1
+    free = np.zeros(c)
+    latency = np.empty(n)
+    for i in range(n):
+        j = int(free.argmin())
+        free[j] = max(arrivals[i], free[j]) + service[i]
+        latency[i] = free[j] - arrivals[i]
+    return float(np.percentile(latency[n // 10 :], 99))
+
+
 def worker_connections(supervisor_pid: int, port: int) -> list[int]:
     """Established connections to `port` held by each child of `supervisor_pid` (from /proc)."""
     kids: list[int] = []
@@ -198,6 +219,12 @@ def run(
             for c, rps in capacity.items():
                 print(f"  capacity at {c} connections: {rps / base:.2f}x that at 16 (target >= 0.9)")
             print(f"paced, {paced_connections} connections, Poisson arrivals; x: p99 / 1-connection p50")
+            for share in shares:
+                pinned, shared = queue_p99(share, cores, False), queue_p99(share, cores, True)
+                print(
+                    f"  queueing reference at {share:.0%}: p99 = {pinned:.1f} service times with one queue "
+                    f"per worker (connections pinned), {shared:.1f} with one shared queue"
+                )
             for share in shares:
                 _paced_row(url, share, share * base, paced_connections, seconds, repeat, lua, one_p50)
     finally:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from service.bench.tail import PACED_LUA, paced, parse_paced
+from service.bench.tail import PACED_LUA, paced, parse_paced, queue_p99
 from tests.service.conftest import TwoWorkers
 
 
@@ -28,3 +28,10 @@ def test_a_paced_run_offers_its_rate_and_times_every_answer(two_workers: TwoWork
     assert 0.6 <= r.held <= 1.4, r
     assert r.failed == 0, r
     assert 0.0 < r.p50_ms <= r.p99_ms < 2000.0, r
+
+
+def test_the_queueing_reference_grows_with_load_and_a_shared_queue_is_shorter() -> None:
+    half_pinned, half_shared = queue_p99(0.5, 2, pooled=False), queue_p99(0.5, 2, pooled=True)
+    busy_pinned = queue_p99(0.8, 2, pooled=False)
+    assert 1.0 < half_shared < half_pinned < busy_pinned  # M/G/2 beats two M/G/1s; waiting grows with load
+    assert 3.0 < half_pinned < 7.0 and 8.0 < busy_pinned < 20.0  # M/D/1 theory: p99 ~ 5 and ~15 service times
