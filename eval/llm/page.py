@@ -48,8 +48,8 @@ def qualify_markdown(doc: Mapping[str, Any]) -> str:
         f"| predicted TitleFit@10 gain at the AUC | {ci(doc.get('predicted_titlefit_gain'), 4)} |",
         "",
         f"Scoring took {t['scoring_s']:.0f} s ({t['scoring_cpu_s']:.0f} CPU s; wall {t['wall_s']:.0f} s) "
-        f"on {t['cpus']} CPUs, load average (1, 5, 15 min) {load} (start -> end); the plain windows "
-        f"alone {t.get('plain_s', 0):.0f} s ({t.get('plain_cpu_s', 0):.0f} CPU s).",
+        f"on {t['cpus']} CPUs, load average (1, 5, 15 min) {load} (start -> end); "
+        f"{workers_line(t)}.",
         "",
         "Position prior (log-probability added per label position A..): "
         + ", ".join(f"{v:+.2f}" for v in pp["values"]),
@@ -61,6 +61,19 @@ def qualify_markdown(doc: Mapping[str, Any]) -> str:
             "",
         ]
     return "\n".join(lines)
+
+
+def workers_line(t: Mapping[str, Any]) -> str:
+    """Who scored, and how many tokens a call evaluated (the rest reused from the KV cache)."""
+    n, threads = t.get("workers", 1), t.get("threads_per_worker")
+    out = f"{n} worker(s)" + (f" of {threads} thread(s) each" if threads else " (requests in flight)")
+    tok = t.get("tokens")
+    if tok:
+        out += (
+            f", {tok['prompt_per_call']:.0f} prompt tokens per call of which {tok['evaluated_per_call']:.0f} "
+            f"evaluated ({tok['evaluated']:.0f} in all)"
+        )
+    return out
 
 
 def calibration_markdown(doc: Mapping[str, Any]) -> str:

@@ -51,6 +51,14 @@ def qualify(
     artifacts: Annotated[
         Path | None, typer.Option(help="Trained artifacts (default $CARE_ARTIFACTS).")
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Windows scored side by side (0: the embedded model's n_threads, one thread each; "
+            "4 requests in flight over HTTP).",
+        ),
+    ] = 0,
     progress: Annotated[bool, typer.Option(help="Progress lines.")] = True,
 ) -> None:
     """Score validation windows under shuffles; write DIR/qualify.json and qualify.md with a verdict."""
@@ -76,7 +84,7 @@ def qualify(
     cfg = QualifyConfig(
         settings, users=users, shuffles=shuffles, titled=titled, seed=seed, prompt=prompt,
         model="tuned" if tuned_adapter else "base", calibration=calibration or CALIBRATION_FILE, name=name,
-        artifacts=artifacts, progress=progress,
+        artifacts=artifacts, progress=progress, workers=workers,
     )  # fmt: skip
     try:
         doc = run(cfg, folder)
@@ -87,6 +95,12 @@ def qualify(
         f"AUC {a['mean']:.3f} [{a['lo']:.3f}, {a['hi']:.3f}] on {doc['windows']['plain']} val windows; "
         f"position prior {doc['position_prior']['variance_share']:.0%} of score variance; "
         f"window p50 {lat['p50']:.0f} ms, p95 {lat['p95']:.0f} ms"
+    )
+    t, w = doc["timing"], doc["windows"]
+    typer.echo(
+        f"{w['plain'] + w['titled']} windows x {w['shuffles']} shuffles "
+        f"in {t['wall_s']:.0f} s ({t['scoring_cpu_s']:.0f} CPU s scoring, {t['workers']} workers, "
+        f"load average {t['load_average_start'][0]:.1f} -> {t['load_average'][0]:.1f})"
     )
     typer.echo(f"verdict: {doc['verdict']} (weight {doc['weight']:g}): {doc['reason']}")
     if doc["fusion_file"]:

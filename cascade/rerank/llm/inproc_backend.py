@@ -3,7 +3,8 @@ listwise generation constrained to unused labels.
 
 The model runs on one worker thread (the event loop never blocks) and a lock serialises every use
 of the llama context, which is not thread-safe. The KV cache keeps the last prompt, so a prompt
-sharing a prefix with the previous one only evaluates the new suffix.
+sharing a prefix with the previous one only evaluates the new suffix; `usage` counts the prompt tokens
+seen and those actually evaluated.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class LlamaCppBackend:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama-cpp")
         self._in_kv: list[int] = []
         self._label_ids: dict[tuple[str, ...], dict[int, str]] = {}
+        self.usage = {"calls": 0, "prompt_tokens": 0, "evaluated_tokens": 0}
 
     async def _run(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
@@ -74,10 +76,14 @@ class LlamaCppBackend:
         self._llm.n_tokens = keep
         self._llm.eval(tokens[keep:])
         self._in_kv = list(tokens)
+        self.usage["calls"] += 1
+        self.usage["prompt_tokens"] += len(tokens)
+        self.usage["evaluated_tokens"] += len(tokens) - keep
 
     def _eval_one(self, token: int) -> None:
         self._llm.eval([token])
         self._in_kv.append(token)
+        self.usage["evaluated_tokens"] += 1
 
     def _last_logits(self) -> npt.NDArray[np.single]:
         ptr = llama_cpp.llama_get_logits_ith(self._llm.ctx, -1)

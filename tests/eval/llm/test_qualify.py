@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from cascade.llm import PROMPTS_DIR, LLMSettings, Tuned, pull_smollm2
+from cascade.llm import PROMPTS_DIR, LLMSettings, Tuned, llm_settings, pull_smollm2
 from eval.llm.debias import Prior
-from eval.llm.qualify import QualifyConfig, conclude, qualify
+from eval.llm.qualify import HTTP_WORKERS, QualifyConfig, conclude, qualify, worker_plan
 
 CALIBRATION = {
     "rows": [
@@ -39,8 +40,27 @@ def test_two_windows_on_the_embedded_model(eval_artifacts: Path, tmp_path: Path)
     assert set(saved["auc"]) == {"mean", "lo", "hi", "n"}
     assert -1.0 <= saved["self_consistency_kendall"]["raw"]["mean"] <= 1.0
     assert "# care llm qualify: **do-not-serve**" in (tmp_path / "out" / "qualify.md").read_text()
-    assert saved["timing"]["load_average"] and saved["timing"]["scoring_s"] > 0
+    t = saved["timing"]
+    assert t["load_average"] and t["scoring_s"] > 0
+    assert (t["workers"], t["threads_per_worker"], t["tokens"]["calls"]) == (2, 1, 6)
+    # the shuffles of a window share its head (system text, recent movies, playlist) in the KV cache
+    assert t["tokens"]["evaluated_per_call"] < t["tokens"]["prompt_per_call"]
     assert not list((tmp_path / "prompts").glob("fusion*.yaml"))
+    qualify(replace(cfg, workers=1), tmp_path / "one")
+    one = json.loads((tmp_path / "one" / "qualify.json").read_text())
+    assert one["timing"]["workers"] == 1 and one["timing"]["threads_per_worker"] == 2
+    for key in ("auc", "auc_raw", "title_auc", "self_consistency_kendall", "position_prior"):
+        # the scores do not depend on the worker that computed them (nan compares as text)
+        assert json.dumps(one[key]) == json.dumps(saved[key])
+
+
+def test_worker_plan_shares_the_threads_out() -> None:
+    n, s = worker_plan(LLMSettings())
+    assert n == 2 and s.backend.kind == "inprocess" and s.backend.n_threads == 1
+    n, s = worker_plan(LLMSettings(), workers=1)
+    assert n == 1 and s.backend.kind == "inprocess" and s.backend.n_threads == 2
+    http = llm_settings("http://127.0.0.1:9/v1")
+    assert worker_plan(http) == (HTTP_WORKERS, http) and worker_plan(http, 8) == (8, http)
 
 
 def test_serve_writes_the_fusion_file_the_arm_reads(tmp_path: Path) -> None:
