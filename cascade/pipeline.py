@@ -117,6 +117,13 @@ class Pipeline:
         with _timed(timings, "features_user"):
             user = self.features.user(user_id, context.session_items, now)
         retrieved, x, items_degraded = self.candidate_features(user, context, now, timings)
+        if (
+            isinstance(retrieved, SourcedCandidates)
+            and retrieved.keep is not None
+            and not context.session_items  # a request's own session items: not kept
+            and not user.degraded
+        ):
+            self.features.keep_source(user_id, retrieved.keep)  # the user's next request reads it
         with _timed(timings, "ranking"):
             scores = self.ranker.score(x)
             fit_of = self._title_fit(context, retrieved, quota)
@@ -188,6 +195,16 @@ class Pipeline:
         recent = tuple(self.item_text(i) for i in history[:N_RECENT] if i in self.catalog)
         scores = tuple(float(s) for s in ranked.ranked.scores)
         return RerankInput(user_id, context, cands, scores, recent, k, deadline)
+
+    def refresh_source(self, user_id: int, now: float) -> bool:
+        """After the user's events: recompute and keep their item-item source; False if the kept one holds."""
+        if not isinstance(self.retriever, BlendedRetriever):
+            return False
+        user = self.features.user(user_id, (), now)
+        blob = self.retriever.source_blob(user.view, self.n_retrieve)
+        if blob is not None:
+            self.features.keep_source(user_id, blob)
+        return blob is not None
 
     def training_rows(
         self, user_id: int, now: float, relevant: npt.NDArray[np.int64], title: str | None = None

@@ -92,6 +92,8 @@ class UserView:
     history: tuple[int, ...] = ()  # batch history, oldest first
     session_items: tuple[int, ...] = ()  # real-time, newest first
     seen: frozenset[int] = frozenset()  # never recommended again (history + played/rated in session)
+    # the item-item source kept with the user (cascade.retrieval.kept_source); used only if its key matches
+    stored_source: bytes | None = field(default=None, repr=False, compare=False)
 
     def excluded(self) -> frozenset[int]:
         """Items no source may return: seen, the batch history and this session's items."""

@@ -309,11 +309,22 @@ class CareService:
             raise UnknownItem(-1) from exc
         for ev in evs:
             self.metrics.events.labels(ev.type).inc()
+        users = list(dict.fromkeys(e.user_id for e in evs))
+        await asyncio.to_thread(self._refresh_sources, ld, users, now)
         if self.tracker is not None:
             await self.tracker.attribute(
                 [EventRef(e.user_id, e.item_id, e.type, e.request_id, e.position) for e in events]
             )
         return EventsAccepted(stored=len(evs))
+
+    @staticmethod
+    def _refresh_sources(ld: Loaded, users: Sequence[int], now: float) -> None:
+        """Recompute the item-item source the events changed, kept with each user for their next request."""
+        for u in users:
+            try:
+                ld.pipeline.refresh_source(u, now)
+            except Exception:  # the events are stored; the next request computes the source itself
+                log.exception("keeping user %d's item-item source failed", u)
 
     # ---- /items ----------------------------------------------------------------------------
     async def item(self, item_id: int) -> Item:

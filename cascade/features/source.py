@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -34,6 +35,10 @@ class FeatureSource(Protocol):
         """Item batch features, and whether they are degraded defaults."""
         ...
 
+    def keep_source(self, user_id: int, blob: bytes) -> None:
+        """Keep the user's item-item source with the user, best effort (cascade.retrieval.kept_source)."""
+        ...
+
 
 class OnlineFeatures:
     """Serving: the online store, degrading to cold-start defaults when it is down."""
@@ -56,6 +61,10 @@ class OnlineFeatures:
             return self.store.items(item_ids), False
         except StoreUnavailable:
             return np.tile(ITEM_DEFAULTS, (len(item_ids), 1)), True
+
+    def keep_source(self, user_id: int, blob: bytes) -> None:
+        with contextlib.suppress(StoreUnavailable):  # derived data: the next request computes it again
+            self.store.online.write_source(user_id, blob)
 
 
 class PointInTimeFeatures:
@@ -97,3 +106,6 @@ class PointInTimeFeatures:
     def items(self, user_id: int, item_ids: I64, now: float) -> tuple[F32, bool]:
         t = self.as_of.get(user_id, int(now))
         return self.batch.items(item_ids, np.full(len(item_ids), t)), False
+
+    def keep_source(self, user_id: int, blob: bytes) -> None:
+        """Offline every user is scored as of its own time: nothing is kept between rows."""

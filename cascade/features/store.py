@@ -89,6 +89,7 @@ class FeatureStore:
             history=tuple(self.catalog.known(fetched.history).tolist()),
             session_items=session,
             seen=seen,
+            stored_source=fetched.source,
         )
 
     def items(self, item_ids: I64) -> F32:

@@ -18,6 +18,7 @@ from cascade.data.dataset import Catalog
 from cascade.data.idrows import positions
 from cascade.features.collab import N_EVIDENCE, CollabModel, UserSignals
 from cascade.features.registry import COLLAB
+from cascade.retrieval.kept_source import decode, encode, model_tag, source_key
 from cascade.retrieval.retriever import TwoTowerRetriever
 from cascade.retrieval.title_source import TITLE_QUOTA, TitleScoresCache, nearest, title_block
 from cascade.types import Candidates, UserView
@@ -46,6 +47,7 @@ class SourcedCandidates(Candidates):
     fresh_fit: F32  # content fit of fresh items (unknown to the collab model) with the user; 0 otherwise
     title_sim: F32 | None = None  # cosine of the playlist title with each candidate's text; None: no title
     title_src: F32 | None = None  # 1 where the title source retrieved the candidate
+    keep: bytes | None = None  # the item-item source computed for this request, to keep with the user
 
 
 class BlendedRetriever:
@@ -67,6 +69,7 @@ class BlendedRetriever:
         self._fresh: I64 = np.empty(0, dtype=np.int64)
         self._indexed = -1
         self._titles = TitleScoresCache()
+        self._tag = model_tag(collab)  # kept item-item lists of another model never match
 
     def fresh_items(self) -> I64:
         """Indexed items the collab model does not know (added after it was fitted)."""
@@ -104,7 +107,7 @@ class BlendedRetriever:
         q = tt.user_vector(user)
         tt_ids, _ = tt.index.search_unseen(q, n, excl)
         sig = self.collab.signals(user.history, user.session_items)
-        cf_rows = self.collab.source(sig, self.collab.rows(excl), n)
+        cf_rows, keep = self._source(user, sig, excl, n)
         cf_ids = self.collab.item_ids[cf_rows]
         quota = min(self.collab_quota, n)
         fresh, fit = self._fresh_fit(sig, excl)
@@ -132,8 +135,24 @@ class BlendedRetriever:
             sim = by_title.sims[np.maximum(tt.rows(merged), 0)]  # every candidate is indexed
             src = (positions(title_ids, merged) >= 0).astype(np.float32)
         return SourcedCandidates(
-            merged, scores, tt_rank, cf_rank, rows, sig, vecs, recent, fresh_fit, sim, src
+            merged, scores, tt_rank, cf_rank, rows, sig, vecs, recent, fresh_fit, sim, src, keep
         )
+
+    def _source(self, user: UserView, sig: UserSignals, excl: I64, n: int) -> tuple[I64, bytes | None]:
+        """The item-item source's rows: the user's kept list when its key matches, else computed (and
+        returned encoded, to be kept)."""
+        key = source_key(self._tag, n, user)
+        kept = decode(user.stored_source, key)
+        if kept is not None:
+            return kept, None
+        rows = self.collab.source(sig, self.collab.rows(excl), n)
+        return rows, encode(key, rows)
+
+    def source_blob(self, user: UserView, n: int) -> bytes | None:
+        """The item-item source to keep for `user` (on an event); None when the kept one still matches."""
+        exclude = user.excluded()
+        excl = np.fromiter(exclude, dtype=np.int64, count=len(exclude))
+        return self._source(user, self.collab.signals(user.history, user.session_items), excl, n)[1]
 
     @staticmethod
     def title_features(retrieved: SourcedCandidates) -> F32 | None:

@@ -35,6 +35,7 @@ class Fetched:
     session: SessionState
     items: F32  # (n, len(ITEM_BATCH)); defaults where missing
     items_missing: npt.NDArray[np.bool_]
+    source: bytes | None = None  # the user's stored item-item source (cascade.retrieval.kept_source)
 
 
 ITEM_DEFAULTS: F32 = np.asarray(defaults(ITEM_BATCH), dtype=np.float32)
@@ -77,6 +78,10 @@ class OnlineStore(Protocol):
 
     def record_event(self, event: Event, genre_code: int, consuming: bool) -> None:
         """Apply one event to the user's session, durably, before returning."""
+        ...
+
+    def write_source(self, user_id: int, blob: bytes) -> None:
+        """Keep the user's item-item source with the user (fetch returns it): derived, recomputable data."""
         ...
 
     def claim_item(self, entry: CatalogEntry) -> bool:

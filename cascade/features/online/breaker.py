@@ -179,6 +179,9 @@ class BreakerStore:
     def record_event(self, event: Event, genre_code: int, consuming: bool) -> None:
         self._call(lambda: self.inner.record_event(event, genre_code, consuming))
 
+    def write_source(self, user_id: int, blob: bytes) -> None:
+        self._call(lambda: self.inner.write_source(user_id, blob))
+
     def claim_item(self, entry: CatalogEntry) -> bool:
         return self._call(lambda: self.inner.claim_item(entry))
 

@@ -80,7 +80,7 @@ class ItemCache:
         out, miss = self._lookup(item_ids)
         f = self.inner.fetch(user_id, item_ids[miss])
         missing = self._fill(item_ids, out, miss, f.items, f.items_missing)
-        return Fetched(f.user_features, f.history, f.session, out, missing)
+        return Fetched(f.user_features, f.history, f.session, out, missing, f.source)
 
     def write_items(self, item_ids: Sequence[int], features: F32) -> None:
         """Write through: this process sees its own writes at once."""
@@ -96,6 +96,9 @@ class ItemCache:
 
     def record_event(self, event: Event, genre_code: int, consuming: bool) -> None:
         self.inner.record_event(event, genre_code, consuming)
+
+    def write_source(self, user_id: int, blob: bytes) -> None:
+        self.inner.write_source(user_id, blob)
 
     def claim_item(self, entry: CatalogEntry) -> bool:
         return self.inner.claim_item(entry)

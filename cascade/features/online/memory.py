@@ -25,6 +25,7 @@ class MemoryStore:
         self._item_row = IdRows()
         self._items: F32 = np.empty((0, len(ITEM_DEFAULTS)), dtype=np.float32)
         self._sessions: dict[int, tuple[float, SessionState]] = {}
+        self._sources: dict[int, bytes] = {}
         self._ttl = session_ttl_s
         self._lock = threading.Lock()
         self._catalog: list[CatalogEntry] = []
@@ -63,7 +64,11 @@ class MemoryStore:
             session=self._session(user_id),
             items=items,
             items_missing=missing,
+            source=self._sources.get(user_id),
         )
+
+    def write_source(self, user_id: int, blob: bytes) -> None:
+        self._sources[int(user_id)] = bytes(blob)
 
     def _session(self, user_id: int) -> SessionState:
         entry = self._sessions.get(user_id)

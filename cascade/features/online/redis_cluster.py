@@ -172,7 +172,7 @@ class RedisClusterStore(RedisBase):
     def fetch(self, user_id: int, item_ids: I64) -> Fetched:
         def run() -> list[Any]:
             pipe = self._r.pipeline()
-            pipe.hmget(self.user_key(user_id, "u"), ["f", "h"])
+            pipe.hmget(self.user_key(user_id, "u"), ["f", "h", "cf"])
             pipe.hgetall(self.user_key(user_id, "s"))
             pipe.lrange(self.user_key(user_id, "r"), 0, RECENT_MAX - 1)
             pipe.smembers(self.user_key(user_id, "c"))
@@ -180,7 +180,7 @@ class RedisClusterStore(RedisBase):
             out: list[Any] = pipe.execute()
             return [*out[:4], self._gather(len(item_ids), plan, out[4:])]
 
-        (f, h), sess, recent, consumed, raw = self._call(run)
+        (f, h, source), sess, recent, consumed, raw = self._call(run)
         items, missing = decode_items(raw)
         return Fetched(
             user_features=None if f is None else np.frombuffer(f, dtype=np.float32).copy(),
@@ -188,7 +188,11 @@ class RedisClusterStore(RedisBase):
             session=decode_session(sess, recent, set(consumed)),
             items=items,
             items_missing=missing,
+            source=source,
         )
+
+    def write_source(self, user_id: int, blob: bytes) -> None:
+        self._call(lambda: self._r.hset(self.user_key(int(user_id), "u"), "cf", blob))
 
     def fetch_items(self, item_ids: I64) -> tuple[F32, npt.NDArray[np.bool_]]:
         def run() -> list[bytes | None]:

@@ -20,7 +20,7 @@ for i = FIRST, #ARGV do items[#items + 1] = redis.call('HGET', p .. 'i:' .. ARGV
 _FETCH_LUA = (
     """
 local p, u = ARGV[1], ARGV[2]
-local user = redis.call('HMGET', p .. 'u:' .. u, 'f', 'h')
+local user = redis.call('HMGET', p .. 'u:' .. u, 'f', 'h', 'cf')
 local sess = redis.call('HGETALL', p .. 's:' .. u)
 local recent = redis.call('LRANGE', p .. 'r:' .. u, 0, RECENT - 1)
 local consumed = redis.call('SMEMBERS', p .. 'c:' .. u)
@@ -32,7 +32,8 @@ _ITEMS_LUA = "local p = ARGV[1]\n" + _ITEMS_BODY.replace("FIRST", "2") + "return
 
 
 class RedisStore(RedisBase):
-    """Keys: {p}u:<id> (f: features, h: history), {p}i:<id> (f), session {p}s:/{p}r:/{p}c:<id> with a TTL."""
+    """Keys: {p}u:<id> (f: features, h: history, cf: the kept item-item source), {p}i:<id> (f), session
+    {p}s:/{p}r:/{p}c:<id> with a TTL."""
 
     name = "redis"
 
@@ -78,7 +79,7 @@ class RedisStore(RedisBase):
     def fetch(self, user_id: int, item_ids: I64) -> Fetched:
         args = [self.prefix, user_id, *item_ids.tolist()]
         reply: list[Any] = self._call(lambda: self._fetch_script(args=args))
-        (f, h), sess, recent, consumed, raw = reply
+        (f, h, source), sess, recent, consumed, raw = reply
         items, missing = decode_items(raw)
         pairs = dict(zip(sess[::2], sess[1::2], strict=True))
         return Fetched(
@@ -87,7 +88,11 @@ class RedisStore(RedisBase):
             session=decode_session(pairs, recent, set(consumed)),
             items=items,
             items_missing=missing,
+            source=source,
         )
+
+    def write_source(self, user_id: int, blob: bytes) -> None:
+        self._call(lambda: self._r.hset(f"{self.prefix}u:{int(user_id)}", "cf", blob))
 
     def fetch_items(self, item_ids: I64) -> tuple[F32, npt.NDArray[np.bool_]]:
         args = [self.prefix, *item_ids.tolist()]

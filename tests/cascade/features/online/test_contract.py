@@ -89,6 +89,20 @@ def test_user_and_items_in_one_fetch(store: OnlineStore) -> None:
     assert got.items.shape == (500, len(ITEM_BATCH)) and not got.items_missing.any()
 
 
+def test_the_kept_source_comes_back_with_the_user(store: OnlineStore) -> None:
+    uf = np.arange(len(USER_BATCH), dtype=np.float32)
+    store.write_users([7], uf[None, :], [np.asarray([4, 2], dtype=np.int64)])
+    assert store.fetch(7, np.empty(0, dtype=np.int64)).source is None
+    blob = bytes(range(16)) + np.arange(5, dtype="<i4").tobytes()
+    store.write_source(7, blob)
+    got = store.fetch(7, np.arange(1, 4, dtype=np.int64))
+    assert got.source == blob and got.history.tolist() == [4, 2]  # in the same fetch as the user
+    store.write_source(7, blob[:16])  # replaced, not appended
+    assert store.fetch(7, np.empty(0, dtype=np.int64)).source == blob[:16]
+    store.write_users([7], uf[None, :], [np.asarray([4, 2, 9], dtype=np.int64)])  # re-materialized
+    assert store.fetch(7, np.empty(0, dtype=np.int64)).history.tolist() == [4, 2, 9]
+
+
 def test_unknown_user_is_cold(store: OnlineStore) -> None:
     got = store.fetch(123456, np.empty(0, dtype=np.int64))
     assert got.user_features is None and len(got.history) == 0
