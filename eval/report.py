@@ -76,8 +76,9 @@ def plot_ci_bars(
     fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), max(3.0, 0.45 * len(names) + 1.5)))
     for ax, m in zip(axes if len(metrics) > 1 else [axes], metrics, strict=True):
         diffs = [comparisons[n][m]["mean_diff"] for n in names]
-        lo = [comparisons[n][m]["mean_diff"] - comparisons[n][m]["lo"] for n in names]
-        hi = [comparisons[n][m]["hi"] - comparisons[n][m]["mean_diff"] for n in names]
+        # bar lengths, never negative: a percentile interval can end a rounding error inside its mean
+        lo = [max(0.0, comparisons[n][m]["mean_diff"] - comparisons[n][m]["lo"]) for n in names]
+        hi = [max(0.0, comparisons[n][m]["hi"] - comparisons[n][m]["mean_diff"]) for n in names]
         ax.barh(range(len(names)), diffs, xerr=[lo, hi], capsize=3, color="tab:blue", alpha=0.7)
         ax.axvline(0.0, color="black", lw=0.8)
         ax.set_yticks(range(len(names)))
