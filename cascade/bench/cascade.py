@@ -58,6 +58,7 @@ def run(n: int, synthetic: int) -> None:
     floor: dict[str, list[float]] = defaultdict(list)
     ctx = Context(device="mobile")
     source_recall: list[float] = []
+    recall_cases: list[tuple[UserSignals, I64, I64]] = []
     for u in dict.fromkeys(users):  # untimed: each user's item-item list is then kept, as between two events
         pipe.rank(int(u), ctx)  # (the first request after an event computes it: the item_item_source row)
     for i, u in enumerate([*users[:50], *users]):  # the first 50 warm up
@@ -83,9 +84,8 @@ def run(n: int, synthetic: int) -> None:
             excl = rt.collab.rows(list(view.seen))
             got_cf = rt.collab.source(sig, excl, pipe.n_retrieve)
             t_cf = _ms(t0)
-            if i < 50 + RECALL_USERS:
-                exact = exact_source(rt.collab, sig, excl, pipe.n_retrieve)
-                source_recall.append(len(np.intersect1d(got_cf, exact)) / max(len(exact), 1))
+            if i < 50 + RECALL_USERS:  # compared after the timed loop: a full-catalog pass here would
+                recall_cases.append((sig, excl, got_cf))  # evict the caches the next request runs in
         t0 = time.perf_counter()
         rt.retriever.index.search(q[None, :], pipe.n_retrieve)
         f_faiss = _ms(t0)
@@ -114,6 +114,10 @@ def run(n: int, synthetic: int) -> None:
         floor["xgboost inplace_predict alone"].append(f_xgb)
         floor["floor (sum)"].append(f_faiss + f_xgb)
         floor["floor + item-item source"].append(f_faiss + t_cf + f_xgb)
+    for sig, excl, got_cf in recall_cases:
+        assert rt.collab is not None  # cases exist only with an item-item source
+        exact = exact_source(rt.collab, sig, excl, pipe.n_retrieve)
+        source_recall.append(len(np.intersect1d(got_cf, exact)) / max(len(exact), 1))
     rows = [[k, pct(v, 50), pct(v, 99)] for k, v in (*stage.items(), *floor.items())]
     print_table(f"cascade on the embedded path, {n} requests (ms)", ["stage", "p50", "p99"], rows)
     ratio = pct(stage["retrieval+ranking"], 50) / pct(floor["floor (sum)"], 50)
