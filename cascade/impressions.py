@@ -294,35 +294,27 @@ class SqliteImpressionLog:
             f"DELETE FROM {table} WHERE id <= (SELECT MAX(id) FROM {table}) - ?", (self.max_rows,)
         )
 
-    def append(self, impressions: Sequence[Impression]) -> None:
-        rows = [(i.ts, i.user_id, i.encode()) for i in impressions]
+    def _insert(self, table: str, columns: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert `rows` in one transaction (all or none), then trim `table` to its bound."""
+        marks = ", ".join("?" * len(columns.split(", ")))
 
         def go() -> None:
             self._db.execute("BEGIN")
             try:
-                self._db.executemany("INSERT INTO impressions (ts, user, d) VALUES (?, ?, ?)", rows)
+                self._db.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-            self._trim("impressions", len(rows))
+            self._trim(table, len(rows))
 
         self._run(go)
+
+    def append(self, impressions: Sequence[Impression]) -> None:
+        self._insert("impressions", "ts, user, d", [(i.ts, i.user_id, i.encode()) for i in impressions])
 
     def record(self, outcomes: Sequence[Outcome]) -> None:
-        rows = [(o.ts, o.encode()) for o in outcomes]
-
-        def go() -> None:
-            self._db.execute("BEGIN")
-            try:
-                self._db.executemany("INSERT INTO outcomes (ts, d) VALUES (?, ?)", rows)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-            self._trim("outcomes", len(rows))
-
-        self._run(go)
+        self._insert("outcomes", "ts, d", [(o.ts, o.encode()) for o in outcomes])
 
     def recent(self, user_id: int, since: float) -> list[Impression]:
         rows = self._run(
