@@ -141,7 +141,7 @@ class BlendedRetriever:
     def _source(self, user: UserView, sig: UserSignals, excl: I64, n: int) -> tuple[I64, bytes | None]:
         """The item-item source's rows: the user's kept list when its key matches, else computed (and
         returned encoded, to be kept)."""
-        key = source_key(self._tag, n, user)
+        key = source_key(self._tag, n, user, excl)
         kept = decode(user.stored_source, key)
         if kept is not None:
             return kept, None

@@ -31,15 +31,16 @@ def model_tag(collab: CollabModel) -> bytes:
     return h.digest()
 
 
-def source_key(tag: bytes, n: int, user: UserView) -> bytes:
-    """What the source read for this user: the model, n, history, session items and exclusions."""
+def source_key(tag: bytes, n: int, user: UserView, excluded: I64) -> bytes:
+    """What the source read for this user: the model, n, history, session items and `excluded` (the
+    ids of `user.excluded()`, in any order)."""
     h = hashlib.blake2b(tag, digest_size=KEY_BYTES)
     h.update(n.to_bytes(4, "little"))
     h.update(np.asarray(user.history, dtype=np.int64).tobytes())
     h.update(b"|")
     h.update(np.asarray(user.session_items, dtype=np.int64).tobytes())
     h.update(b"|")
-    h.update(np.sort(np.fromiter(user.excluded(), dtype=np.int64)).tobytes())
+    h.update(np.sort(np.asarray(excluded, dtype=np.int64)).tobytes())
     return h.digest()
 
 

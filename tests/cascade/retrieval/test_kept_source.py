@@ -25,6 +25,11 @@ def runtime(trained_artifacts: Path) -> Runtime:
     return load_runtime(trained_artifacts)
 
 
+def _key(tag: bytes, n: int, user: UserView) -> bytes:
+    """The key as the retriever computes it: over the array of the user's exclusions."""
+    return source_key(tag, n, user, np.fromiter(user.excluded(), dtype=np.int64))
+
+
 def _pipeline(runtime: Runtime) -> Pipeline:
     return runtime.online_pipeline(runtime.feature_store(create_store(MemoryStoreConfig())))
 
@@ -34,13 +39,13 @@ def test_the_key_covers_every_input_and_decode_refuses_others(runtime: Runtime) 
     assert isinstance(pipe.retriever, BlendedRetriever)
     tag = model_tag(pipe.retriever.collab)
     user = UserView(5, known=True, history=(1, 2, 3), session_items=(4,), seen=frozenset({1, 2, 3}))
-    key = source_key(tag, 500, user)
+    key = _key(tag, 500, user)
     changed = [
-        source_key(tag, 400, user),
-        source_key(tag, 500, replace(user, history=(1, 2, 3, 7))),
-        source_key(tag, 500, replace(user, session_items=(4, 8))),
-        source_key(tag, 500, replace(user, seen=frozenset({1, 2, 3, 9}))),
-        source_key(bytes(16), 500, user),  # another model
+        _key(tag, 400, user),
+        _key(tag, 500, replace(user, history=(1, 2, 3, 7))),
+        _key(tag, 500, replace(user, session_items=(4, 8))),
+        _key(tag, 500, replace(user, seen=frozenset({1, 2, 3, 9}))),
+        _key(bytes(16), 500, user),  # another model
     ]
     assert all(k != key for k in changed) and len(set(changed)) == len(changed)
     rows = np.asarray([10, 3, 7], dtype=np.int64)
@@ -87,6 +92,6 @@ def test_requests_and_events_keep_the_source_the_next_request_reads(runtime: Run
     view = pipe.features.user(3, (), 1.8e9).view
     assert view.stored_source != blob and view.stored_source is not None
     assert isinstance(pipe.retriever, BlendedRetriever)
-    key = source_key(model_tag(pipe.retriever.collab), pipe.n_retrieve, view)
+    key = _key(model_tag(pipe.retriever.collab), pipe.n_retrieve, view)
     assert decode(view.stored_source, key) is not None
     assert not pipe.refresh_source(3, 1.8e9)  # nothing changed since: nothing recomputed
