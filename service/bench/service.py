@@ -116,14 +116,19 @@ def median_of(runs: list[WrkResult]) -> WrkResult:
     )
 
 
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process (the server's workers), from /proc."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process and its direct children (uvicorn's workers), from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
-    pids = [pid]
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        pids += [int(c) for c in (task / "children").read_text().split()]
     total = 0.0
-    for p in pids:
+    for p in [pid, *child_pids(pid)]:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except FileNotFoundError:

@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -26,7 +27,15 @@ import numpy as np
 
 from cascade.cores import usable_cores
 from cascade.features.online.redis_store import RedisStore
-from service.bench.service import LUA, REDIS_URL, WrkResult, _wait_workers, inprocess_p50, wrk
+from service.bench.service import (
+    LUA,
+    REDIS_URL,
+    WrkResult,
+    _wait_workers,
+    child_pids,
+    inprocess_p50,
+    wrk,
+)
 from service.process import ServerProcess
 
 PACED_LUA = r"""
@@ -148,16 +157,13 @@ def queue_p99(rho: float, servers: int, pooled: bool, n: int = 60_000, seed: int
 
 def worker_connections(supervisor_pid: int, port: int) -> list[int]:
     """Established connections to `port` held by each child of `supervisor_pid` (from /proc)."""
-    kids: list[int] = []
-    for task in Path(f"/proc/{supervisor_pid}/task").iterdir():
-        kids += [int(c) for c in (task / "children").read_text().split()]
     established: set[str] = set()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         f = line.split()
         if f[3] == "01" and int(f[1].split(":")[1], 16) == port:
             established.add(f[9])
     counts = []
-    for pid in kids:
+    for pid in child_pids(supervisor_pid):
         inodes = set()
         for fd in Path(f"/proc/{pid}/fd").iterdir():
             try:
@@ -281,8 +287,6 @@ def _closed_with_split(
     url: str, c: int, seconds: float, script: Path, pid: int, port: int, split: list[list[int]]
 ) -> WrkResult:
     """A closed-loop wrk run; appends each worker's share of the connections, read mid-run."""
-    import threading
-
     time.sleep(PAUSE_S)
 
     def sample() -> None:
