@@ -55,11 +55,13 @@ class Slots:
     def may_accept(self, slot: int, pending: int) -> bool:
         """True while `slot` holds fewer than its fair share of the open and `pending` connections, or
         no more than the least loaded other worker."""
-        serving = [int(self.counts[i]) for i in range(self.n) if self.counts[i] >= 0 or i == slot]
-        mine = max(self.get(slot), 0)
-        fair = math.ceil((sum(max(c, 0) for c in serving) + pending) / max(len(serving), 1))
         least = self.least_other(slot)
-        return least is None or mine < fair or mine <= least
+        if least is None:
+            return True
+        others = [int(self.counts[i]) for i in range(self.n) if i != slot and self.counts[i] >= 0]
+        mine = max(self.get(slot), 0)
+        fair = math.ceil((mine + sum(others) + pending) / (len(others) + 1))
+        return mine < fair or mine <= least
 
 
 def pending_connections(sock: socket.socket) -> int:
@@ -89,6 +91,7 @@ class BalancedServer(uvicorn.Server):
         if not self.started:
             return
         self._loop = asyncio.get_running_loop()
+        self._factory = self._protocol()  # once: every accepted connection gets its protocol from it
         self.sock.listen(self.config.backlog)  # bound, not yet listening: create_server would have done it
         self.sock.setblocking(False)
         self._publish()  # 0: serving from now on
@@ -139,7 +142,7 @@ class BalancedServer(uvicorn.Server):
     async def _serve_connection(self, conn: socket.socket) -> None:
         assert self._loop is not None
         try:
-            await self._loop.connect_accepted_socket(self._protocol(self._closed), conn)
+            await self._loop.connect_accepted_socket(self._factory, conn)
         except Exception:
             conn.close()
             self._closed()
@@ -148,9 +151,9 @@ class BalancedServer(uvicorn.Server):
         self._open -= 1
         self._publish()
 
-    def _protocol(self, on_close: Callable[[], None]) -> Callable[[], asyncio.Protocol]:
-        """uvicorn's HTTP protocol for one connection (as its startup builds it), reporting its close."""
-        config, state, app_state = self.config, self.server_state, self.lifespan.state
+    def _protocol(self) -> Callable[[], asyncio.Protocol]:
+        """uvicorn's HTTP protocol per connection (as its startup builds it), reporting each close."""
+        config, state, app_state, on_close = self.config, self.server_state, self.lifespan.state, self._closed
         cls: Any = config.http_protocol_class
 
         def make() -> asyncio.Protocol:
