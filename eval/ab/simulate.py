@@ -27,6 +27,7 @@ import httpx
 import numpy as np
 import yaml
 
+from cascade.data.dataset import Interactions
 from cascade.impressions import ImpressionLog, RedisImpressionLog, SqliteImpressionLog, delete_prefix
 from cascade.process import ManagedServer
 from eval.ab.clicks import CascadeClickModel, ReturnModel, return_draws
@@ -73,7 +74,11 @@ def test_windows() -> tuple[dict[int, dict[int, float]], dict[int, list[float]]]
     from cascade.data.fetch import load_default
     from cascade.data.split import split_by_user
 
-    test = split_by_user(load_default().interactions).test
+    return windows_of(split_by_user(load_default().interactions).test)
+
+
+def windows_of(test: Interactions) -> tuple[dict[int, dict[int, float]], dict[int, list[float]]]:
+    """Per user: the window's items with ratings, and its timestamps in order."""
     items: dict[int, dict[int, float]] = {}
     times: dict[int, list[float]] = {}
     for u, i, r, t in zip(

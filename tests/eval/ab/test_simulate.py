@@ -16,7 +16,15 @@ from cascade.rerank.llm.prompts import PROMPTS_DIR
 from eval.ab.aa import ServedLog
 from eval.ab.clicks import CascadeClickModel, ReturnModel
 from eval.ab.report import read_rows
-from eval.ab.simulate import SimConfig, audience, ordering_check, replay, simulate, skewed_experiments
+from eval.ab.simulate import (
+    SimConfig,
+    audience,
+    ordering_check,
+    replay,
+    simulate,
+    skewed_experiments,
+    windows_of,
+)
 from eval.ab.trust import serving_file
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -42,12 +50,7 @@ def config(tmp_path: Path) -> Path:
 def test_small_simulation_end_to_end(
     tmp_path: Path, config: Path, trained_artifacts: Path, ml_split: Split
 ) -> None:
-    windows: dict[int, dict[int, float]] = {}
-    times: dict[int, list[float]] = {}
-    t = ml_split.test
-    for u, i, r, ts in zip(t.user.tolist(), t.item.tolist(), t.rating.tolist(), t.ts.tolist(), strict=True):
-        windows.setdefault(int(u), {})[int(i)] = float(r)
-        times.setdefault(int(u), []).append(float(ts))
+    windows, times = windows_of(ml_split.test)
     offline = tmp_path / "eval.json"
     systems = {
         "all": {"none": {"ndcg@10": 0.15}, "rules": {"ndcg@10": 0.14}},
@@ -114,13 +117,7 @@ def test_a_live_returning_audience_makes_the_visits_the_cut_log_keeps(
 ) -> None:
     """The cut `care ab simulate --aa` applies to a fully served log (ServedLog.with_returns) against a
     live run whose users stop coming back: the same users, the same clicks, the same visits and answers."""
-    windows: dict[int, dict[int, float]] = {}
-    times: dict[int, list[float]] = {}
-    t = ml_split.test
-    for u, i, r, ts in zip(t.user.tolist(), t.item.tolist(), t.rating.tolist(), t.ts.tolist(), strict=True):
-        windows.setdefault(int(u), {})[int(i)] = float(r)
-        times.setdefault(int(u), []).append(float(ts))
-    times = {u: sorted(v) for u, v in times.items()}
+    windows, times = windows_of(ml_split.test)
     model = ReturnModel(after_empty=0.5)
     serving = serving_file(tmp_path / "serving", "control", {"reranker": "rules"})
 
