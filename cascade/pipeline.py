@@ -15,6 +15,7 @@ import numpy.typing as npt
 from cascade.data.dataset import Catalog
 from cascade.features.assembly import assemble, context_features
 from cascade.features.source import FeatureSource, UserFeatures
+from cascade.ranking.discount import Discount
 from cascade.ranking.explore import explore_fresh
 from cascade.rerank.title.term import shared_similarity
 from cascade.retrieval.blend import BlendedRetriever, SourcedCandidates
@@ -72,7 +73,7 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
 
 
 class Pipeline:
-    """features -> retrieval -> assembly -> ranking -> re-ranking."""
+    """features -> retrieval -> assembly -> ranking (-> impression discount) -> re-ranking."""
 
     def __init__(
         self,
@@ -82,9 +83,11 @@ class Pipeline:
         catalog: Catalog,
         n_retrieve: int = N_RETRIEVE,
         n_rank: int = N_RANK,
+        discount: Discount | None = None,
     ) -> None:
         self.features, self.retriever, self.ranker, self.catalog = features, retriever, ranker, catalog
         self.n_retrieve, self.n_rank = n_retrieve, n_rank
+        self.discount = discount  # items the user was shown and skipped fall (None: off)
         self._texts: list[ItemText] = []  # by catalog row, built once: a request reads about 60
 
     def title_vector(self, context: Context) -> F32 | None:
@@ -126,6 +129,8 @@ class Pipeline:
             self.features.keep_source(user_id, retrieved.keep)  # the user's next request reads it
         with _timed(timings, "ranking"):
             scores = self.ranker.score(x)
+            if self.discount is not None:  # identity when nothing was shown (offline: never)
+                scores = self.discount.apply(retrieved.item_ids, scores, user.view.shown, now)
             fit_of = self._title_fit(context, retrieved, quota)
             top = title_cut(scores, n_rank or self.n_rank, quota.title_candidates if quota else 0, fit_of)
             ranked = explore_fresh(

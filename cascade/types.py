@@ -35,6 +35,39 @@ class Candidates:
 
 
 @dataclass(frozen=True)
+class Shown:
+    """Items served to a user and not played since: how often, and the request time of the last showing.
+
+    Sorted by item id (lookups by binary search); kept in the online store with the user, bounded."""
+
+    item_ids: npt.NDArray[np.int64]
+    counts: npt.NDArray[np.int64]
+    last: npt.NDArray[np.float64]  # unix seconds, the request's own clock (its context timestamp)
+
+    def __len__(self) -> int:
+        return int(self.item_ids.shape[0])
+
+    @staticmethod
+    def of(entries: dict[int, tuple[int, float]]) -> Shown:
+        """From item id -> (times shown, last shown)."""
+        ids = sorted(entries)
+        return Shown(
+            np.asarray(ids, dtype=np.int64),
+            np.asarray([entries[i][0] for i in ids], dtype=np.int64),
+            np.asarray([entries[i][1] for i in ids], dtype=np.float64),
+        )
+
+    def entries(self) -> dict[int, tuple[int, float]]:
+        return {
+            int(i): (int(n), float(t))
+            for i, n, t in zip(self.item_ids.tolist(), self.counts.tolist(), self.last.tolist(), strict=True)
+        }
+
+
+NOTHING_SHOWN = Shown.of({})
+
+
+@dataclass(frozen=True)
 class ItemText:
     """What a re-ranker may read about an item."""
 
@@ -94,6 +127,8 @@ class UserView:
     seen: frozenset[int] = frozenset()  # never recommended again (history + played/rated in session)
     # the item-item source kept with the user (cascade.retrieval.kept_source); used only if its key matches
     stored_source: bytes | None = field(default=None, repr=False, compare=False)
+    # what the service showed the user and they did not play (cascade.ranking.discount)
+    shown: Shown = field(default=NOTHING_SHOWN, repr=False, compare=False)
 
     def excluded(self) -> frozenset[int]:
         """Items no source may return: seen, the batch history and this session's items."""

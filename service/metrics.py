@@ -174,6 +174,12 @@ class Metrics:
             ["op"],
             registry=r,
         )
+        self.shown_failures = Counter(
+            "care_shown_failures",
+            "Answers not kept for impression discounting, by operation (dropped, write).",
+            ["op"],
+            registry=r,
+        )
         self.breaker = Gauge(
             "care_store_breaker_open",
             "1 while the online-store breaker is open or half-open (any worker).",

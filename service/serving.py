@@ -36,6 +36,7 @@ from service.protocol import (
 from service.responses import ItemExists, NotReady, StoreDown, UnknownArm, UnknownItem, response_body
 from service.rollout import Rollout
 from service.settings import Settings
+from service.shown import ShownRecorder
 from service.tracking import EventRef, Tracker, open_log
 
 log = logging.getLogger("care.service")
@@ -70,6 +71,7 @@ class CareService:
     admission: Admission = field(init=False)
     _resolver: ArmResolver | None = None
     tracker: Tracker | None = None  # the A/B impression log (None when off or unavailable)
+    shown: ShownRecorder | None = None  # what answers showed, for impression discounting (None when off)
     _mtimes: dict[Path, tuple[int, int]] = field(default_factory=dict)
     _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _ready_event: asyncio.Event = field(default_factory=asyncio.Event)
@@ -102,6 +104,12 @@ class CareService:
     def _load_sync(self) -> Loaded:
         loaded = build(self.settings, self._online_store(), self.settings.artifacts)
         self._open_tracker()
+        if self.settings.discount.enabled:
+            self.shown = ShownRecorder(
+                lambda: None if self.loaded is None else self.loaded.online,
+                lambda op, n: self.metrics.shown_failures.labels(op).inc(n),
+                self.settings.impressions_queue,
+            )
         return loaded
 
     async def swap(self, new: Loaded) -> None:
@@ -146,6 +154,8 @@ class CareService:
             self.tracker = Tracker(sink, self.metrics, s.attribution_window_s, s.impressions_queue)
 
     async def close(self) -> None:
+        if self.shown is not None:
+            await asyncio.to_thread(self.shown.close)
         if self.tracker is not None:
             await asyncio.to_thread(self.tracker.close)
         if self._resolver is not None:
@@ -258,7 +268,12 @@ class CareService:
         if any(i not in ld.pipeline.catalog for i in c.session_items):
             await self.sync_items()  # an item another worker added just now
         ctx = Context(c.playlist_title, c.device, c.timestamp, tuple(c.session_items))
+        if self.shown is not None and self.shown.queued(req.user_id):  # the user's previous answer
+            await asyncio.to_thread(self.shown.flush)
         rec = await self._run(ld.pipeline, req.user_id, req.k, ctx, arm)
+        if self.shown is not None and not rec.degraded:
+            when = c.timestamp if c.timestamp is not None else time.time()
+            self.shown.submit(req.user_id, tuple(it.item_id for it, _ in rec.items), when)
         self.metrics.observe_recommendation(
             experiment=choice.experiment,
             arm=rec.arm,
@@ -301,6 +316,8 @@ class CareService:
             Event(e.user_id, e.item_id, e.type, e.timestamp if e.timestamp is not None else now)
             for e in events
         ]
+        if self.shown is not None and any(self.shown.queued(e.user_id) for e in evs):
+            await asyncio.to_thread(self.shown.flush)  # a play clears what the answer showed: after it
         try:
             await asyncio.to_thread(ld.store.ingest, evs)
         except (StoreUnavailable, NotReplicated) as exc:  # not acknowledged: the client retries

@@ -24,6 +24,7 @@ from cascade.features.online import (
 )
 from cascade.llm import PROMPTS_DIR, LLMSettings
 from cascade.paths import artifacts_dir
+from cascade.ranking.discount import DiscountSettings
 
 
 def _yaml_file() -> Path | None:
@@ -92,6 +93,9 @@ class Settings(BaseSettings):
 
     # The LLM stage of arms whose kind uses it: CARE_LLM__BACKEND__KIND=http, CARE_LLM__BACKEND__BASE_URL=...
     llm: LLMSettings = Field(default_factory=LLMSettings)
+
+    # Impression discounting (cascade/ranking/discount.py): CARE_DISCOUNT__ENABLED=false turns it off.
+    discount: DiscountSettings = Field(default_factory=DiscountSettings)
 
     # Experiments and prompts (reloaded on change or SIGHUP).
     experiments_file: Path = EXPERIMENTS_FILE

@@ -9,10 +9,7 @@ event, counts it per experiment and arm, and logs the outcome.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,13 +25,11 @@ from cascade.impressions import (
 )
 from cascade.pipeline import Recommendation
 from service.attribution import attribute
+from service.background import LINGER_S, BackgroundWriter
 from service.metrics import Metrics
 from service.settings import Settings
 
 log = logging.getLogger("care.service.tracking")
-FLUSH_TIMEOUT_S = 0.5
-LINGER_S = 0.02  # the writer waits this long after a first record (batching; `flush` cuts it short)
-WARN_EVERY_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -48,7 +43,7 @@ class EventRef:
     position: int | None = None  # as the client reported it; the impression's own position wins
 
 
-class ImpressionRecorder:
+class ImpressionRecorder(BackgroundWriter[Impression]):
     """A bounded queue and one writer thread that appends batches to the log."""
 
     def __init__(
@@ -60,71 +55,10 @@ class ImpressionRecorder:
         batch: int = 512,
         linger_s: float = LINGER_S,
     ) -> None:
-        self._sink, self._on_failure, self._batch, self._linger = sink, on_failure, batch, linger_s
-        self._hurry = threading.Event()
-        self._q: queue.Queue[Impression | None] = queue.Queue(maxsize=queue_size)
-        self._done = threading.Condition()
-        self.submitted = 0
-        self.processed = 0
-        self._last_warning = 0.0
-        self._thread = threading.Thread(target=self._loop, name="care-impressions", daemon=True)
-        self._thread.start()
-
-    def submit(self, imp: Impression) -> None:
-        """Queue one impression; a full queue drops it (counted)."""
-        self.submitted += 1
-        try:
-            self._q.put_nowait(imp)
-        except queue.Full:
-            self.submitted -= 1
-            self._on_failure("dropped", 1)
-
-    def pending(self) -> int:
-        return self.submitted - self.processed
-
-    def flush(self, timeout: float = FLUSH_TIMEOUT_S) -> bool:
-        """Wait until everything submitted so far is written (or failed); False on timeout."""
-        target = self.submitted
-        self._hurry.set()
-        with self._done:
-            return self._done.wait_for(lambda: self.processed >= target, timeout)
-
-    def _loop(self) -> None:
-        stop = False
-        while not stop:
-            first = self._q.get()
-            if first is None:
-                return
-            # let the request that queued this record finish its response before competing for the GIL
-            if self._linger > 0:
-                self._hurry.wait(self._linger)
-            self._hurry.clear()
-            batch = [first]
-            while len(batch) < self._batch:
-                try:
-                    nxt = self._q.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                batch.append(nxt)
-            try:
-                self._sink.append(batch)
-            except Exception as exc:  # any backend failure: count, warn now and then, go on
-                self._on_failure("write", len(batch))
-                now = time.monotonic()
-                if now - self._last_warning > WARN_EVERY_S:
-                    self._last_warning = now
-                    log.warning("impression log write failed (%d dropped): %s", len(batch), exc)
-            with self._done:
-                self.processed += len(batch)
-                self._done.notify_all()
-
-    def close(self, timeout: float = 5.0) -> None:
-        with contextlib.suppress(queue.Full):
-            self._q.put(None, timeout=timeout)
-        self._thread.join(timeout)
+        super().__init__(
+            sink.append, on_failure, name="care-impressions", queue_size=queue_size, batch=batch,
+            linger_s=linger_s,
+        )  # fmt: skip
 
 
 def open_log(settings: Settings) -> ImpressionLog | None:

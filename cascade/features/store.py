@@ -78,7 +78,7 @@ class FeatureStore:
         seen = frozenset(fetched.history.tolist()) | fetched.session.consumed
         f = fetched.user_features
         if f is None:
-            return UserView(user_id, known=False, session_items=session, seen=seen)
+            return UserView(user_id, known=False, session_items=session, seen=seen, shown=fetched.shown)
         age, gender, occupation = demographics(f, self.occupations)
         return UserView(
             user_id,
@@ -90,6 +90,7 @@ class FeatureStore:
             session_items=session,
             seen=seen,
             stored_source=fetched.source,
+            shown=fetched.shown,
         )
 
     def items(self, item_ids: I64) -> F32:

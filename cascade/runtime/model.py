@@ -17,6 +17,7 @@ from cascade.features.online.base import F32, CatalogEntry, OnlineStore
 from cascade.features.source import OnlineFeatures, PointInTimeFeatures
 from cascade.features.store import FeatureStore
 from cascade.pipeline import N_RANK, N_RETRIEVE, Pipeline
+from cascade.ranking.discount import Discount
 from cascade.ranking.xgb import XGBRanker
 from cascade.retrieval.blend import BlendedRetriever
 from cascade.retrieval.retriever import TwoTowerRetriever
@@ -100,10 +101,15 @@ class Runtime:
             "n_rank": int(cfg.get("n_rank", N_RANK)),
         }
 
-    def online_pipeline(self, store: FeatureStore) -> Pipeline:
-        """The serving pipeline over the online store."""
+    def online_pipeline(self, store: FeatureStore, discount: Discount | None = None) -> Pipeline:
+        """The serving pipeline over the online store (`discount`: items shown and skipped fall)."""
         return Pipeline(
-            OnlineFeatures(store), self.candidates, self.ranker, self.dataset.catalog, **self.sizes
+            OnlineFeatures(store),
+            self.candidates,
+            self.ranker,
+            self.dataset.catalog,
+            **self.sizes,
+            discount=discount,
         )
 
     def offline_pipeline(self, window: Literal["val", "test"]) -> Pipeline:

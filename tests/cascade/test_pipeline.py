@@ -9,10 +9,12 @@ import pytest
 
 from cascade.arms import Arm
 from cascade.features.online import MemoryStoreConfig, RedisStoreConfig, create_store
+from cascade.features.online.base import ShownEntry
 from cascade.features.session import Event
 from cascade.features.store import FeatureStore
 from cascade.pipeline import Pipeline
 from cascade.ports import free_port
+from cascade.ranking.discount import ImpressionDiscount
 from cascade.rerank.base import IdentityReranker
 from cascade.rerank.rules import RulesReranker
 from cascade.runtime import Runtime, load_runtime
@@ -155,3 +157,41 @@ def test_a_new_item_is_retrievable_at_once(trained_artifacts: Path) -> None:
     fans = [u for u in (1, 7, 13, 92, 276, 450) if 5000 in pipe.rank(u, Context()).retrieved.item_ids]
     assert fans, "the new Sci-Fi item should be retrieved for some users with Sci-Fi history"
     assert store.items(np.asarray([5000]))[0, 0] == 0.0  # no interactions yet
+
+
+def test_with_nothing_shown_the_discount_changes_no_list(
+    online: tuple[FeatureStore, Pipeline], runtime: Runtime
+) -> None:
+    """Offline evaluation never has impressions: the discounted pipeline must rank exactly as before."""
+    store, plain = online
+    discounted = runtime.online_pipeline(store, ImpressionDiscount())
+    rules = Arm("rules", "rules", RulesReranker(catalog=runtime.dataset.catalog))
+    ctx = Context(timestamp=float(runtime.as_of_end))
+    for u in (1, 42, 500, 10_000_000):
+        a, b = plain.rank(u, ctx), discounted.rank(u, ctx)
+        assert np.array_equal(a.ranked.item_ids, b.ranked.item_ids)
+        assert np.array_equal(a.ranked.scores, b.ranked.scores)  # bit for bit
+        for arm in (NONE, rules):
+            ra, rb = plain.recommend_sync(u, 10, ctx, arm), discounted.recommend_sync(u, 10, ctx, arm)
+            assert [(it.item_id, s) for it, s in ra.items] == [(it.item_id, s) for it, s in rb.items]
+
+
+def test_items_shown_and_skipped_fall_behind_the_rest(
+    online: tuple[FeatureStore, Pipeline], runtime: Runtime
+) -> None:
+    store, plain = online
+    discount = ImpressionDiscount(factor=0.01, half_life_s=86_400.0)
+    discounted = runtime.online_pipeline(store, discount)
+    now = float(runtime.as_of_end)
+    ctx = Context(timestamp=now)
+    before = plain.rank(42, ctx).ranked.item_ids.tolist()
+    store.online.record_shown([ShownEntry(42, tuple(before[:3]), now - 60.0)])
+    after = discounted.rank(42, ctx).ranked.item_ids.tolist()
+    assert set(before[:3]).isdisjoint(after[:3])
+    assert [i for i in after if i not in before[:3]][:7] == before[3:10]  # the others keep their order
+    assert plain.rank(42, ctx).ranked.item_ids.tolist() == before  # no discount: the old order
+    # years later the showings have faded: the old order again
+    assert (
+        discounted.rank(42, Context(timestamp=now + 10 * 365 * 86_400.0)).ranked.item_ids.tolist()[:3]
+        == (plain.rank(42, Context(timestamp=now + 10 * 365 * 86_400.0)).ranked.item_ids.tolist()[:3])
+    )

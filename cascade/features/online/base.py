@@ -12,6 +12,7 @@ import numpy.typing as npt
 
 from cascade.features.registry import ITEM_BATCH, defaults
 from cascade.features.session import Event, SessionState
+from cascade.types import NOTHING_SHOWN, Shown
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -36,6 +37,27 @@ class Fetched:
     items: F32  # (n, len(ITEM_BATCH)); defaults where missing
     items_missing: npt.NDArray[np.bool_]
     source: bytes | None = None  # the user's stored item-item source (cascade.retrieval.kept_source)
+    shown: Shown = NOTHING_SHOWN  # served and not played since (cascade.ranking.discount)
+
+
+# What the store keeps of the items shown to a user: the SHOWN_KEEP most recently shown (older ones are
+# forgotten: a bound per user), for SHOWN_TTL_S after the user's last answer (wall clock).
+SHOWN_KEEP = 100
+SHOWN_TTL_S = 30 * 86_400
+
+
+@dataclass(frozen=True)
+class ShownEntry:
+    """One answer: the items served to a user at the request's time (unix seconds, its own clock)."""
+
+    user_id: int
+    item_ids: tuple[int, ...]
+    ts: float
+
+
+def clears_shown(event_type: str) -> bool:
+    """Every reaction to an item but a view takes it out of the user's shown-and-not-played items."""
+    return event_type != "view"
 
 
 ITEM_DEFAULTS: F32 = np.asarray(defaults(ITEM_BATCH), dtype=np.float32)
@@ -82,6 +104,12 @@ class OnlineStore(Protocol):
 
     def write_source(self, user_id: int, blob: bytes) -> None:
         """Keep the user's item-item source with the user (fetch returns it): derived, recomputable data."""
+        ...
+
+    def record_shown(self, entries: Sequence[ShownEntry]) -> None:
+        """Per entry, atomically: each item's count + 1 and last time (the newest kept), the user's
+        SHOWN_KEEP most recent items kept (ties: lower ids go first). fetch returns them; an event
+        other than a view clears its item (record_event)."""
         ...
 
     def claim_item(self, entry: CatalogEntry) -> bool:

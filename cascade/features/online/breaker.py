@@ -22,7 +22,15 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from cascade.features.online.base import F32, I64, CatalogEntry, Fetched, OnlineStore, StoreUnavailable
+from cascade.features.online.base import (
+    F32,
+    I64,
+    CatalogEntry,
+    Fetched,
+    OnlineStore,
+    ShownEntry,
+    StoreUnavailable,
+)
 from cascade.features.session import Event
 
 log = logging.getLogger("care.store")
@@ -181,6 +189,9 @@ class BreakerStore:
 
     def write_source(self, user_id: int, blob: bytes) -> None:
         self._call(lambda: self.inner.write_source(user_id, blob))
+
+    def record_shown(self, entries: Sequence[ShownEntry]) -> None:
+        self._call(lambda: self.inner.record_shown(entries))
 
     def claim_item(self, entry: CatalogEntry) -> bool:
         return self._call(lambda: self.inner.claim_item(entry))

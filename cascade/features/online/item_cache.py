@@ -19,7 +19,15 @@ import numpy as np
 import numpy.typing as npt
 
 from cascade.data.idrows import IdRows
-from cascade.features.online.base import F32, I64, ITEM_DEFAULTS, CatalogEntry, Fetched, OnlineStore
+from cascade.features.online.base import (
+    F32,
+    I64,
+    ITEM_DEFAULTS,
+    CatalogEntry,
+    Fetched,
+    OnlineStore,
+    ShownEntry,
+)
 from cascade.features.session import Event
 
 _WIDTH = len(ITEM_DEFAULTS)
@@ -80,7 +88,7 @@ class ItemCache:
         out, miss = self._lookup(item_ids)
         f = self.inner.fetch(user_id, item_ids[miss])
         missing = self._fill(item_ids, out, miss, f.items, f.items_missing)
-        return Fetched(f.user_features, f.history, f.session, out, missing, f.source)
+        return Fetched(f.user_features, f.history, f.session, out, missing, f.source, f.shown)
 
     def write_items(self, item_ids: Sequence[int], features: F32) -> None:
         """Write through: this process sees its own writes at once."""
@@ -99,6 +107,9 @@ class ItemCache:
 
     def write_source(self, user_id: int, blob: bytes) -> None:
         self.inner.write_source(user_id, blob)
+
+    def record_shown(self, entries: Sequence[ShownEntry]) -> None:
+        self.inner.record_shown(entries)
 
     def claim_item(self, entry: CatalogEntry) -> bool:
         return self.inner.claim_item(entry)

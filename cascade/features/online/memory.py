@@ -11,8 +11,18 @@ import numpy as np
 import numpy.typing as npt
 
 from cascade.data.idrows import IdRows
-from cascade.features.online.base import F32, I64, ITEM_DEFAULTS, CatalogEntry, Fetched
+from cascade.features.online.base import (
+    F32,
+    I64,
+    ITEM_DEFAULTS,
+    SHOWN_KEEP,
+    CatalogEntry,
+    Fetched,
+    ShownEntry,
+    clears_shown,
+)
 from cascade.features.session import RECENT_MAX, Event, SessionState
+from cascade.types import NOTHING_SHOWN, Shown
 
 
 class MemoryStore:
@@ -26,6 +36,7 @@ class MemoryStore:
         self._items: F32 = np.empty((0, len(ITEM_DEFAULTS)), dtype=np.float32)
         self._sessions: dict[int, tuple[float, SessionState]] = {}
         self._sources: dict[int, bytes] = {}
+        self._shown: dict[int, dict[int, tuple[int, float]]] = {}  # user -> item -> (count, last)
         self._ttl = session_ttl_s
         self._lock = threading.Lock()
         self._catalog: list[CatalogEntry] = []
@@ -65,7 +76,25 @@ class MemoryStore:
             items=items,
             items_missing=missing,
             source=self._sources.get(user_id),
+            shown=self._shown_of(user_id),
         )
+
+    def _shown_of(self, user_id: int) -> Shown:
+        with self._lock:
+            entries = self._shown.get(user_id)
+            return NOTHING_SHOWN if not entries else Shown.of(entries)
+
+    def record_shown(self, entries: Sequence[ShownEntry]) -> None:
+        with self._lock:
+            for e in entries:
+                mine = self._shown.setdefault(int(e.user_id), {})
+                for i in e.item_ids:
+                    n, last = mine.get(int(i), (0, e.ts))
+                    mine[int(i)] = (n + 1, max(last, float(e.ts)))
+                if len(mine) > SHOWN_KEEP:
+                    oldest = sorted(mine, key=lambda i: (mine[i][1], i))[: len(mine) - SHOWN_KEEP]
+                    for i in oldest:
+                        del mine[i]
 
     def write_source(self, user_id: int, blob: bytes) -> None:
         self._sources[int(user_id)] = bytes(blob)
@@ -92,6 +121,8 @@ class MemoryStore:
                 consumed=consumed,
             )
             self._sessions[event.user_id] = (time.monotonic(), new)
+            if clears_shown(event.type):
+                self._shown.get(event.user_id, {}).pop(event.item_id, None)
 
     def claim_item(self, entry: CatalogEntry) -> bool:
         with self._lock:

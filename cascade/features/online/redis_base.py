@@ -15,9 +15,19 @@ from redis.exceptions import ClusterError, ReadOnlyError, RedisClusterException,
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from cascade.features.online.base import F32, I64, ITEM_DEFAULTS, CatalogEntry, StoreUnavailable
+from cascade.features.online.base import (
+    F32,
+    I64,
+    ITEM_DEFAULTS,
+    SHOWN_KEEP,
+    SHOWN_TTL_S,
+    CatalogEntry,
+    ShownEntry,
+    StoreUnavailable,
+)
 from cascade.features.registry import EVENT_TYPES
 from cascade.features.session import SessionState
+from cascade.types import NOTHING_SHOWN, Shown
 
 T = TypeVar("T")
 # ClusterError (CLUSTERDOWN), TRYAGAIN and READONLY: a failover in progress, as unavailable as a dead node
@@ -36,6 +46,46 @@ if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('RPUSH', KEYS[2], ARGV[2])
 return 1
 """
+
+# the items shown to a user: KEYS[1] a hash, item id -> "count:last"; ARGV: time, keep, ttl, item ids
+SHOWN_LUA = """
+local k, ts, keep = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+for i = 4, #ARGV do
+  local n, t = 1, ts
+  local old = redis.call('HGET', k, ARGV[i])
+  if old then
+    local on, ot = string.match(old, '^(%d+):(.+)$')
+    n, t = tonumber(on) + 1, math.max(tonumber(ot), ts)
+  end
+  redis.call('HSET', k, ARGV[i], n .. ':' .. string.format('%.17g', t))
+end
+local len = redis.call('HLEN', k)
+if len > keep then
+  local all, rows = redis.call('HGETALL', k), {}
+  for i = 1, #all, 2 do
+    rows[#rows + 1] = {tonumber(all[i]), tonumber(string.match(all[i + 1], ':(.+)$'))}
+  end
+  table.sort(rows, function(a, b) if a[2] == b[2] then return a[1] < b[1] end return a[2] < b[2] end)
+  for i = 1, len - keep do redis.call('HDEL', k, rows[i][1]) end
+end
+redis.call('EXPIRE', k, ARGV[3])
+return 1
+"""
+
+
+def shown_args(entry: ShownEntry) -> list[int | float | str]:
+    """SHOWN_LUA's arguments for one answer."""
+    return [repr(float(entry.ts)), SHOWN_KEEP, SHOWN_TTL_S, *(int(i) for i in entry.item_ids)]
+
+
+def decode_shown(raw: list[bytes] | dict[bytes, bytes]) -> Shown:
+    """A shown hash (HGETALL: a flat list from a script, a dict from a client) as Shown."""
+    pairs = raw.items() if isinstance(raw, dict) else zip(raw[::2], raw[1::2], strict=True)
+    entries: dict[int, tuple[int, float]] = {}
+    for item, value in pairs:
+        n, _, t = value.partition(b":")
+        entries[int(item)] = (int(n), float(t))
+    return Shown.of(entries) if entries else NOTHING_SHOWN
 
 
 class RedisBase:

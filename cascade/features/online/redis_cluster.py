@@ -20,8 +20,24 @@ from redis.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, ResponseError
 
-from cascade.features.online.base import F32, I64, Fetched, NotReplicated, StoreUnavailable
-from cascade.features.online.redis_base import RedisBase, decode_items, decode_session, user_record
+from cascade.features.online.base import (
+    F32,
+    I64,
+    Fetched,
+    NotReplicated,
+    ShownEntry,
+    StoreUnavailable,
+    clears_shown,
+)
+from cascade.features.online.redis_base import (
+    SHOWN_LUA,
+    RedisBase,
+    decode_items,
+    decode_session,
+    decode_shown,
+    shown_args,
+    user_record,
+)
 from cascade.features.session import RECENT_MAX, Event
 
 ITEM_BUCKETS = 16
@@ -33,13 +49,14 @@ redis.call('HSET', s, 'lg', ARGV[2], 'lt', ARGV[3])
 redis.call('LPUSH', r, ARGV[4])
 redis.call('LTRIM', r, 0, tonumber(ARGV[7]) - 1)
 if ARGV[5] == '1' then redis.call('SADD', c, ARGV[4]) end
+if ARGV[8] == '1' then redis.call('HDEL', KEYS[4], ARGV[4]) end
 for i = 1, 3 do redis.call('EXPIRE', KEYS[i], tonumber(ARGV[6])) end
 return 1
 """
 
 
 class RedisClusterStore(RedisBase):
-    """Keys: {p}{u<id>}:u|s|r|c per user (one slot), {p}{ib<k>} item-feature buckets (field: item id)."""
+    """Keys: {p}{u<id>}:u|s|r|c|sh per user (one slot), {p}{ib<k>} item-feature buckets (field: item id)."""
 
     name = "redis-cluster"
 
@@ -61,6 +78,7 @@ class RedisClusterStore(RedisBase):
             url, socket_timeout=socket_timeout_s, socket_connect_timeout=connect_timeout_s, **redis_options
         )
         self._event_script = self._r.register_script(_EVENT_LUA)  # type: ignore[attr-defined]
+        self._shown_script = self._r.register_script(SHOWN_LUA)  # type: ignore[attr-defined]
         self._init_redis(prefix, session_ttl_s)
         self._min_replicas, self._replica_timeout_ms = min_replicas, replica_timeout_ms
         self._refreshed = 0.0
@@ -104,7 +122,7 @@ class RedisClusterStore(RedisBase):
 
     def record_event(self, event: Event, genre_code: int, consuming: bool) -> None:
         u = event.user_id
-        keys = [self.user_key(u, "s"), self.user_key(u, "r"), self.user_key(u, "c")]
+        keys = [self.user_key(u, "s"), self.user_key(u, "r"), self.user_key(u, "c"), self.user_key(u, "sh")]
         args = [
             event.type,
             genre_code,
@@ -113,6 +131,7 @@ class RedisClusterStore(RedisBase):
             "1" if consuming else "0",
             self._ttl,
             RECENT_MAX,
+            "1" if clears_shown(event.type) else "0",
         ]
         if self._min_replicas:
             self._call(lambda: self._record_replicated(keys, args))
@@ -176,11 +195,12 @@ class RedisClusterStore(RedisBase):
             pipe.hgetall(self.user_key(user_id, "s"))
             pipe.lrange(self.user_key(user_id, "r"), 0, RECENT_MAX - 1)
             pipe.smembers(self.user_key(user_id, "c"))
+            pipe.hgetall(self.user_key(user_id, "sh"))
             plan = self._queue_items(pipe, item_ids)
             out: list[Any] = pipe.execute()
-            return [*out[:4], self._gather(len(item_ids), plan, out[4:])]
+            return [*out[:5], self._gather(len(item_ids), plan, out[5:])]
 
-        (f, h, source), sess, recent, consumed, raw = self._call(run)
+        (f, h, source), sess, recent, consumed, shown, raw = self._call(run)
         items, missing = decode_items(raw)
         return Fetched(
             user_features=None if f is None else np.frombuffer(f, dtype=np.float32).copy(),
@@ -189,10 +209,18 @@ class RedisClusterStore(RedisBase):
             items=items,
             items_missing=missing,
             source=source,
+            shown=decode_shown(shown),
         )
 
     def write_source(self, user_id: int, blob: bytes) -> None:
         self._call(lambda: self._r.hset(self.user_key(int(user_id), "u"), "cf", blob))
+
+    def record_shown(self, entries: Sequence[ShownEntry]) -> None:
+        def run() -> None:  # one script call per answer, each on its user's primary
+            for e in entries:
+                self._shown_script(keys=[self.user_key(e.user_id, "sh")], args=shown_args(e))
+
+        self._call(run)
 
     def fetch_items(self, item_ids: I64) -> tuple[F32, npt.NDArray[np.bool_]]:
         def run() -> list[bytes | None]:

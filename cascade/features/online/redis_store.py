@@ -9,8 +9,16 @@ import numpy as np
 import numpy.typing as npt
 import redis
 
-from cascade.features.online.base import F32, I64, Fetched
-from cascade.features.online.redis_base import RedisBase, decode_items, decode_session, user_record
+from cascade.features.online.base import F32, I64, Fetched, ShownEntry, clears_shown
+from cascade.features.online.redis_base import (
+    SHOWN_LUA,
+    RedisBase,
+    decode_items,
+    decode_session,
+    decode_shown,
+    shown_args,
+    user_record,
+)
 from cascade.features.session import RECENT_MAX, Event
 
 _ITEMS_BODY = """
@@ -24,16 +32,17 @@ local user = redis.call('HMGET', p .. 'u:' .. u, 'f', 'h', 'cf')
 local sess = redis.call('HGETALL', p .. 's:' .. u)
 local recent = redis.call('LRANGE', p .. 'r:' .. u, 0, RECENT - 1)
 local consumed = redis.call('SMEMBERS', p .. 'c:' .. u)
+local shown = redis.call('HGETALL', p .. 'sh:' .. u)
 """
     + _ITEMS_BODY.replace("FIRST", "3")
-    + "return {user, sess, recent, consumed, items}"
+    + "return {user, sess, recent, consumed, items, shown}"
 ).replace("RECENT", str(RECENT_MAX))
 _ITEMS_LUA = "local p = ARGV[1]\n" + _ITEMS_BODY.replace("FIRST", "2") + "return items"
 
 
 class RedisStore(RedisBase):
     """Keys: {p}u:<id> (f: features, h: history, cf: the kept item-item source), {p}i:<id> (f), session
-    {p}s:/{p}r:/{p}c:<id> with a TTL."""
+    {p}s:/{p}r:/{p}c:<id> with a TTL, the items shown and not played {p}sh:<id> (item id -> "count:last")."""
 
     name = "redis"
 
@@ -56,6 +65,7 @@ class RedisStore(RedisBase):
         # so in Redis Cluster the user's and items' keys must share a hash slot; see deploy/README.md)
         self._fetch_script = self._r.register_script(_FETCH_LUA)
         self._items_script = self._r.register_script(_ITEMS_LUA)
+        self._shown_script = self._r.register_script(SHOWN_LUA)
         self._init_redis(prefix, session_ttl_s)
 
     def write_users(self, user_ids: Sequence[int], features: F32, histories: Sequence[I64]) -> None:
@@ -79,7 +89,7 @@ class RedisStore(RedisBase):
     def fetch(self, user_id: int, item_ids: I64) -> Fetched:
         args = [self.prefix, user_id, *item_ids.tolist()]
         reply: list[Any] = self._call(lambda: self._fetch_script(args=args))
-        (f, h, source), sess, recent, consumed, raw = reply
+        (f, h, source), sess, recent, consumed, raw, shown = reply
         items, missing = decode_items(raw)
         pairs = dict(zip(sess[::2], sess[1::2], strict=True))
         return Fetched(
@@ -89,10 +99,22 @@ class RedisStore(RedisBase):
             items=items,
             items_missing=missing,
             source=source,
+            shown=decode_shown(shown),
         )
 
     def write_source(self, user_id: int, blob: bytes) -> None:
         self._call(lambda: self._r.hset(f"{self.prefix}u:{int(user_id)}", "cf", blob))
+
+    def record_shown(self, entries: Sequence[ShownEntry]) -> None:
+        def run() -> None:
+            pipe = self._r.pipeline(transaction=False)
+            for e in entries:
+                self._shown_script(
+                    keys=[f"{self.prefix}sh:{int(e.user_id)}"], args=shown_args(e), client=pipe
+                )
+            pipe.execute()
+
+        self._call(run)
 
     def fetch_items(self, item_ids: I64) -> tuple[F32, npt.NDArray[np.bool_]]:
         args = [self.prefix, *item_ids.tolist()]
@@ -108,6 +130,8 @@ class RedisStore(RedisBase):
         pipe.ltrim(keys[1], 0, RECENT_MAX - 1)
         if consuming:
             pipe.sadd(keys[2], event.item_id)
+        if clears_shown(event.type):
+            pipe.hdel(f"{p}sh:{u}", event.item_id)
         for k in keys:
             pipe.expire(k, self._ttl)
         self._call(pipe.execute)

@@ -15,7 +15,7 @@ from cascade.features.online import (
     RedisStoreConfig,
     create_store,
 )
-from cascade.features.online.base import ITEM_DEFAULTS, CatalogEntry
+from cascade.features.online.base import ITEM_DEFAULTS, SHOWN_KEEP, CatalogEntry, ShownEntry
 from cascade.features.online.breaker import BreakerStore
 from cascade.features.online.cluster_local import LocalCluster
 from cascade.features.online.item_cache import ItemCache
@@ -101,6 +101,42 @@ def test_the_kept_source_comes_back_with_the_user(store: OnlineStore) -> None:
     assert store.fetch(7, np.empty(0, dtype=np.int64)).source == blob[:16]
     store.write_users([7], uf[None, :], [np.asarray([4, 2, 9], dtype=np.int64)])  # re-materialized
     assert store.fetch(7, np.empty(0, dtype=np.int64)).history.tolist() == [4, 2, 9]
+
+
+def test_shown_items_come_back_with_the_user_counted_and_timed(store: OnlineStore) -> None:
+    uf = np.arange(len(USER_BATCH), dtype=np.float32)
+    store.write_users([8], uf[None, :], [np.asarray([4, 2], dtype=np.int64)])
+    assert len(store.fetch(8, np.empty(0, dtype=np.int64)).shown) == 0
+    store.record_shown([ShownEntry(8, (30, 10, 20), 1000.5), ShownEntry(9, (10,), 5.0)])
+    store.record_shown([ShownEntry(8, (20, 40), 1060.25)])
+    got = store.fetch(8, np.arange(1, 4, dtype=np.int64))
+    assert got.history.tolist() == [4, 2]  # in the same fetch as the user
+    assert got.shown.entries() == {10: (1, 1000.5), 20: (2, 1060.25), 30: (1, 1000.5), 40: (1, 1060.25)}
+    assert got.shown.item_ids.tolist() == [10, 20, 30, 40]  # sorted: looked up by binary search
+    store.record_shown([ShownEntry(8, (40,), 900.0)])  # an older request time never moves "last" back
+    assert store.fetch(8, np.empty(0, dtype=np.int64)).shown.entries()[40] == (2, 1060.25)
+    assert store.fetch(9, np.empty(0, dtype=np.int64)).shown.entries() == {10: (1, 5.0)}  # per user
+
+
+def test_an_event_but_a_view_clears_its_shown_item(store: OnlineStore) -> None:
+    store.record_shown([ShownEntry(3, (1, 2, 3, 4), 50.0), ShownEntry(5, (2,), 50.0)])
+    store.record_event(Event(3, 2, "play", 51.0), genre_code=1, consuming=True)
+    store.record_event(Event(3, 3, "click", 52.0), genre_code=1, consuming=False)
+    store.record_event(Event(3, 4, "view", 53.0), genre_code=1, consuming=False)
+    assert sorted(store.fetch(3, np.empty(0, dtype=np.int64)).shown.entries()) == [1, 4]
+    assert store.fetch(5, np.empty(0, dtype=np.int64)).shown.entries() == {2: (1, 50.0)}  # not another's
+
+
+def test_shown_items_are_bounded_to_the_most_recent(store: OnlineStore) -> None:
+    first = tuple(range(1, 61))
+    later = tuple(range(101, 161))
+    store.record_shown([ShownEntry(4, first, 10.0)])
+    store.record_shown([ShownEntry(4, later, 20.0)])
+    kept = store.fetch(4, np.empty(0, dtype=np.int64)).shown.entries()
+    assert len(kept) == SHOWN_KEEP
+    assert set(later) <= set(kept)  # the newest showing is always kept
+    dropped = len(first) + len(later) - SHOWN_KEEP
+    assert sorted(set(first) & set(kept)) == list(first[dropped:])  # among equal times, lower ids go first
 
 
 def test_unknown_user_is_cold(store: OnlineStore) -> None:
