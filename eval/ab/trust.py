@@ -20,18 +20,18 @@ The audience comes back by eval/ab/clicks.py's ReturnModel: after a visit with a
 visit without one with probability `after_empty` (default: the click model's own patience, the
 probability of going on after an unrewarding position, so no new free parameter). Every condition is
 served with all its visits, and each log is then cut where its users would have stopped
-(`ServedLog.with_returns`; exact, since a visit's answer depends only on the user's earlier visits).
-The top-10 reversal is worse on a user's first visit only (its best item at position 10). The service
-drops what a user played but not what they saw and skipped, so on later visits the ranker's top
-positions hold items the user already passed over, and the reversal puts the newest candidate first:
-over 10 visits it yields more plays, with or without returns (the sensitivity table repeats the A/A
-and known-effect experiments at other `after_empty` values from the same served logs). The power table
-says how many users per arm the first visit's reciprocal rank of the first play would need.
+(`ServedLog.with_returns`; exact, since a visit's answer depends only on the user's earlier visits:
+their plays, and the items earlier answers showed them, which the service's impression discount
+(cascade/ranking/discount.py, on by default) moves down). Without that discount the top-10 reversal
+was worse on a user's first visit only: later visits' top positions held items already passed over,
+and the reversal put the newest candidate first. With it, each visit's top 10 holds items the user
+has not passed over, so the reversal buries the best of them on every visit. The sensitivity table
+repeats the A/A and known-effect experiments at other `after_empty` values from the same served logs;
+the power table also sizes the first visit's reciprocal rank of the first play.
 
 The verdict judges the instrument at the default audience: A/A within the band for every metric, and
-the top-50 reversal caught below the control on plays per user (the primary metric) in >= 95% of
-experiments. The top-10 reversal's detection is reported beside it, not judged: whether it is a worse
-arm depends on the audience, and here it is not.
+both reversals caught below the control on plays per user (the primary metric, declared before any
+run with the discount) in >= 95% of experiments.
 """
 
 from __future__ import annotations
@@ -265,9 +265,8 @@ def evaluate(
         "reversed_detected": bool(effect["reversed"][judged]["ok"]),  # the issue's target
         "reversed_50_detected": bool(effect["reversed-50"][judged]["ok"]),
     }
-    # the instrument: honest under the null, and it catches an unmistakably bad arm (the top-10 reversal is
-    # not a worse arm for this audience over its visits: reported, not judged)
-    verdict["ok"] = verdict["aa_within_band"] and verdict["reversed_50_detected"]
+    # the instrument: honest under the null, and it catches both known-bad arms
+    verdict["ok"] = all(verdict[k] for k in ("aa_within_band", "reversed_detected", "reversed_50_detected"))
     summary = {
         "config": {
             "experiments": n,
@@ -390,9 +389,9 @@ def markdown(s: dict[str, Any]) -> str:
     v = s["verdict"]
     lines += [f"Verdict (treatment share {c['judged_share']}, after_empty {c['returns']['after_empty']:g}): "
               f"A/A within the band for every metric: **{v['aa_within_band']}**; detected below the control "
-              f"on {c['primary']} in >= {TARGET:.0%}: the top 50 in reverse **{v['reversed_50_detected']}**; "
-              f"the top 10 in reverse (the issue's known effect; reported, not judged: over a user's visits "
-              f"it is not a worse arm here) **{v['reversed_detected']}**.", ""]  # fmt: skip
+              f"on {c['primary']} in >= {TARGET:.0%}: the top 10 in reverse (the issue's known effect) "
+              f"**{v['reversed_detected']}**; the top 50 in reverse **{v['reversed_50_detected']}**.",
+              ""]  # fmt: skip
     return "\n".join(lines)
 
 
