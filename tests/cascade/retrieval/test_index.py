@@ -21,6 +21,12 @@ def test_auto_picks_exact_below_threshold_and_approx_above() -> None:
     assert IndexConfig(exact_max=100).resolve(5000) == "ivf"
 
 
+def test_default_serves_movielens_exactly_and_a_50k_catalog_by_ivf() -> None:
+    assert IndexConfig().resolve(1682) == "flat"
+    assert IndexConfig().resolve(20_000) == "flat"
+    assert IndexConfig().resolve(50_000) == "ivf"
+
+
 def test_exact_matches_brute_force() -> None:
     x = unit_vectors(2000, 16, seed=1)
     q = unit_vectors(5, 16, seed=2)
