@@ -36,7 +36,8 @@ class MemoryStore:
         self._items: F32 = np.empty((0, len(ITEM_DEFAULTS)), dtype=np.float32)
         self._sessions: dict[int, tuple[float, SessionState]] = {}
         self._sources: dict[int, bytes] = {}
-        self._shown: dict[int, dict[int, tuple[int, float]]] = {}  # user -> item -> (count, last)
+        self._shown_entries: dict[int, dict[int, tuple[int, float]]] = {}  # user -> item -> (count, last)
+        self._shown: dict[int, Shown] = {}  # the same, as fetch returns it (rebuilt on each change)
         self._ttl = session_ttl_s
         self._lock = threading.Lock()
         self._catalog: list[CatalogEntry] = []
@@ -76,18 +77,13 @@ class MemoryStore:
             items=items,
             items_missing=missing,
             source=self._sources.get(user_id),
-            shown=self._shown_of(user_id),
+            shown=self._shown.get(user_id, NOTHING_SHOWN),
         )
-
-    def _shown_of(self, user_id: int) -> Shown:
-        with self._lock:
-            entries = self._shown.get(user_id)
-            return NOTHING_SHOWN if not entries else Shown.of(entries)
 
     def record_shown(self, entries: Sequence[ShownEntry]) -> None:
         with self._lock:
             for e in entries:
-                mine = self._shown.setdefault(int(e.user_id), {})
+                mine = self._shown_entries.setdefault(int(e.user_id), {})
                 for i in e.item_ids:
                     n, last = mine.get(int(i), (0, e.ts))
                     mine[int(i)] = (n + 1, max(last, float(e.ts)))
@@ -95,6 +91,7 @@ class MemoryStore:
                     oldest = sorted(mine, key=lambda i: (mine[i][1], i))[: len(mine) - SHOWN_KEEP]
                     for i in oldest:
                         del mine[i]
+                self._shown[int(e.user_id)] = Shown.of(mine)
 
     def write_source(self, user_id: int, blob: bytes) -> None:
         self._sources[int(user_id)] = bytes(blob)
@@ -121,8 +118,9 @@ class MemoryStore:
                 consumed=consumed,
             )
             self._sessions[event.user_id] = (time.monotonic(), new)
-            if clears_shown(event.type):
-                self._shown.get(event.user_id, {}).pop(event.item_id, None)
+            mine = self._shown_entries.get(event.user_id, {})
+            if clears_shown(event.type) and mine.pop(event.item_id, None) is not None:
+                self._shown[event.user_id] = Shown.of(mine)
 
     def claim_item(self, entry: CatalogEntry) -> bool:
         with self._lock:

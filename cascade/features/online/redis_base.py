@@ -47,30 +47,53 @@ redis.call('RPUSH', KEYS[2], ARGV[2])
 return 1
 """
 
-# the items shown to a user: KEYS[1] a hash, item id -> "count:last"; ARGV: time, keep, ttl, item ids
+# The items shown to a user: one string of 16-byte rows (<i4 item, <i4 count, <f8 last), sorted by item
+# (fetch decodes it with one np.frombuffer). SHOWN_LUA: KEYS[1] the string; ARGV: time, keep, ttl, items.
+SHOWN_ROW = np.dtype([("item", "<i4"), ("count", "<i4"), ("last", "<f8")])
 SHOWN_LUA = """
 local k, ts, keep = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
-for i = 4, #ARGV do
-  local n, t = 1, ts
-  local old = redis.call('HGET', k, ARGV[i])
-  if old then
-    local on, ot = string.match(old, '^(%d+):(.+)$')
-    n, t = tonumber(on) + 1, math.max(tonumber(ot), ts)
-  end
-  redis.call('HSET', k, ARGV[i], n .. ':' .. string.format('%.17g', t))
+local blob = redis.call('GET', k) or ''
+local rows, at = {}, {}
+for pos = 1, #blob, 16 do
+  local i, n, t = struct.unpack('<i4i4d', blob, pos)
+  rows[#rows + 1] = {i, n, t}
+  at[i] = #rows
 end
-local len = redis.call('HLEN', k)
-if len > keep then
-  local all, rows = redis.call('HGETALL', k), {}
-  for i = 1, #all, 2 do
-    rows[#rows + 1] = {tonumber(all[i]), tonumber(string.match(all[i + 1], ':(.+)$'))}
+for a = 4, #ARGV do
+  local i = tonumber(ARGV[a])
+  local r = at[i]
+  if r then
+    rows[r][2], rows[r][3] = rows[r][2] + 1, math.max(rows[r][3], ts)
+  else
+    rows[#rows + 1] = {i, 1, ts}
+    at[i] = #rows
   end
-  table.sort(rows, function(a, b) if a[2] == b[2] then return a[1] < b[1] end return a[2] < b[2] end)
-  for i = 1, len - keep do redis.call('HDEL', k, rows[i][1]) end
 end
-redis.call('EXPIRE', k, ARGV[3])
-return 1
+if #rows > keep then
+  table.sort(rows, function(a, b) if a[3] == b[3] then return a[1] < b[1] end return a[3] < b[3] end)
+  local newest = {}
+  for r = #rows - keep + 1, #rows do newest[#newest + 1] = rows[r] end
+  rows = newest
+end
+table.sort(rows, function(a, b) return a[1] < b[1] end)
+local out = {}
+for r = 1, #rows do out[r] = struct.pack('<i4i4d', rows[r][1], rows[r][2], rows[r][3]) end
+redis.call('SET', k, table.concat(out), 'EX', ARGV[3])
+return #rows
 """
+# unshow(key, item): the item's row out of a shown string (an event's script calls it)
+UNSHOW_FUNCTION = """
+local function unshow(k, item)
+  local blob = redis.call('GET', k)
+  if not blob then return end
+  local out = {}
+  for pos = 1, #blob, 16 do
+    if struct.unpack('<i4', blob, pos) ~= item then out[#out + 1] = string.sub(blob, pos, pos + 15) end
+  end
+  if #out == 0 then redis.call('DEL', k) else redis.call('SET', k, table.concat(out), 'KEEPTTL') end
+end
+"""
+UNSHOW_LUA = UNSHOW_FUNCTION + "unshow(KEYS[1], tonumber(ARGV[1]))\nreturn 1\n"
 
 
 def shown_args(entry: ShownEntry) -> list[int | float | str]:
@@ -78,14 +101,12 @@ def shown_args(entry: ShownEntry) -> list[int | float | str]:
     return [repr(float(entry.ts)), SHOWN_KEEP, SHOWN_TTL_S, *(int(i) for i in entry.item_ids)]
 
 
-def decode_shown(raw: list[bytes] | dict[bytes, bytes]) -> Shown:
-    """A shown hash (HGETALL: a flat list from a script, a dict from a client) as Shown."""
-    pairs = raw.items() if isinstance(raw, dict) else zip(raw[::2], raw[1::2], strict=True)
-    entries: dict[int, tuple[int, float]] = {}
-    for item, value in pairs:
-        n, _, t = value.partition(b":")
-        entries[int(item)] = (int(n), float(t))
-    return Shown.of(entries) if entries else NOTHING_SHOWN
+def decode_shown(blob: bytes | None) -> Shown:
+    """A shown string (None: nothing shown) as Shown."""
+    if not blob:
+        return NOTHING_SHOWN
+    rows = np.frombuffer(blob, dtype=SHOWN_ROW)
+    return Shown(rows["item"].astype(np.int64), rows["count"].astype(np.int64), rows["last"].copy())
 
 
 class RedisBase:

@@ -31,6 +31,7 @@ from cascade.features.online.base import (
 )
 from cascade.features.online.redis_base import (
     SHOWN_LUA,
+    UNSHOW_FUNCTION,
     RedisBase,
     decode_items,
     decode_session,
@@ -42,17 +43,20 @@ from cascade.features.session import RECENT_MAX, Event
 
 ITEM_BUCKETS = 16
 _REFRESH_ERRORS = (RedisClusterException, RedisConnectionError, ResponseError, OSError)
-_EVENT_LUA = """
+_EVENT_LUA = (
+    UNSHOW_FUNCTION
+    + """
 local s, r, c = KEYS[1], KEYS[2], KEYS[3]
 redis.call('HINCRBY', s, 'n:' .. ARGV[1], 1)
 redis.call('HSET', s, 'lg', ARGV[2], 'lt', ARGV[3])
 redis.call('LPUSH', r, ARGV[4])
 redis.call('LTRIM', r, 0, tonumber(ARGV[7]) - 1)
 if ARGV[5] == '1' then redis.call('SADD', c, ARGV[4]) end
-if ARGV[8] == '1' then redis.call('HDEL', KEYS[4], ARGV[4]) end
+if ARGV[8] == '1' then unshow(KEYS[4], tonumber(ARGV[4])) end
 for i = 1, 3 do redis.call('EXPIRE', KEYS[i], tonumber(ARGV[6])) end
 return 1
 """
+)
 
 
 class RedisClusterStore(RedisBase):
@@ -195,7 +199,7 @@ class RedisClusterStore(RedisBase):
             pipe.hgetall(self.user_key(user_id, "s"))
             pipe.lrange(self.user_key(user_id, "r"), 0, RECENT_MAX - 1)
             pipe.smembers(self.user_key(user_id, "c"))
-            pipe.hgetall(self.user_key(user_id, "sh"))
+            pipe.get(self.user_key(user_id, "sh"))
             plan = self._queue_items(pipe, item_ids)
             out: list[Any] = pipe.execute()
             return [*out[:5], self._gather(len(item_ids), plan, out[5:])]

@@ -12,6 +12,7 @@ import redis
 from cascade.features.online.base import F32, I64, Fetched, ShownEntry, clears_shown
 from cascade.features.online.redis_base import (
     SHOWN_LUA,
+    UNSHOW_LUA,
     RedisBase,
     decode_items,
     decode_session,
@@ -32,7 +33,7 @@ local user = redis.call('HMGET', p .. 'u:' .. u, 'f', 'h', 'cf')
 local sess = redis.call('HGETALL', p .. 's:' .. u)
 local recent = redis.call('LRANGE', p .. 'r:' .. u, 0, RECENT - 1)
 local consumed = redis.call('SMEMBERS', p .. 'c:' .. u)
-local shown = redis.call('HGETALL', p .. 'sh:' .. u)
+local shown = redis.call('GET', p .. 'sh:' .. u)
 """
     + _ITEMS_BODY.replace("FIRST", "3")
     + "return {user, sess, recent, consumed, items, shown}"
@@ -42,7 +43,7 @@ _ITEMS_LUA = "local p = ARGV[1]\n" + _ITEMS_BODY.replace("FIRST", "2") + "return
 
 class RedisStore(RedisBase):
     """Keys: {p}u:<id> (f: features, h: history, cf: the kept item-item source), {p}i:<id> (f), session
-    {p}s:/{p}r:/{p}c:<id> with a TTL, the items shown and not played {p}sh:<id> (item id -> "count:last")."""
+    {p}s:/{p}r:/{p}c:<id> with a TTL, the items shown and not played {p}sh:<id> (SHOWN_ROW rows)."""
 
     name = "redis"
 
@@ -66,6 +67,7 @@ class RedisStore(RedisBase):
         self._fetch_script = self._r.register_script(_FETCH_LUA)
         self._items_script = self._r.register_script(_ITEMS_LUA)
         self._shown_script = self._r.register_script(SHOWN_LUA)
+        self._unshow_script = self._r.register_script(UNSHOW_LUA)
         self._init_redis(prefix, session_ttl_s)
 
     def write_users(self, user_ids: Sequence[int], features: F32, histories: Sequence[I64]) -> None:
@@ -131,7 +133,7 @@ class RedisStore(RedisBase):
         if consuming:
             pipe.sadd(keys[2], event.item_id)
         if clears_shown(event.type):
-            pipe.hdel(f"{p}sh:{u}", event.item_id)
+            self._unshow_script(keys=[f"{p}sh:{u}"], args=[event.item_id], client=pipe)
         for k in keys:
             pipe.expire(k, self._ttl)
         self._call(pipe.execute)
