@@ -96,9 +96,10 @@ class ServedLog:
         """The log as an audience that comes back by `model` would have left it: each user's visits in
         order, cut after the first one they do not return from (draws: `return_draws(seed, user, n)`).
 
-        A visit's answer depends only on the user's earlier visits (their plays leave the candidates), so
-        the kept visits are what the service served them; cutting the log replays the same users, clicks
-        and return draws as a live run with `SimConfig.returns = model` and seed `seed`.
+        A visit's answer depends only on the user's earlier visits (their plays leave the candidates, what
+        they were shown is discounted), so the kept visits are what the service served them; cutting the
+        log replays the same users, clicks and return draws as a live run with `SimConfig.returns = model`
+        and seed `seed`.
         """
         out = ServedLog(self.name, self.reranker)
         for u, rows in self.imps.items():
