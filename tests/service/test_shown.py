@@ -3,8 +3,9 @@ play falls on their next request; a reaction clears it; the switch off restores 
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,9 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from cascade.features.online.base import ShownEntry, StoreUnavailable
 from cascade.impressions import delete_prefix
+from service.shown import ShownRecorder
 from tests.service.conftest import MakeClient
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -87,3 +90,44 @@ def test_the_switch_off_restores_the_old_order(make_client: MakeClient, prefix: 
     assert ids(c) == ids(a)  # the first answer, nothing shown yet: the old order exactly
     assert [it["score"] for it in c["items"]] == [it["score"] for it in a["items"]]
     assert set(ids(d)).isdisjoint(ids(a))
+
+
+class Blocked:
+    """A store whose writes wait until released (a stalled backend), or fail."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.release, self.fail = threading.Event(), fail
+        self.written: list[ShownEntry] = []
+
+    def record_shown(self, entries: Sequence[ShownEntry]) -> None:
+        self.release.wait(10)
+        if self.fail:
+            raise StoreUnavailable("down")
+        self.written.extend(entries)
+
+
+def test_a_user_is_queued_until_their_answer_is_written_or_lost() -> None:
+    failures: list[tuple[str, int]] = []
+    store = Blocked()
+    rec = ShownRecorder(lambda: store, lambda op, n: failures.append((op, n)), queue_size=2)  # type: ignore[arg-type,return-value]
+    rec.submit(1, (10, 11), 5.0)
+    rec.submit(2, (), 5.0)  # nothing shown: nothing queued
+    assert rec.queued(1) and not rec.queued(2)
+    assert not rec.flush(0.05)  # bounded: a stalled store never holds a request for long
+    rec.submit(3, (12,), 6.0)
+    rec.submit(4, (13,), 6.0)
+    rec.submit(5, (14,), 6.0)  # beyond the queue bound: dropped, reported, not waited for
+    assert ("dropped", 1) in failures and not rec.queued(5)
+    store.release.set()
+    assert rec.flush(5.0)
+    assert not any(rec.queued(u) for u in (1, 3, 4))
+    assert [e.user_id for e in store.written] == [1, 3, 4] and store.written[0] == ShownEntry(
+        1, (10, 11), 5.0
+    )
+    failing = Blocked(fail=True)
+    failing.release.set()
+    bad = ShownRecorder(lambda: failing, lambda op, n: failures.append((op, n)))  # type: ignore[arg-type,return-value]
+    bad.submit(7, (1,), 1.0)
+    assert bad.flush(5.0) and not bad.queued(7) and ("write", 1) in failures
+    rec.close()
+    bad.close()
