@@ -29,11 +29,25 @@ def bench_cascade(
     synthetic: Annotated[
         int, typer.Option(help="Also time retrieval on a synthetic catalog of this size (0 = skip).")
     ] = 1_000_000,
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also time the cascade on this artifacts folder (e.g. a larger catalog) beside the default "
+            "one, in one process, alternating blocks of requests; prints the p50 ratio per round.",
+            exists=True,
+            file_okay=False,
+        ),
+    ] = None,
+    rounds: Annotated[int, typer.Option(min=1, help="Rounds of the --against comparison.")] = 3,
 ) -> None:
     """Per-stage p50/p99 of the cascade without the LLM, against the raw FAISS + XGBoost floor."""
     from cascade.bench.cascade import run
 
     run(n=n, synthetic=synthetic)
+    if against is not None:
+        from cascade.bench import paired
+
+        paired.run(against, n=n, rounds=rounds)
 
 
 @app.command("llm")
