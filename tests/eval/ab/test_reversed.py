@@ -57,8 +57,10 @@ def test_no_experiments_file_can_select_it_outside_the_block(tmp_path: Path) -> 
 def test_the_simulations_server_serves_it(tmp_path: Path, trained_artifacts: Path) -> None:
     path = tmp_path / "experiments.yaml"
     path.write_text(EXPERIMENTS)
+    # the discount off: both arms rank the same state (the first answer would discount the second's)
     env = {"CARE_ARTIFACTS": str(trained_artifacts), "CARE_EXPERIMENTS_FILE": str(path),
-           "CARE_PROMPTS_DIR": str(PROMPTS_DIR), "CARE_REDIS_URL": "", "CARE_IMPRESSIONS": "off"}  # fmt: skip
+           "CARE_PROMPTS_DIR": str(PROMPTS_DIR), "CARE_REDIS_URL": "", "CARE_IMPRESSIONS": "off",
+           "CARE_DISCOUNT__ENABLED": "false"}  # fmt: skip
     with server_process(env, SERVER_MODULE) as server:
         for user in (1, 2, 3):
             got = {}
