@@ -206,6 +206,7 @@ def server_env(pointer: Path, prefix: str, redis_url: str) -> dict[str, str]:
         "CARE_REDIS_PREFIX": prefix,
         "CARE_RELOAD_INTERVAL_S": "0.5",
         "CARE_IMPRESSIONS": "off",
+        "CARE_DISCOUNT__ENABLED": "false",  # one answer per user and version: what `mixed` compares
     }
 
 
