@@ -40,7 +40,7 @@ class Fetched:
     shown: Shown = NOTHING_SHOWN  # served and not played since (cascade.ranking.discount)
 
 
-# What the store keeps of the items shown to a user: the SHOWN_KEEP most recently shown (older ones are
+# What the store keeps of the items shown to a user: the SHOWN_KEEP most recently recorded (older ones are
 # forgotten: a bound per user), for SHOWN_TTL_S after the user's last answer (wall clock).
 SHOWN_KEEP = 100
 SHOWN_TTL_S = 30 * 86_400
@@ -107,9 +107,9 @@ class OnlineStore(Protocol):
         ...
 
     def record_shown(self, entries: Sequence[ShownEntry]) -> None:
-        """Per entry, atomically: each item's count + 1 and last time (the newest kept), the user's
-        SHOWN_KEEP most recent items kept (ties: lower ids go first). fetch returns them; an event
-        other than a view clears its item (record_event)."""
+        """Per entry, atomically: each item's count + 1 and last time (the newest kept); the user's
+        SHOWN_KEEP most recently recorded items kept (an answer's items in id order). fetch returns
+        them; an event other than a view clears its item (record_event)."""
         ...
 
     def claim_item(self, entry: CatalogEntry) -> bool:

@@ -82,15 +82,13 @@ class MemoryStore:
 
     def record_shown(self, entries: Sequence[ShownEntry]) -> None:
         with self._lock:
-            for e in entries:
+            for e in entries:  # dict order: the order last recorded, oldest first (as in Redis)
                 mine = self._shown_entries.setdefault(int(e.user_id), {})
-                for i in e.item_ids:
-                    n, last = mine.get(int(i), (0, e.ts))
-                    mine[int(i)] = (n + 1, max(last, float(e.ts)))
-                if len(mine) > SHOWN_KEEP:
-                    oldest = sorted(mine, key=lambda i: (mine[i][1], i))[: len(mine) - SHOWN_KEEP]
-                    for i in oldest:
-                        del mine[i]
+                for i in sorted({int(i) for i in e.item_ids}):
+                    n, last = mine.pop(i, (0, e.ts))
+                    mine[i] = (n + 1, max(last, float(e.ts)))
+                for i in list(mine)[: max(0, len(mine) - SHOWN_KEEP)]:
+                    del mine[i]
                 self._shown[int(e.user_id)] = Shown.of(mine)
 
     def write_source(self, user_id: int, blob: bytes) -> None:

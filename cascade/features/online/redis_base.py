@@ -47,38 +47,39 @@ redis.call('RPUSH', KEYS[2], ARGV[2])
 return 1
 """
 
-# The items shown to a user: one string of 16-byte rows (<i4 item, <i4 count, <f8 last), sorted by item
-# (fetch decodes it with one np.frombuffer). SHOWN_LUA: KEYS[1] the string; ARGV: time, keep, ttl, items.
+# The items shown to a user: one string of 16-byte rows (<i4 item, <i4 count, <f8 last) in the order they
+# were last recorded, oldest first (fetch decodes it with one np.frombuffer and sorts by item). SHOWN_LUA:
+# KEYS[1] the string; ARGV: time, keep, ttl, the answer's items (ascending, distinct). An answer's items
+# leave their old rows and are appended; the oldest rows beyond `keep` are dropped. No sort, no row
+# decoded but its item id.
 SHOWN_ROW = np.dtype([("item", "<i4"), ("count", "<i4"), ("last", "<f8")])
 SHOWN_LUA = """
 local k, ts, keep = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
 local blob = redis.call('GET', k) or ''
-local rows, at = {}, {}
+local now = {}
+for a = 4, #ARGV do now[tonumber(ARGV[a])] = true end
+local kept, prior = {}, {}
 for pos = 1, #blob, 16 do
-  local i, n, t = struct.unpack('<i4i4d', blob, pos)
-  rows[#rows + 1] = {i, n, t}
-  at[i] = #rows
-end
-for a = 4, #ARGV do
-  local i = tonumber(ARGV[a])
-  local r = at[i]
-  if r then
-    rows[r][2], rows[r][3] = rows[r][2] + 1, math.max(rows[r][3], ts)
+  local i = struct.unpack('<i4', blob, pos)
+  if now[i] then
+    local _, n, t = struct.unpack('<i4i4d', blob, pos)
+    prior[i] = {n, t}
   else
-    rows[#rows + 1] = {i, 1, ts}
-    at[i] = #rows
+    kept[#kept + 1] = string.sub(blob, pos, pos + 15)
   end
 end
-if #rows > keep then
-  table.sort(rows, function(a, b) if a[3] == b[3] then return a[1] < b[1] end return a[3] < b[3] end)
-  local newest = {}
-  for r = #rows - keep + 1, #rows do newest[#newest + 1] = rows[r] end
-  rows = newest
+local rows, first = {}, math.max(1, #kept + (#ARGV - 3) - keep + 1)
+for r = first, #kept do rows[#rows + 1] = kept[r] end
+for a = 4, #ARGV do
+  local i = tonumber(ARGV[a])
+  local old = prior[i]
+  if old then
+    rows[#rows + 1] = struct.pack('<i4i4d', i, old[1] + 1, math.max(old[2], ts))
+  else
+    rows[#rows + 1] = struct.pack('<i4i4d', i, 1, ts)
+  end
 end
-table.sort(rows, function(a, b) return a[1] < b[1] end)
-local out = {}
-for r = 1, #rows do out[r] = struct.pack('<i4i4d', rows[r][1], rows[r][2], rows[r][3]) end
-redis.call('SET', k, table.concat(out), 'EX', ARGV[3])
+redis.call('SET', k, table.concat(rows), 'EX', ARGV[3])
 return #rows
 """
 # unshow(key, item): the item's row out of a shown string (an event's script calls it)
@@ -98,7 +99,7 @@ UNSHOW_LUA = UNSHOW_FUNCTION + "unshow(KEYS[1], tonumber(ARGV[1]))\nreturn 1\n"
 
 def shown_args(entry: ShownEntry) -> list[int | float | str]:
     """SHOWN_LUA's arguments for one answer."""
-    return [repr(float(entry.ts)), SHOWN_KEEP, SHOWN_TTL_S, *(int(i) for i in entry.item_ids)]
+    return [repr(float(entry.ts)), SHOWN_KEEP, SHOWN_TTL_S, *sorted({int(i) for i in entry.item_ids})]
 
 
 def decode_shown(blob: bytes | None) -> Shown:
@@ -106,7 +107,10 @@ def decode_shown(blob: bytes | None) -> Shown:
     if not blob:
         return NOTHING_SHOWN
     rows = np.frombuffer(blob, dtype=SHOWN_ROW)
-    return Shown(rows["item"].astype(np.int64), rows["count"].astype(np.int64), rows["last"].copy())
+    rows = rows[np.argsort(rows["item"], kind="stable")]
+    return Shown(
+        rows["item"].astype(np.int64), rows["count"].astype(np.int64), rows["last"].astype(np.float64)
+    )
 
 
 class RedisBase:

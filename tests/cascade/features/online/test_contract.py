@@ -136,7 +136,13 @@ def test_shown_items_are_bounded_to_the_most_recent(store: OnlineStore) -> None:
     assert len(kept) == SHOWN_KEEP
     assert set(later) <= set(kept)  # the newest showing is always kept
     dropped = len(first) + len(later) - SHOWN_KEEP
-    assert sorted(set(first) & set(kept)) == list(first[dropped:])  # among equal times, lower ids go first
+    assert sorted(set(first) & set(kept)) == list(first[dropped:])  # oldest first; in an answer, lower ids
+    store.record_shown([ShownEntry(4, (first[-1],), 30.0)])  # shown again: now the most recent
+    store.record_shown([ShownEntry(4, tuple(range(201, 211)), 40.0)])
+    again = store.fetch(4, np.empty(0, dtype=np.int64)).shown.entries()
+    assert again[first[-1]] == (2, 30.0) and len(again) == SHOWN_KEEP
+    assert set(first[dropped : dropped + 10]).isdisjoint(again)  # ten new rows pushed the ten oldest out
+    assert first[dropped + 10] in again
 
 
 def test_unknown_user_is_cold(store: OnlineStore) -> None:
