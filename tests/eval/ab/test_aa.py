@@ -136,14 +136,14 @@ def test_a_returning_audience_cuts_each_user_after_the_visit_they_do_not_return_
     assert some.rates()["plays_per_user"] < full.rates()["plays_per_user"]
 
 
-def test_plays_per_user_is_judged_like_every_rate() -> None:
+def test_every_metric_is_judged_and_the_primary_decides() -> None:
     results = [{"users": {"control": 10, "t": 10}, "srm_passed": True,
                 **{m: {"excludes_zero": e < 9, "mean_diff": -0.1, "mde": 0.1} for m in METRICS}}
                for e in range(10)]  # fmt: skip
     assert set(aa_summary(results)["metrics"]) == set(METRICS) and "plays_per_user" in METRICS
     eff = effect_summary(results, sign=-1, target=0.9)
     assert (
-        eff["primary"] == PRIMARY == "plays_per_user"
+        eff["primary"] == PRIMARY == "mrr_first_play"
         and eff["metrics"][PRIMARY]["detected"] == 9
         and eff["ok"]
     )
