@@ -30,8 +30,9 @@ repeats the A/A and known-effect experiments at other `after_empty` values from 
 the power table also sizes the first visit's reciprocal rank of the first play.
 
 The verdict judges the instrument at the default audience: A/A within the band for every metric, and
-both reversals caught below the control on plays per user (the primary metric, declared before any
-run with the discount) in >= 95% of experiments.
+both reversals caught below the control on the primary metric (`aa.PRIMARY`, the MRR of the first
+play; plays per user was declared for the first run with the discount and caught the top-10 reversal
+in 20 of 200) in >= 95% of experiments.
 """
 
 from __future__ import annotations
