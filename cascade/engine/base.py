@@ -36,11 +36,11 @@ class Engine(Protocol):
         train: Group,
         valid: Group,
         rounds: int,
-        early_stopping: int,
+        early_stopping: int | None,
         feature_names: list[str],
     ) -> tuple[xgb.Booster, list[float]]:
-        """A booster trained on the train groups, early-stopped on the valid groups' `eval_metric`;
-        the metric's curve over rounds."""
+        """A booster trained on the train groups (early-stopped on the valid groups' `eval_metric`
+        unless `early_stopping` is None); that metric's curve over rounds."""
         ...
 
     def close(self) -> None: ...
@@ -61,7 +61,7 @@ class LocalEngine:
         train: Group,
         valid: Group,
         rounds: int,
-        early_stopping: int,
+        early_stopping: int | None,
         feature_names: list[str],
     ) -> tuple[xgb.Booster, list[float]]:
         dtrain, dvalid = (_dmatrix(g, feature_names) for g in (train, valid))

@@ -55,7 +55,7 @@ class DaskEngine:
         train: Group,
         valid: Group,
         rounds: int,
-        early_stopping: int,
+        early_stopping: int | None,
         feature_names: list[str],
     ) -> tuple[xgb.Booster, list[float]]:
         """Rows partitioned on group boundaries, one chunk per worker; histograms reduced across workers."""

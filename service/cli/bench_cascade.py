@@ -133,3 +133,21 @@ def bench_collab(
         except ValueError as e:
             raise typer.BadParameter(str(e), param_hint="--config") from None
     run(config)
+
+
+@app.command("ranker-fit")
+def bench_ranker_fit(
+    engine: Annotated[
+        str, typer.Option(help="The engine compared with one process: 'dask:N' or 'dask:tcp://host:port'.")
+    ] = "dask:2",
+    seed: Annotated[list[int] | None, typer.Option(help="A ranker seed (repeat; default 1-7).")] = None,
+) -> None:
+    """The ranker fitted on the same rows here and on an engine, per seed: test NDCG@10, mean gap."""
+    from cascade.bench.ranker_fit import run
+    from cascade.engine import check_engine
+
+    try:
+        check_engine(engine)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--engine") from None
+    run(engine, seed or list(range(1, 8)))
