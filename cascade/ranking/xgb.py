@@ -25,8 +25,9 @@ class RankerConfig:
     # (300 took 2.7 ms and scored no better on the test window); with titled rows the cap is reached
     num_rounds: int = 100
     # None: every round is kept. Early stopping on the held-out users' NDCG@10 cut the fit anywhere
-    # from round 7 to 94 by seed, and the test NDCG@10 of the same rows spread 0.167-0.179 with it;
-    # all 100 rounds with min_child_weight 20 give 0.1817-0.1825 (eval/RESULTS.md, round 3)
+    # from round 7 to 94 by seed, and the test NDCG@10 of the same rows spread 0.167-0.179 with it
+    # (mean 0.1745 over seven seeds); all 100 rounds with min_child_weight 20: 0.178-0.183, mean
+    # 0.1812 (eval/RESULTS.md, round 3, fifth session)
     early_stopping: int | None = None
     min_child_weight: float = 20.0
     subsample: float = 0.8
