@@ -19,7 +19,7 @@ from cascade.cost import StageCosts
 from cascade.features.collab import CollabConfig, CollabModel
 from cascade.progress import progress
 from cascade.retrieval.retriever import TwoTowerRetriever, catalog_text
-from cascade.runtime import Runtime, load_runtime
+from cascade.runtime import load_runtime
 from cascade.runtime.evaluate import evaluate_test
 from cascade.train import RETRIEVER_TRAIN_DIR, fit_ranker, validation_rows
 
@@ -56,7 +56,7 @@ def run(configs: list[str]) -> list[dict[str, Any]]:
             )
             ranker, _ = fit_ranker(rows, seed)
             collab = CollabModel.fit(split.history_before("test"), ds.catalog, cfg, seed)
-            served = Runtime(ds, split, rt.retriever, ranker, rt.batch, artifacts=rt.artifacts, collab=collab)
+            served = replace(rt, ranker=ranker, collab=collab)
             m = evaluate_test(served, users, p)
         row = {
             "config": label,

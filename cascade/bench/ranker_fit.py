@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -29,9 +30,7 @@ TARGET = 0.003  # issue 23: the engine's NDCG@10 within this of one process
 
 def _test_ndcg(rt: Runtime, rows: RankerRows, seed: int, engine: Engine, users: list[int]) -> float:
     ranker, _ = fit_ranker(rows, seed, engine)
-    served = Runtime(
-        rt.dataset, rt.split, rt.retriever, ranker, rt.batch, artifacts=rt.artifacts, collab=rt.collab
-    )
+    served = replace(rt, ranker=ranker)  # the artifacts' models with this ranker
     with progress() as p:
         return evaluate_test(served, users, p)["two_tower+xgb"]["ndcg@10"]
 
