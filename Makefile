@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: lock setup assets artifacts run test lint typecheck pytest eval bench redis wrk clean deploy-tools deploy-check
+.PHONY: lock setup assets artifacts run test lint typecheck pytest eval bench redis wrk front clean deploy-tools deploy-check
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,7 +55,10 @@ artifacts: assets
 wrk:  # the load generator of the service benches and their tests
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 
-pytest: artifacts redis deploy-tools wrk
+front:  # HAProxy: care serve --accept queue, its tests and the tail bench
+	command -v haproxy >/dev/null || (apt-get update -qq && apt-get install -y -qq haproxy)
+
+pytest: artifacts redis deploy-tools wrk front
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
@@ -63,7 +66,7 @@ test: lint typecheck pytest
 eval: artifacts
 	$(BIN)/care eval --llm-users 50 --name make-eval
 
-bench: artifacts redis wrk
+bench: artifacts redis wrk front
 	$(BIN)/care bench features
 	$(BIN)/care bench cascade
 	$(BIN)/care bench llm

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Literal
 import uvicorn
 
 from cascade.cores import usable_cores
-from service.supervisor import Supervisor
+from service.front import find_binary
+from service.supervisor import Accept, Supervisor
 
 if TYPE_CHECKING:  # the service's modules load prometheus-client, which must see its folder first
     from fastapi import FastAPI
@@ -27,7 +28,6 @@ if TYPE_CHECKING:  # the service's modules load prometheus-client, which must se
 
 Loop = Literal["auto", "asyncio", "uvloop"]
 Http = Literal["auto", "h11", "httptools"]
-Accept = Literal["balanced", "shared"]
 _BIND_ENV = "CARE_SERVE_BIND"  # host:port, handed to worker processes for their ready line
 ReadyHook = Callable[["CareService"], None]
 # imported once in the supervisor: a worker that imports them itself takes seconds longer to start
@@ -133,11 +133,13 @@ def serve(
     loop: Loop = "auto",
     http: Http = "auto",
     accept: Accept = "balanced",
+    slots: int = 1,
 ) -> None:
     """Run the service until interrupted; prints a ready line per process once its artifacts are loaded.
 
-    accept: with several workers, "balanced" (least connections, service.balance) or "shared" (whichever
-    worker the kernel wakes first takes every pending connection: kept to measure the difference)."""
+    accept: with several workers, "balanced" (least connections, service.balance), "queue" (HAProxy
+    in front hands each request to a worker with one of its `slots` free, service.front) or "shared"
+    (whichever worker the kernel wakes first takes every pending connection: kept to measure)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     metrics_dir = None
     if workers != 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -146,18 +148,23 @@ def serve(
         metrics_dir = tempfile.mkdtemp(prefix="care-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
-        _serve(host, port, workers, loop, http, accept)
+        _serve(host, port, workers, loop, http, accept, slots)
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-def _serve(host: str, port: int, workers: int | None, loop: Loop, http: Http, accept: Accept) -> None:
+def _serve(
+    host: str, port: int, workers: int | None, loop: Loop, http: Http, accept: Accept, slots: int
+) -> None:
     from service.metrics import retire
     from service.settings import Settings
 
     settings = Settings()
     n, why = workers_for(workers, settings)
+    front = find_binary() if accept == "queue" and n > 1 else None
+    if accept == "queue" and n > 1 and front is None:
+        raise SystemExit("care serve --accept queue needs HAProxy on the PATH (make front installs it)")
     print(f"care: loading artifacts from {settings.artifacts}; {why}", file=sys.stderr, flush=True)
     os.environ[_BIND_ENV] = f"{host}:{port}"
     os.environ["CARE_SERVE_WORKERS"] = str(n)
@@ -183,8 +190,9 @@ def _serve(host: str, port: int, workers: int | None, loop: Loop, http: Http, ac
     sock = uvicorn.Config("service.main:worker_app", host=host, port=port).bind_socket()
     try:
         supervisor = Supervisor(
-            sock, n, config, on_exit=retire, on_tick=follow_pointer, balanced=accept == "balanced"
-        )
+            sock, n, config, on_exit=retire, on_tick=follow_pointer, accept=accept, slots_per_worker=slots,
+            front_binary=front or "haproxy",
+        )  # fmt: skip
         status = supervisor.run()
     finally:
         sock.close()

@@ -1,8 +1,10 @@
-"""Pure ASGI middleware: body size bound (413), in-flight bound (429), per-route metrics."""
+"""Pure ASGI middleware: body size bound (413), in-flight bound (429), per-route metrics, and the
+X-Care-Worker header (the answering process: which worker served a request, behind any balancing)."""
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import TYPE_CHECKING
 
@@ -33,6 +35,7 @@ class GuardMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.worker = (b"x-care-worker", str(os.getpid()).encode())  # built in the worker, after any fork
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,6 +50,7 @@ class GuardMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                message["headers"] = [*message.get("headers", ()), self.worker]
             await send(message)
 
         path: str = scope["path"]

@@ -6,7 +6,9 @@ to import torch and friends and load the encoder. Each worker loads its artifact
 then starts accepting connections, so no request ever reaches a worker that is still loading; the
 listening socket stays open in the parent and the other workers, so no connection is refused while a
 worker is down. Only the requests the dead worker had accepted fail. Workers accept under the
-least-connections rule of service.balance, so keep-alive connections spread evenly.
+least-connections rule of service.balance, so keep-alive connections spread evenly; or, with
+accept "queue", HAProxy takes the socket and hands each request to a worker with a free slot
+(service.front), each worker serving a Unix socket of its own.
 
 When a worker exits (killed or not), the parent retires its Prometheus files (service.metrics), so
 /metrics keeps the dead worker's counts and drops its live gauges.
@@ -18,19 +20,24 @@ import contextlib
 import gc
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
+from typing import Literal
 
 import uvicorn
 
 from service.balance import NOT_SERVING, BalancedServer, Slots
+from service.front import Front, worker_socket
 
 log = logging.getLogger("care.supervisor")
 TICK_S = 0.05
@@ -38,6 +45,7 @@ STOP_TIMEOUT_S = 20.0
 CRASH_WINDOW_S = 30.0
 CRASH_LIMIT = 5  # this many deaths within the window: the parent gives up (a worker that cannot live)
 _FORWARDED = (signal.SIGHUP,)  # to every worker: reload experiments and prompts in place
+Accept = Literal["balanced", "shared", "queue"]
 
 
 @dataclass
@@ -49,12 +57,17 @@ class Supervisor:
     make_config: Callable[[], uvicorn.Config]  # called in the child, after the fork
     on_exit: Callable[[int], object] = lambda pid: None  # called in the parent for every child that ended
     on_tick: Callable[[], object] = lambda: None  # called in the parent about once a second
-    balanced: bool = True  # least-connections accept (service.balance); False: the kernel's wake-up order
+    # balanced: least-connections accept (service.balance); shared: the kernel's wake-up order;
+    # queue: HAProxy in front queues requests for the workers (service.front)
+    accept: Accept = "balanced"
+    slots_per_worker: int = 1  # queue: requests a worker holds at once
+    front_binary: str = "haproxy"
     children: dict[int, float] = field(default_factory=dict)  # pid -> started (monotonic)
     slot_of: dict[int, int] = field(default_factory=dict)  # pid -> its slot in `slots`
     slots: Slots = field(init=False)
     _deaths: deque[float] = field(default_factory=deque)
     _signals: list[int] = field(default_factory=list)
+    front: Front | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.slots = Slots(self.workers)  # before any fork: every worker shares it
@@ -64,14 +77,24 @@ class Supervisor:
         previous = {s: signal.signal(s, self._queue) for s in (signal.SIGINT, signal.SIGTERM, *_FORWARDED)}
         gc.collect()
         gc.freeze()  # what the parent loaded stays shared with the workers (the GC never touches it)
+        folder = Path(tempfile.mkdtemp(prefix="care-front-")) if self.accept == "queue" else None
         try:
+            if folder is not None:
+                fd = self.sock.fileno()
+                self.front = Front(fd, folder, self.workers, self.slots_per_worker, self.front_binary)
             for slot in range(self.workers):
                 self._fork(slot)
+            if self.front is not None:
+                self.front.start()
             status = self._loop()
         finally:
+            if self.front is not None:
+                self.front.stop()  # first: no request is handed to a worker that is stopping
             self._stop_all()
             for s, h in previous.items():
                 signal.signal(s, h)
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
         return status
 
     def _queue(self, signum: int, frame: FrameType | None) -> None:
@@ -86,6 +109,8 @@ class Supervisor:
                     self.on_tick()
                 except Exception:  # as for on_exit: never the supervisor's end
                     log.exception("supervisor: periodic task failed")
+            if self.front is not None:
+                self.front.keep_alive()
             while self._signals:
                 sig = self._signals.pop(0)
                 if sig in (signal.SIGINT, signal.SIGTERM):
@@ -145,7 +170,11 @@ class Supervisor:
                 for s in (signal.SIGINT, signal.SIGTERM, *_FORWARDED):
                     signal.signal(s, signal.SIG_DFL)
                 config = self.make_config()  # the frozen, shared objects stay frozen: no copy-on-write
-                if self.balanced:
+                if self.front is not None:
+                    own = _unix_socket(worker_socket(self.front.folder, slot))
+                    self.sock.close()  # the front's: this worker serves its own socket only
+                    uvicorn.Server(config).run(sockets=[own])  # listens once the artifacts are loaded
+                elif self.accept == "balanced":
                     BalancedServer(config, self.sock, self.slots, slot).serve_balanced()
                 else:
                     uvicorn.Server(config).run(sockets=[self.sock])
@@ -183,6 +212,15 @@ class Supervisor:
             self.on_exit(pid)
         except Exception:  # bookkeeping must never take the supervisor (and every worker) down
             log.exception("supervisor: cleaning up after worker %d failed", pid)
+
+
+def _unix_socket(path: Path) -> socket.socket:
+    """A bound, not yet listening Unix socket at `path` (a dead worker's left-over file replaced)."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(path))
+    return sock
 
 
 def _signal(pid: int, sig: int) -> None:

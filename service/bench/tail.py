@@ -36,6 +36,7 @@ from service.bench.service import (
     inprocess_p50,
     wrk,
 )
+from service.front import find_binary
 from service.process import ServerProcess
 
 PACED_LUA = r"""
@@ -186,12 +187,14 @@ def run(
     connections: tuple[int, ...] = (16, 64, 256),
     shares: tuple[float, ...] = (0.5, 0.8),
     paced_connections: int = 64,
-    accept: str = "balanced",
+    accept: str = "queue",
 ) -> None:
     """Print the compute limit, the closed-loop table by connections (with each worker's share of the
     connections), then paced load at `shares` of the 16-connection capacity."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install -y wrk (the Makefile's bench target does)")
+    if accept == "queue" and find_binary() is None:
+        raise SystemExit("--accept queue needs HAProxy: apt-get install -y haproxy (make front does)")
     cores = usable_cores()
     prefix = f"care-bench-tail-{uuid.uuid4().hex[:8]}:"
     try:
@@ -220,7 +223,8 @@ def run(
                 f"1 connection: p50 {one_p50:.2f} ms ({_spread([r.p50_ms for r in one], '{:.2f}')}); "
                 f"HTTP cost = 1-connection p50 - in-process p50 = {one_p50 - p50:.2f} ms (target <= 0.5)"
             )
-            capacity = _closed_table(url, connections, seconds, repeat, closed, server.proc.pid, port, limit)
+            pid = server.proc.pid
+            capacity = _closed_table(url, connections, seconds, repeat, closed, pid, port, limit, accept)
             base = capacity.get(16, next(iter(capacity.values())))
             for c, rps in capacity.items():
                 print(f"  capacity at {c} connections: {rps / base:.2f}x that at 16 (target >= 0.9)")
@@ -248,6 +252,7 @@ def _closed_table(
     pid: int,
     port: int,
     limit: float,
+    accept: str,
 ) -> dict[int, float]:
     """The closed-loop rows; returns the median req/s by connections."""
     print(f"{'closed loop':12s} {'req/s':>14s} {'x limit':>8s} {'p50 ms':>8s} {'p99 ms':>8s} "
@@ -261,7 +266,8 @@ def _closed_table(
         failed = sum(r.errors + r.non_2xx for r in runs)
         print(
             f"c={c:<10d} {rps:6.0f} ({_spread([r.rps for r in runs])}) {rps / limit:8.2f} "
-            f"{p50:8.1f} {p99:8.1f} {p99 / p50:8.2f} {failed:8d}  {split[-1]}",
+            f"{p50:8.1f} {p99:8.1f} {p99 / p50:8.2f} {failed:8d}  "
+            f"{'all held by HAProxy' if accept == 'queue' else split[-1]}",
             flush=True,
         )
     return capacity

@@ -49,8 +49,12 @@ def bench_service(
         list[float] | None, typer.Option(help="With --tail: paced load as shares of capacity (repeatable).")
     ] = None,
     accept: Annotated[
-        str, typer.Option(help="With --tail: the workers' accept, balanced | shared (to compare).")
-    ] = "balanced",
+        str,
+        typer.Option(
+            help="With --tail: queue (HAProxy queues requests for free workers) | balanced (least "
+            "connections) | shared (kernel wake-up order), to compare."
+        ),
+    ] = "queue",
 ) -> None:
     """wrk at 1, 4 and 16 connections per server configuration: req/s, p50, p99 vs the compute limit;
     then the impression log's cost on /recommend p50. With --items N: the service over a synthetic
@@ -58,8 +62,8 @@ def bench_service(
     if tail:
         from service.bench.tail import run as run_tail
 
-        if accept not in ("balanced", "shared"):
-            raise typer.BadParameter("must be balanced or shared", param_hint="--accept")
+        if accept not in ("queue", "balanced", "shared"):
+            raise typer.BadParameter("must be queue, balanced or shared", param_hint="--accept")
         if bad := [s for s in share or [] if not 0.0 < s <= 1.5]:
             raise typer.BadParameter(f"shares must be in (0, 1.5], not {bad}", param_hint="--share")
         run_tail(

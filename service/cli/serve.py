@@ -36,14 +36,25 @@ def serve(
     http: Annotated[str, typer.Option(help="HTTP parser: auto | h11 | httptools.")] = "auto",
     accept: Annotated[
         str,
-        typer.Option(help="Several workers: balanced (least connections) | shared (kernel wake-up order)."),
+        typer.Option(
+            help="Several workers: balanced (least connections) | queue (HAProxy queues requests for "
+            "free workers) | shared (kernel wake-up order)."
+        ),
     ] = "balanced",
+    slots: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="With --accept queue: requests a worker holds at once (raise it for "
+            "arms that wait on a remote LLM).",
+        ),
+    ] = 1,
 ) -> None:
     """Start the REST service (uvicorn; one process per core when the store is Redis)."""
     from service.main import serve as run_server
 
     if loop not in ("auto", "asyncio", "uvloop") or http not in ("auto", "h11", "httptools"):
         raise fail(f"unknown --loop {loop!r} or --http {http!r}")
-    if accept not in ("balanced", "shared"):
-        raise fail(f"unknown --accept {accept!r}: balanced or shared")
-    run_server(host=host, port=port, workers=workers, loop=loop, http=http, accept=accept)  # type: ignore[arg-type]
+    if accept not in ("balanced", "queue", "shared"):
+        raise fail(f"unknown --accept {accept!r}: balanced, queue or shared")
+    run_server(host=host, port=port, workers=workers, loop=loop, http=http, accept=accept, slots=slots)  # type: ignore[arg-type]
