@@ -9,6 +9,7 @@ plus DENSE_MIN): catalogs numbered 1..n are; hashed or sparse ids fall back to t
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 
 import numpy as np
@@ -17,12 +18,48 @@ import numpy.typing as npt
 I64 = npt.NDArray[np.int64]
 DENSE_SLACK = 4
 DENSE_MIN = 4096
+_tables = threading.local()
 
 
 def positions(keys: I64, ids: I64) -> I64:
     """Position of each of `ids` in the unique array `keys`, -1 where absent (one sort, no dict)."""
     order = np.argsort(keys, kind="stable").astype(np.int64)
     return _search(keys[order], order, ids)
+
+
+def position_table(n: int) -> npt.NDArray[np.int32]:
+    """This thread's row -> position table of at least n rows, every entry -1 between uses.
+
+    A caller fills the entries of the rows it looks up and sets them back to -1 before it returns, so a
+    request touches its own entries only, never the whole table (a catalog of a million rows included).
+    """
+    table: npt.NDArray[np.int32] | None = getattr(_tables, "table", None)
+    if table is None or len(table) < n:
+        table = np.full(n, -1, dtype=np.int32)
+        _tables.table = table
+    return table
+
+
+def first_seen(rows: I64, n: int) -> I64:
+    """Positions in `rows` (each in [0, n)) of each row's first occurrence, in order."""
+    table = position_table(n)
+    at = np.arange(len(rows), dtype=np.int32)
+    table[rows[::-1]] = at[::-1]  # reversed: a repeated row keeps its first position
+    try:
+        first = np.flatnonzero(table[rows] == at)
+    finally:
+        table[rows] = -1
+    return first
+
+
+def ranks_in(rows: I64, source: I64, n: int) -> I64:
+    """Position of each of `rows` in `source` (distinct rows in [0, n)), -1 where absent."""
+    table = position_table(n)
+    table[source] = np.arange(len(source), dtype=np.int32)
+    try:
+        return table[rows].astype(np.int64)
+    finally:
+        table[source] = -1
 
 
 def _search(sorted_keys: I64, order: I64, q: I64) -> I64:

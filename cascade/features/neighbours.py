@@ -8,13 +8,13 @@ item keeps its k neighbours of highest cosine (counts / sqrt(n_i n_j)), as in th
 from __future__ import annotations
 
 import itertools
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from cascade.data.idrows import position_table
 from cascade.engine.base import LOCAL, Engine
 
 F32 = npt.NDArray[np.float32]
@@ -52,8 +52,9 @@ class Neighbours:
 
         Rows hold their neighbours by cosine, best first, so these are each row's `per_row` nearest.
         """
-        take = np.minimum(np.diff(self.cos.indptr)[src], per_row)
-        at = _entries(self.cos.indptr[src], take)
+        starts = self.cos.indptr[src]
+        take = np.minimum(self.cos.indptr[src + 1] - starts, per_row)
+        at = _entries(starts, take)
         w = np.repeat(weights.astype(np.float32), take) * self.cos.data[at]
         rows, inv = np.unique(self.cos.indices[at], return_inverse=True)
         score = np.zeros(len(rows), dtype=np.float32)
@@ -66,9 +67,10 @@ class Neighbours:
         dst holds distinct rows (or -1: none). A row -> position table, filled for dst and emptied
         again, finds them: a request touches its own entries only, never the whole table.
         """
-        take = np.diff(self.cos.indptr)[src]
-        at = _entries(self.cos.indptr[src], take)
-        table = _position_table(self.cos.shape[1])
+        starts = self.cos.indptr[src]  # (not np.diff of the whole indptr: a million items per request)
+        take = self.cos.indptr[src + 1] - starts
+        at = _entries(starts, take)
+        table = position_table(self.cos.shape[1])
         known = np.flatnonzero(dst >= 0)[::-1]  # reversed: a repeated row keeps its first position
         table[dst[known]] = known
         try:
@@ -80,21 +82,10 @@ class Neighbours:
         return owner[hit], pos[hit].astype(np.int64), at[hit]
 
 
-_tables = threading.local()
-
-
-def _position_table(n: int) -> npt.NDArray[np.int32]:
-    """This thread's row -> position table of at least n rows, every entry -1 between uses."""
-    table: npt.NDArray[np.int32] | None = getattr(_tables, "table", None)
-    if table is None or len(table) < n:
-        table = np.full(n, -1, dtype=np.int32)
-        _tables.table = table
-    return table
-
-
 def _entries(starts: I64, take: I64) -> I64:
     """Entry indices starts[i] .. starts[i] + take[i] - 1 of every row i, concatenated."""
-    return np.repeat(starts - np.r_[0, np.cumsum(take)[:-1]], take) + np.arange(int(take.sum()))
+    ends = np.cumsum(take)
+    return np.repeat(starts - (ends - take), take) + np.arange(int(ends[-1]) if len(ends) else 0)
 
 
 def interaction_matrix(user_rows: I64, item_rows: I64, n_users: int, n_items: int) -> sp.csr_matrix:

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cascade.data.dataset import Catalog
-from cascade.data.idrows import positions
+from cascade.data.idrows import first_seen, positions, ranks_in
 from cascade.features.collab import N_EVIDENCE, CollabModel, UserSignals
 from cascade.features.registry import COLLAB
 from cascade.retrieval.kept_source import decode, encode, model_tag, source_key
@@ -117,9 +117,13 @@ class BlendedRetriever:
         title_ids = np.empty(0, dtype=np.int64)
         if by_title is not None:
             title_ids = nearest(by_title, tt.item_ids(), TITLE_QUOTA, excl)
-        merged = _first_seen(fresh, title_ids, cf_ids[:quota], tt_ids, cf_ids[quota:])[:n]
-        tt_rank = _ranks(merged, tt_ids)
-        cf_rank = _ranks(merged, cf_ids)
+        ids, rows, size = _dense_rows(tt, (fresh, title_ids, cf_ids[:quota], tt_ids, cf_ids[quota:]))
+        first = first_seen(rows, size)[:n]  # the parts concatenated, each id at its first position only
+        merged, merged_rows = ids[first], rows[first]
+        cut = np.cumsum([0, len(fresh), len(title_ids), quota])
+        cf_rows = np.concatenate((rows[cut[2] : cut[3]], rows[cut[3] + len(tt_ids) :]))
+        tt_rank = _ranks(merged_rows, rows[cut[3] : cut[3] + len(tt_ids)], size)
+        cf_rank = _ranks(merged_rows, cf_rows, size)
         vecs = tt.vectors_of(merged)
         newest = list(dict.fromkeys((*user.session_items, *reversed(user.history[-10:]))))[:10]
         recent = tt.vectors_of(np.asarray(newest, dtype=np.int64))
@@ -178,14 +182,22 @@ class BlendedRetriever:
         return out
 
 
-def _first_seen(*parts: I64) -> I64:
-    """The parts concatenated, each id kept at its first position only."""
+def _dense_rows(tt: TwoTowerRetriever, parts: tuple[I64, ...]) -> tuple[I64, I64, int]:
+    """The parts' ids concatenated, a dense row per distinct id, and the number of rows: the index's
+    rows, and rows past them for ids the index lacks (one per distinct id)."""
     ids = np.concatenate(parts).astype(np.int64, copy=False)
-    _, first = np.unique(ids, return_index=True)
-    return ids[np.sort(first)]
+    rows = tt.rows(ids)
+    size = len(tt.item_ids())
+    unknown = rows < 0
+    if unknown.any():
+        _, extra = np.unique(ids[unknown], return_inverse=True)
+        rows = rows.copy()
+        rows[unknown] = size + extra
+        size += int(extra.max()) + 1
+    return ids, rows, size
 
 
-def _ranks(items: I64, source: I64) -> F32:
-    """Rank of each of `items` in `source` (len(source) where absent)."""
-    r = positions(source, items)
+def _ranks(rows: I64, source: I64, size: int) -> F32:
+    """Rank of each of `rows` in `source`, distinct rows below `size` (len(source) where absent)."""
+    r = ranks_in(rows, source, size)
     return np.where(r >= 0, r, len(source)).astype(np.float32)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cascade.data.idrows import IdRows, positions
+from cascade.data.idrows import IdRows, first_seen, position_table, positions, ranks_in
 
 
 def test_rows_match_a_dict_lookup_in_insertion_order() -> None:
@@ -66,3 +66,18 @@ def test_rows_agree_with_a_dict_through_appends(span: int) -> None:
     want.update({span + 11: len(want), span + 12: len(want) + 1})
     check()
     assert m.all_rows([span + 12]).tolist() == [want[span + 12]]
+
+
+def test_first_seen_keeps_each_row_where_it_first_appears_and_clears_the_table() -> None:
+    rows = np.asarray([5, 3, 3, 9, 5, 1, 9, 7], dtype=np.int64)
+    first = first_seen(rows, 10)
+    assert rows[first].tolist() == list(dict.fromkeys(rows.tolist())) == [5, 3, 9, 1, 7]
+    assert first.tolist() == [0, 1, 3, 5, 7]
+    assert (position_table(10)[:10] == -1).all()  # the next caller finds it empty
+
+
+def test_ranks_in_gives_each_rows_position_in_the_source_or_minus_one() -> None:
+    source = np.asarray([8, 2, 6], dtype=np.int64)
+    rows = np.asarray([6, 0, 8, 2, 6], dtype=np.int64)
+    assert ranks_in(rows, source, 9).tolist() == [2, -1, 0, 1, 2] == positions(source, rows).tolist()
+    assert (position_table(9)[:9] == -1).all()

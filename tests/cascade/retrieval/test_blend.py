@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
+from cascade.data.idrows import IdRows
 from cascade.features.registry import COLLAB, names
-from cascade.retrieval.blend import BlendedRetriever, SourcedCandidates, _first_seen
+from cascade.retrieval.blend import BlendedRetriever, SourcedCandidates, _dense_rows
+from cascade.retrieval.retriever import TwoTowerRetriever
 from cascade.runtime import Runtime, load_runtime
 from cascade.types import UserView
 
@@ -29,9 +33,25 @@ def _view(runtime: Runtime, u: int) -> UserView:
     return UserView(u, True, history=hist, seen=frozenset(hist))
 
 
-def test_first_seen_keeps_each_id_where_it_first_appears() -> None:
-    parts = [np.asarray(p, dtype=np.int64) for p in ([5, 3], [], [3, 9, 5], [1, 9, 7])]
-    assert _first_seen(*parts).tolist() == list(dict.fromkeys([5, 3, 3, 9, 5, 1, 9, 7])) == [5, 3, 9, 1, 7]
+class _Index:
+    """The two calls `_dense_rows` makes of the two-tower retriever."""
+
+    def __init__(self, ids: list[int]) -> None:
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.map = IdRows(self.ids)
+
+    def rows(self, item_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        return self.map.rows(item_ids)
+
+    def item_ids(self) -> npt.NDArray[np.int64]:
+        return self.ids
+
+
+def test_dense_rows_give_ids_the_index_lacks_rows_of_their_own() -> None:
+    parts = (np.asarray([20, 99], dtype=np.int64), np.asarray([99, 10, 77], dtype=np.int64))
+    ids, rows, size = _dense_rows(cast(TwoTowerRetriever, _Index([10, 20])), parts)
+    assert ids.tolist() == [20, 99, 99, 10, 77]
+    assert rows.tolist() == [1, 3, 3, 0, 2] and size == 4  # 77 and 99 after the index's two rows
 
 
 def test_merge_keeps_both_sources_without_duplicates(runtime: Runtime, blended: BlendedRetriever) -> None:
