@@ -56,6 +56,8 @@ def config(listen_fd: int, sockets: Sequence[Path], slots: int) -> str:
 defaults
   mode http
   option http-keep-alive
+  # forward each message at once: without it one request at a time cost about 1 ms more end to end
+  option http-no-delay
   timeout connect 1s
   timeout client {SERVER_TIMEOUT_S}s
   timeout server {SERVER_TIMEOUT_S}s
