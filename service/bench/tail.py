@@ -188,9 +188,11 @@ def run(
     shares: tuple[float, ...] = (0.5, 0.8),
     paced_connections: int = 64,
     accept: str = "queue",
+    rates: tuple[float, ...] = (),
 ) -> None:
     """Print the compute limit, the closed-loop table by connections (with each worker's share of the
-    connections), then paced load at `shares` of the 16-connection capacity."""
+    connections), then paced load at `shares` of the 16-connection capacity, or at fixed `rates`
+    (req/s: the same offered load for every configuration compared)."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install -y wrk (the Makefile's bench target does)")
     if accept == "queue" and find_binary() is None:
@@ -229,13 +231,17 @@ def run(
             for c, rps in capacity.items():
                 print(f"  capacity at {c} connections: {rps / base:.2f}x that at 16 (target >= 0.9)")
             print(f"paced, {paced_connections} connections, Poisson arrivals; x: p99 / 1-connection p50")
-            for share in shares:
+            offered = [r / base for r in rates] if rates else list(shares)
+            for share in offered:
+                if share >= 1.0:  # no steady state: the queue grows for as long as the run lasts
+                    print(f"  queueing reference at {share:.0%}: none (past capacity)")
+                    continue
                 pinned, shared = queue_p99(share, cores, False), queue_p99(share, cores, True)
                 print(
                     f"  queueing reference at {share:.0%}: p99 = {pinned:.1f} service times with one queue "
                     f"per worker (connections pinned), {shared:.1f} with one shared queue"
                 )
-            for share in shares:
+            for share in offered:
                 _paced_row(url, share, share * base, paced_connections, seconds, repeat, lua, one_p50)
     finally:
         cleanup = RedisStore(REDIS_URL, prefix=prefix)

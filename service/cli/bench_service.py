@@ -48,6 +48,13 @@ def bench_service(
     share: Annotated[
         list[float] | None, typer.Option(help="With --tail: paced load as shares of capacity (repeatable).")
     ] = None,
+    rate: Annotated[
+        list[float] | None,
+        typer.Option(help="With --tail: paced load at these rates, req/s, instead of --share (repeatable)."),
+    ] = None,
+    paced_connections: Annotated[
+        int, typer.Option(min=1, help="With --tail: connections of the paced runs (one wrk thread each).")
+    ] = 64,
     accept: Annotated[
         str,
         typer.Option(
@@ -66,12 +73,16 @@ def bench_service(
             raise typer.BadParameter("must be queue, balanced or shared", param_hint="--accept")
         if bad := [s for s in share or [] if not 0.0 < s <= 1.5]:
             raise typer.BadParameter(f"shares must be in (0, 1.5], not {bad}", param_hint="--share")
+        if bad := [r for r in rate or [] if not 0.0 < r <= 100_000]:
+            raise typer.BadParameter(f"rates must be in (0, 100000] req/s, not {bad}", param_hint="--rate")
         run_tail(
             seconds=seconds,
             repeat=repeat if repeat > 1 else 3,
             connections=tuple(connections or (16, 64, 256)),
             shares=tuple(share or (0.5, 0.8)),
+            paced_connections=paced_connections,
             accept=accept,
+            rates=tuple(rate or ()),
         )
         return
     if items > 0:
