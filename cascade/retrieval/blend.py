@@ -117,12 +117,13 @@ class BlendedRetriever:
         title_ids = np.empty(0, dtype=np.int64)
         if by_title is not None:
             title_ids = nearest(by_title, tt.item_ids(), TITLE_QUOTA, excl)
-        ids, rows, size = _dense_rows(tt, (fresh, title_ids, cf_ids[:quota], tt_ids, cf_ids[quota:]))
+        parts = (fresh, title_ids, cf_ids[:quota], tt_ids, cf_ids[quota:])
+        ids, rows, size = _dense_rows(tt, parts)
         first = first_seen(rows, size)[:n]  # the parts concatenated, each id at its first position only
         merged, merged_rows = ids[first], rows[first]
-        cut = np.cumsum([0, len(fresh), len(title_ids), quota])
-        cf_rows = np.concatenate((rows[cut[2] : cut[3]], rows[cut[3] + len(tt_ids) :]))
-        tt_rank = _ranks(merged_rows, rows[cut[3] : cut[3] + len(tt_ids)], size)
+        start = np.cumsum([0, *(len(p) for p in parts)])  # where each part starts in `rows`
+        cf_rows = np.concatenate((rows[start[2] : start[3]], rows[start[4] : start[5]]))  # cf_ids, in order
+        tt_rank = _ranks(merged_rows, rows[start[3] : start[4]], size)
         cf_rank = _ranks(merged_rows, cf_rows, size)
         vecs = tt.vectors_of(merged)
         newest = list(dict.fromkeys((*user.session_items, *reversed(user.history[-10:]))))[:10]

@@ -67,6 +67,32 @@ def test_merge_keeps_both_sources_without_duplicates(runtime: Runtime, blended: 
     assert np.array_equal(np.sort(tt_ids[got.tt_rank[got.tt_rank < 500].astype(int)]), np.sort(in_tt))
 
 
+@pytest.mark.parametrize("history", ["rare item", "3 items", "40 items"])
+def test_each_candidates_ranks_are_its_positions_in_both_sources(
+    runtime: Runtime, blended: BlendedRetriever, history: str
+) -> None:
+    """Also when the item-item source returns fewer items than its quota (one rarely played item)."""
+    collab = blended.collab
+    if history == "rare item":  # an item with 1-99 neighbours: the source pools no more than those
+        few = np.flatnonzero(
+            (np.diff(collab.neighbours.cos.indptr) > 0) & (np.diff(collab.neighbours.cos.indptr) < 100)
+        )
+        hist: tuple[int, ...] = (int(collab.item_ids[few[0]]),)
+    else:
+        hist = _view(runtime, 10).history[-int(history.split()[0]) :]
+    view = UserView(10, True, history=hist, seen=frozenset(hist))
+    got = blended.retrieve(view, 500)
+    excl = np.fromiter(view.excluded(), dtype=np.int64)
+    tt = runtime.retriever
+    tt_ids, _ = tt.index.search_unseen(tt.user_vector(view), 500, excl)
+    cf_ids = collab.item_ids[collab.source(collab.signals(view.history), collab.rows(excl), 500)]
+    if history == "rare item":
+        assert 0 < len(cf_ids) < 200  # the case this test is for: a source shorter than its quota
+    for source, ranks in ((tt_ids.tolist(), got.tt_rank), (cf_ids.tolist(), got.collab_rank)):
+        at = {int(i): r for r, i in enumerate(source)}
+        assert ranks.tolist() == [float(at.get(int(i), len(source))) for i in got.item_ids]
+
+
 def test_evidence_block_has_the_registry_width(blended: BlendedRetriever, runtime: Runtime) -> None:
     got = blended.retrieve(_view(runtime, 10), 500)
     block = blended.evidence(got)
