@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal
 import uvicorn
 
 from cascade.cores import usable_cores
-from service.front import find_binary
+from service.front import BINARY, find_binary
 from service.supervisor import Accept, Supervisor
 
 if TYPE_CHECKING:  # the service's modules load prometheus-client, which must see its folder first
@@ -162,8 +162,8 @@ def _serve(
 
     settings = Settings()
     n, why = workers_for(workers, settings)
-    front = find_binary() if accept == "queue" and n > 1 else None
-    if accept == "queue" and n > 1 and front is None:
+    front = find_binary() if accept == "queue" and n > 1 else BINARY
+    if front is None:
         raise SystemExit("care serve --accept queue needs HAProxy on the PATH (make front installs it)")
     print(f"care: loading artifacts from {settings.artifacts}; {why}", file=sys.stderr, flush=True)
     os.environ[_BIND_ENV] = f"{host}:{port}"
@@ -191,7 +191,7 @@ def _serve(
     try:
         supervisor = Supervisor(
             sock, n, config, on_exit=retire, on_tick=follow_pointer, accept=accept, slots_per_worker=slots,
-            front_binary=front or "haproxy",
+            front_binary=front,
         )  # fmt: skip
         status = supervisor.run()
     finally:

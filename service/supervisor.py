@@ -37,6 +37,7 @@ from typing import Literal
 import uvicorn
 
 from service.balance import NOT_SERVING, BalancedServer, Slots
+from service.front import BINARY as FRONT_BINARY
 from service.front import Front, worker_socket
 
 log = logging.getLogger("care.supervisor")
@@ -61,7 +62,7 @@ class Supervisor:
     # queue: HAProxy in front queues requests for the workers (service.front)
     accept: Accept = "balanced"
     slots_per_worker: int = 1  # queue: requests a worker holds at once
-    front_binary: str = "haproxy"
+    front_binary: str = FRONT_BINARY
     children: dict[int, float] = field(default_factory=dict)  # pid -> started (monotonic)
     slot_of: dict[int, int] = field(default_factory=dict)  # pid -> its slot in `slots`
     slots: Slots = field(init=False)
@@ -77,11 +78,11 @@ class Supervisor:
         previous = {s: signal.signal(s, self._queue) for s in (signal.SIGINT, signal.SIGTERM, *_FORWARDED)}
         gc.collect()
         gc.freeze()  # what the parent loaded stays shared with the workers (the GC never touches it)
-        folder = Path(tempfile.mkdtemp(prefix="care-front-")) if self.accept == "queue" else None
+        if self.accept == "queue":  # the workers' sockets and HAProxy's configuration live in its folder
+            folder = Path(tempfile.mkdtemp(prefix="care-front-"))
+            fd = self.sock.fileno()
+            self.front = Front(fd, folder, self.workers, self.slots_per_worker, self.front_binary)
         try:
-            if folder is not None:
-                fd = self.sock.fileno()
-                self.front = Front(fd, folder, self.workers, self.slots_per_worker, self.front_binary)
             for slot in range(self.workers):
                 self._fork(slot)
             if self.front is not None:
@@ -93,8 +94,8 @@ class Supervisor:
             self._stop_all()
             for s, h in previous.items():
                 signal.signal(s, h)
-            if folder is not None:
-                shutil.rmtree(folder, ignore_errors=True)
+            if self.front is not None:
+                shutil.rmtree(self.front.folder, ignore_errors=True)
         return status
 
     def _queue(self, signum: int, frame: FrameType | None) -> None:
