@@ -164,21 +164,32 @@ class CollabModel:
     def evidence(self, sig: UserSignals, rows: I64, genres: F32) -> F32:
         """Item-item and genre-recency evidence for candidate `rows` (-1: unknown) with their genre rows.
 
-        Ranks are among the known candidates (0 best; unknown: the number of candidates).
+        Ranks are among the known candidates (0 best; unknown: the number of candidates). The
+        neighbour columns are sums over the (recent item, candidate) pairs that are neighbours, added
+        recent item by recent item in float32: bit for bit the column sums and means of the dense
+        (recent x candidates) matrices, without building them (tests/cascade/features/test_collab.py).
         """
         known = rows >= 0
-        r = np.where(known, rows, 0)
-        out = np.zeros((len(rows), N_EVIDENCE), dtype=np.float32)
-        out[:, 0] = self.ease.scores(sig.user_factor, r)
-        cos, count = self.neighbours.gather(sig.recent, np.where(known, rows, -1))
-        out[:, 2] = self._decay[: len(sig.recent)] @ cos if len(sig.recent) else 0.0
-        if len(sig.recent):
-            out[:, 4] = np.log1p(count).sum(axis=0)
-            out[:, 5] = cos.mean(axis=0)
-            out[:, 6] = cos[0]
-            out[:, 7] = cos[:3].mean(axis=0)
-            out[:, 8] = cos[:10].mean(axis=0)
-            out[:, 9] = cos[:10].max(axis=0)
+        m, k = len(rows), len(sig.recent)
+        out = np.zeros((m, N_EVIDENCE), dtype=np.float32)
+        out[:, 0] = self.ease.scores(sig.user_factor, np.where(known, rows, 0))
+        if k:
+            nb = self.neighbours
+            owner, col, at = nb.hits(sig.recent, np.where(known, rows, -1))
+            cos = nb.cos.data[at]
+            dense = np.zeros((k, m), dtype=np.float32)
+            dense[owner, col] = cos
+            out[:, 2] = self._decay[:k] @ dense
+            out[:, 4] = _column_sum(np.zeros(m, dtype=np.float32), col, nb.log_count[at])
+            c1, c3, c10 = np.searchsorted(owner, (1, 3, 10))  # hits of the newest 1, 3 and 10 items
+            acc = _column_sum(np.zeros(m, dtype=np.float32), col[:c1], cos[:c1])
+            out[:, 6] = acc
+            out[:, 7] = _column_sum(acc, col[c1:c3], cos[c1:c3]) / min(k, 3)
+            out[:, 8] = _column_sum(acc, col[c3:c10], cos[c3:c10]) / min(k, 10)
+            out[:, 5] = _column_sum(acc, col[c10:], cos[c10:]) / k
+            top = np.zeros(m, dtype=np.float32)  # cosines are positive: 0 where no pair is neighbours
+            np.maximum.at(top, col[:c10], cos[:c10])
+            out[:, 9] = top
         out[~known, :10] = 0.0
         out[:, 1] = _rank_among(out[:, 0], known)
         out[:, 3] = _rank_among(out[:, 2], known)
@@ -209,6 +220,12 @@ class CollabModel:
             )
             ease = LowRankEase(a["ease_v"], a["ease_d"], a["ease_denom"])
             return cls(a["item_ids"], nb, ease, a["genres"], cfg)
+
+
+def _column_sum(acc: F32, col: I64, values: F32) -> F32:
+    """acc[col] += values, in order (a column's values are added one by one, in float32); acc returned."""
+    np.add.at(acc, col, values)
+    return acc
 
 
 def _rank_among(score: F32, known: npt.NDArray[np.bool_]) -> F32:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -29,12 +30,18 @@ class Neighbours:
     cos: sp.csr_matrix
     count: sp.csr_matrix
 
+    @cached_property
+    def log_count(self) -> F32:
+        """log(1 + count) of every entry, in the entries' order (computed once, read per request)."""
+        out: F32 = np.log1p(self.count.data).astype(np.float32, copy=False)
+        return out
+
     def gather(self, src: I64, dst: I64) -> tuple[F32, F32]:
         """Dense (len(src), len(dst)) cosine and count of each dst among each src's neighbours (0 if not)."""
         cos = np.zeros((len(src), len(dst)), dtype=np.float32)
         count = np.zeros_like(cos)
         if len(src) and len(dst):
-            owner, col, at = self._hits(src, dst)
+            owner, col, at = self.hits(src, dst)
             cos[owner, col] = self.cos.data[at]
             count[owner, col] = self.count.data[at]  # the same sparsity pattern: one search serves both
         return cos, count
@@ -43,7 +50,7 @@ class Neighbours:
         """Dense (len(src), len(dst)) cosine of each dst among each src's neighbours (0 if not)."""
         out = np.zeros((len(src), len(dst)), dtype=np.float32)
         if len(src) and len(dst):
-            owner, col, at = self._hits(src, dst)
+            owner, col, at = self.hits(src, dst)
             out[owner, col] = self.cos.data[at]
         return out
 
@@ -61,8 +68,9 @@ class Neighbours:
         np.add.at(score, inv, w)
         return rows.astype(np.int64), score
 
-    def _hits(self, src: I64, dst: I64) -> tuple[I64, I64, I64]:
-        """(position in src, position in dst, entry) of every dst found among a src row's neighbours.
+    def hits(self, src: I64, dst: I64) -> tuple[I64, I64, I64]:
+        """(position in src, position in dst, entry) of every dst found among a src row's neighbours,
+        by position in src.
 
         dst holds distinct rows (or -1: none). A row -> position table, filled for dst and emptied
         again, finds them: a request touches its own entries only, never the whole table.

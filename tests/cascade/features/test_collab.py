@@ -224,3 +224,40 @@ def test_a_row_as_of_t_sees_nothing_after_t(runtime: Runtime, ml100k: Dataset, u
     original = _row_as_of_test_start(runtime, ml100k, inter, u)
     assert original.shape[1] == len(RANKER_FEATURES)
     assert np.array_equal(original, _row_as_of_test_start(runtime, ml100k, changed, u))
+
+
+def _dense_evidence_columns(model: CollabModel, recent: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Columns 2 and 4-9 of the evidence by their definition: reductions of the dense matrices."""
+    known = rows >= 0
+    cos, count = model.neighbours.gather(recent, np.where(known, rows, -1))
+    k = len(recent)
+    cols = [
+        model._decay[:k] @ cos,
+        np.log1p(count).sum(axis=0),
+        cos.mean(axis=0),
+        cos[0],
+        cos[:3].mean(axis=0),
+        cos[:10].mean(axis=0),
+        cos[:10].max(axis=0),
+    ]
+    out = np.stack(cols, axis=1).astype(np.float32)
+    out[~known] = 0.0
+    return out
+
+
+@pytest.mark.parametrize("n_recent", [1, 2, 3, 7, 10, 25])
+def test_neighbour_evidence_equals_the_dense_reductions_bit_for_bit(n_recent: int) -> None:
+    """The evidence adds the neighbour pairs recent item by recent item: the same float32 sums (and so
+    the same ranker rows) as the column sums and means of the dense recent x candidates matrices."""
+    rng = np.random.default_rng(n_recent)
+    n_items = 400
+    rows = [(u, int(i) + 1) for u in range(300) for i in rng.choice(n_items, 25, replace=False)]
+    cfg = CollabConfig(recent=30, neighbours=60, rank=32)
+    model = CollabModel.fit(_inter(rows), _catalog(n_items), cfg)
+    history = rng.choice(np.arange(1, n_items + 1), n_recent, replace=False).tolist()
+    sig = model.signals(history)
+    cands = rng.choice(n_items, 150, replace=False).astype(np.int64)
+    cands[[4, 90]] = -1  # items the model does not know
+    ev = model.evidence(sig, cands, model.genres[np.maximum(cands, 0)])
+    assert np.array_equal(ev[:, [2, 4, 5, 6, 7, 8, 9]], _dense_evidence_columns(model, sig.recent, cands))
+    assert (ev[:, 4] > 0).sum() > 20  # the candidates do meet the recent items' neighbours
