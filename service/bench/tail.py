@@ -218,14 +218,15 @@ def run(
             _wait_workers(server, cores)
             assert server.proc is not None
             url, port = server.url + "/recommend", int(server.url.rsplit(":", 1)[1])
+            pid = server.proc.pid
             wrk(url, 4, 2.0, closed)  # warm-up
-            one = [wrk(url, 1, seconds, closed) for _ in range(repeat)]
+            one = [wrk(url, 1, seconds, closed, pid) for _ in range(repeat)]
             one_p50 = float(np.median([r.p50_ms for r in one]))
             print(
                 f"1 connection: p50 {one_p50:.2f} ms ({_spread([r.p50_ms for r in one], '{:.2f}')}); "
-                f"HTTP cost = 1-connection p50 - in-process p50 = {one_p50 - p50:.2f} ms (target <= 0.5)"
+                f"HTTP cost = 1-connection p50 - in-process p50 = {one_p50 - p50:.2f} ms (target <= 0.5); "
+                f"server CPU {np.median([r.cpu_ms_per_req for r in one]):.2f} ms a request"
             )
-            pid = server.proc.pid
             capacity = _closed_table(url, connections, seconds, repeat, closed, pid, port, limit, accept)
             base = capacity.get(16, next(iter(capacity.values())))
             for c, rps in capacity.items():
@@ -262,17 +263,18 @@ def _closed_table(
 ) -> dict[int, float]:
     """The closed-loop rows; returns the median req/s by connections."""
     print(f"{'closed loop':12s} {'req/s':>14s} {'x limit':>8s} {'p50 ms':>8s} {'p99 ms':>8s} "
-          f"{'p99/p50':>8s} {'failed':>8s}  connections per worker")  # fmt: skip
+          f"{'p99/p50':>8s} {'failed':>8s} {'CPU ms':>7s}  connections per worker")  # fmt: skip
     capacity: dict[int, float] = {}
     for c in connections:
         split: list[list[int]] = []
-        runs = [_closed_with_split(url, c, seconds, script, pid, port, split) for _ in range(repeat)]
+        runs = [_closed_with_split(url, c, seconds, script, pid, port, split, accept) for _ in range(repeat)]
         rps, p50, p99 = (float(np.median([getattr(r, f) for r in runs])) for f in ("rps", "p50_ms", "p99_ms"))
         capacity[c] = rps
         failed = sum(r.errors + r.non_2xx for r in runs)
         print(
             f"c={c:<10d} {rps:6.0f} ({_spread([r.rps for r in runs])}) {rps / limit:8.2f} "
-            f"{p50:8.1f} {p99:8.1f} {p99 / p50:8.2f} {failed:8d}  "
+            f"{p50:8.1f} {p99:8.1f} {p99 / p50:8.2f} {failed:8d} "
+            f"{np.median([r.cpu_ms_per_req for r in runs]):7.2f}  "
             f"{'all held by HAProxy' if accept == 'queue' else split[-1]}",
             flush=True,
         )
@@ -296,10 +298,13 @@ def _paced_row(
 
 
 def _closed_with_split(
-    url: str, c: int, seconds: float, script: Path, pid: int, port: int, split: list[list[int]]
+    url: str, c: int, seconds: float, script: Path, pid: int, port: int, split: list[list[int]], accept: str
 ) -> WrkResult:
-    """A closed-loop wrk run; appends each worker's share of the connections, read mid-run."""
+    """A closed-loop wrk run, with the server's CPU a request (every process of it, from /proc); appends
+    each worker's share of the connections, read mid-run (not with the queue: HAProxy holds them)."""
     time.sleep(PAUSE_S)
+    if accept == "queue":
+        return wrk(url, c, seconds, script, pid)
 
     def sample() -> None:
         split.append(worker_connections(pid, port))
@@ -307,6 +312,6 @@ def _closed_with_split(
     timer = threading.Timer(min(2.0, seconds / 2), sample)
     timer.start()
     try:
-        return wrk(url, c, seconds, script)
+        return wrk(url, c, seconds, script, pid)
     finally:
         timer.join()

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from service.bench.tail import PACED_LUA, paced, parse_paced, queue_p99
+from cascade.cores import usable_cores
+from service.bench.service import LUA
+from service.bench.tail import PACED_LUA, _closed_with_split, paced, parse_paced, queue_p99
 from tests.service.conftest import TwoWorkers
 
 
@@ -35,3 +37,20 @@ def test_the_queueing_reference_grows_with_load_and_a_shared_queue_is_shorter() 
     busy_pinned = queue_p99(0.8, 2, pooled=False)
     assert 1.0 < half_shared < half_pinned < busy_pinned  # M/G/2 beats two M/G/1s; waiting grows with load
     assert 3.0 < half_pinned < 7.0 and 8.0 < busy_pinned < 20.0  # M/D/1 theory: p99 ~ 5 and ~15 service times
+
+
+def test_a_closed_run_reads_the_servers_cpu_and_each_workers_connections(
+    two_workers: TwoWorkers, tmp_path: Path
+) -> None:
+    script = tmp_path / "closed.lua"
+    script.write_text(LUA)
+    server = two_workers.server
+    assert server.proc is not None
+    url, port = server.url + "/recommend", int(server.url.rsplit(":", 1)[1])
+    split: list[list[int]] = []
+    r = _closed_with_split(url, 4, 3.0, script, server.proc.pid, port, split, "balanced")
+    assert r.requests > 10 and r.errors + r.non_2xx == 0, r
+    # the workers' CPU, once each (a parent's count of its children's time would double it): no more
+    # than the cores can give over the run, and at least some of it
+    assert 0.0 < r.cpu_ms_per_req * r.requests <= 1000.0 * 3.5 * usable_cores(), r
+    assert len(split) == 1 and sum(split[0]) == 4, split
