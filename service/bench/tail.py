@@ -189,6 +189,7 @@ def run(
     paced_connections: int = 64,
     accept: str = "queue",
     rates: tuple[float, ...] = (),
+    slots: int = 1,
 ) -> None:
     """Print the compute limit, the closed-loop table by connections (with each worker's share of the
     connections), then paced load at `shares` of the 16-connection capacity, or at fixed `rates`
@@ -204,13 +205,16 @@ def run(
         p50 = float(np.median(inproc))
         limit = cores * 1000.0 / p50
         print(
-            f"care bench service --tail: {cores} workers ({accept} accept), rules arm, Redis store, "
+            f"care bench service --tail: {cores} workers ({accept} accept"
+            f"{f', {slots} slots each' if accept == 'queue' else ''}), rules arm, Redis store, "
             f"{seconds:g} s per run, medians of {repeat} runs (range)\n"
             f"in-process p50 {p50:.2f} ms ({_spread(inproc, '{:.2f}')}) -> compute limit {limit:.0f} req/s",
             flush=True,
         )
         env = {"CARE_REDIS_URL": REDIS_URL, "CARE_REDIS_PREFIX": prefix}
-        args = ("--workers", str(cores), "--loop", "uvloop", "--http", "httptools", "--accept", accept)
+        args = ["--workers", str(cores), "--loop", "uvloop", "--http", "httptools", "--accept", accept]
+        if accept == "queue":
+            args += ["--slots", str(slots)]
         with tempfile.TemporaryDirectory() as tmp, ServerProcess(env, args=args) as server:
             closed, lua = Path(tmp) / "closed.lua", Path(tmp) / "paced.lua"
             closed.write_text(LUA)

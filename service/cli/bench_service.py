@@ -62,6 +62,10 @@ def bench_service(
             "connections) | shared (kernel wake-up order), to compare."
         ),
     ] = "queue",
+    slots: Annotated[
+        int,
+        typer.Option(min=1, help="With --tail and --accept queue: requests a worker holds at once."),
+    ] = 1,
 ) -> None:
     """wrk at 1, 4 and 16 connections per server configuration: req/s, p50, p99 vs the compute limit;
     then the impression log's cost on /recommend p50. With --items N: the service over a synthetic
@@ -83,6 +87,7 @@ def bench_service(
             paced_connections=paced_connections,
             accept=accept,
             rates=tuple(rate or ()),
+            slots=slots,
         )
         return
     if items > 0:

@@ -16,6 +16,7 @@ from service.cli import app
         (["--rate", "-5"], "--rate"),
         (["--share", "2"], "--share"),
         (["--accept", "fifo"], "--accept"),
+        (["--slots", "0"], "--slots"),
     ],
 )
 def test_bad_tail_options_are_refused_by_name(args: list[str], named: str) -> None:
