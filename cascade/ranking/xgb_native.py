@@ -47,7 +47,7 @@ class _Proxy:
 
 
 class DensePredictor:
-    """Scores C-contiguous float32 rows with every tree of `booster` (NaN: missing)."""
+    """Scores rows (as C-contiguous float32; NaN: missing) with every tree of `booster`, one score a row."""
 
     def __init__(self, booster: xgb.Booster) -> None:
         self.booster = booster  # holds the handle's owner alive
