@@ -177,6 +177,11 @@ def worker_connections(supervisor_pid: int, port: int) -> list[int]:
     return sorted(counts)
 
 
+def _slots(n: int) -> str:
+    """The header's note of the queue's slots per worker."""
+    return f", {n} slot{'s' if n > 1 else ''} each"
+
+
 def _spread(values: list[float], fmt: str = "{:.0f}") -> str:
     return f"{fmt.format(min(values))}-{fmt.format(max(values))}" if len(values) > 1 else ""
 
@@ -206,7 +211,7 @@ def run(
         limit = cores * 1000.0 / p50
         print(
             f"care bench service --tail: {cores} workers ({accept} accept"
-            f"{f', {slots} slots each' if accept == 'queue' else ''}), rules arm, Redis store, "
+            f"{_slots(slots) if accept == 'queue' else ''}), rules arm, Redis store, "
             f"{seconds:g} s per run, medians of {repeat} runs (range)\n"
             f"in-process p50 {p50:.2f} ms ({_spread(inproc, '{:.2f}')}) -> compute limit {limit:.0f} req/s",
             flush=True,
