@@ -180,7 +180,7 @@ class CollabModel:
             dense = np.zeros((k, m), dtype=np.float32)
             dense[owner, col] = cos
             out[:, 2] = self._decay[:k] @ dense
-            out[:, 4] = _column_sum(np.zeros(m, dtype=np.float32), col, nb.log_count[at])
+            out[:, 4] = _column_sum(np.zeros(m, dtype=np.float32), col, nb.log_count(at))
             c1, c3, c10 = np.searchsorted(owner, (1, 3, 10))  # hits of the newest 1, 3 and 10 items
             acc = _column_sum(np.zeros(m, dtype=np.float32), col[:c1], cos[:c1])
             out[:, 6] = acc

@@ -30,11 +30,15 @@ class Neighbours:
     cos: sp.csr_matrix
     count: sp.csr_matrix
 
-    @cached_property
-    def log_count(self) -> F32:
-        """log(1 + count) of every entry, in the entries' order (computed once, read per request)."""
-        out: F32 = np.log1p(self.count.data).astype(np.float32, copy=False)
+    def log_count(self, at: I64) -> F32:
+        """log(1 + count) of entries `at`, read from a table by count (counts are whole numbers)."""
+        out: F32 = self._log1p_table[self.count.data[at].astype(np.int64)]
         return out
+
+    @cached_property
+    def _log1p_table(self) -> F32:
+        """log(1 + c) for c = 0 .. the largest count: its size is that count, not the entries' number."""
+        return np.log1p(np.arange(int(self.count.data.max(initial=0.0)) + 1, dtype=np.float32))
 
     def gather(self, src: I64, dst: I64) -> tuple[F32, F32]:
         """Dense (len(src), len(dst)) cosine and count of each dst among each src's neighbours (0 if not)."""
