@@ -17,6 +17,7 @@ from cascade.features.assembly import assemble, context_features
 from cascade.features.source import FeatureSource, UserFeatures
 from cascade.ranking.discount import Discount
 from cascade.ranking.explore import explore_fresh
+from cascade.ranking.head import N_SCORE
 from cascade.rerank.title.term import shared_similarity
 from cascade.retrieval.blend import BlendedRetriever, SourcedCandidates
 from cascade.retrieval.intent_source import TitleQuota, item_fit, title_cut
@@ -46,6 +47,7 @@ class Ranked:
     user: UserFeatures
     retrieved: Candidates
     ranked: Candidates
+    scored: Candidates  # the head of `retrieved` the ranker scored (all of it without a head)
     degraded: bool
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -84,9 +86,10 @@ class Pipeline:
         n_retrieve: int = N_RETRIEVE,
         n_rank: int = N_RANK,
         discount: Discount | None = None,
+        n_score: int | None = N_SCORE,
     ) -> None:
         self.features, self.retriever, self.ranker, self.catalog = features, retriever, ranker, catalog
-        self.n_retrieve, self.n_rank = n_retrieve, n_rank
+        self.n_retrieve, self.n_rank, self.n_score = n_retrieve, n_rank, n_score
         self.discount = discount  # items the user was shown and skipped fall (None: off)
         self._texts: list[ItemText] = []  # by catalog row, built once: a request reads about 60
 
@@ -119,7 +122,7 @@ class Pipeline:
         now = context.timestamp if context.timestamp is not None else time.time()
         with _timed(timings, "features_user"):
             user = self.features.user(user_id, context.session_items, now)
-        retrieved, x, items_degraded = self.candidate_features(user, context, now, timings)
+        retrieved = self.retrieve(user, context, timings)
         if (
             isinstance(retrieved, SourcedCandidates)
             and retrieved.keep is not None
@@ -127,16 +130,18 @@ class Pipeline:
             and not user.degraded
         ):
             self.features.keep_source(user_id, retrieved.keep)  # the user's next request reads it
+        scored = retrieved
+        if isinstance(retrieved, SourcedCandidates) and self.n_score is not None:
+            scored = retrieved.scored_head(self.n_score)
+        x, items_degraded = self.features_of(user, scored, context, now, timings)
         with _timed(timings, "ranking"):
             scores = self.ranker.score(x)
             if self.discount is not None:  # identity when nothing was shown (offline: never)
-                scores = self.discount.apply(retrieved.item_ids, scores, user.view.shown, now)
-            fit_of = self._title_fit(context, retrieved, quota)
+                scores = self.discount.apply(scored.item_ids, scores, user.view.shown, now)
+            fit_of = self._title_fit(context, scored, quota)
             top = title_cut(scores, n_rank or self.n_rank, quota.title_candidates if quota else 0, fit_of)
-            ranked = explore_fresh(
-                Candidates(retrieved.item_ids[top], scores[top].astype(np.float32)), retrieved
-            )
-        return Ranked(user, retrieved, ranked, user.degraded or items_degraded, timings)
+            ranked = explore_fresh(Candidates(scored.item_ids[top], scores[top].astype(np.float32)), scored)
+        return Ranked(user, retrieved, ranked, scored, user.degraded or items_degraded, timings)
 
     def _title_fit(
         self, context: Context, retrieved: Candidates, quota: TitleQuota | None
@@ -151,18 +156,34 @@ class Pipeline:
     def candidate_features(
         self, user: UserFeatures, context: Context, now: float, timings: dict[str, float]
     ) -> tuple[Candidates, F32, bool]:
-        """Retrieve candidates and assemble their ranker features (training rows come from here too)."""
+        """Retrieve candidates and assemble all of their ranker features (the training rows)."""
+        retrieved = self.retrieve(user, context, timings)
+        x, degraded = self.features_of(user, retrieved, context, now, timings)
+        return retrieved, x, degraded
+
+    def retrieve(self, user: UserFeatures, context: Context, timings: dict[str, float]) -> Candidates:
+        """The merged candidates of every source, for the request's title when it has one."""
         title = None
         if context.playlist_title:
             with _timed(timings, "title"):
                 title = self.title_vector(context)
         with _timed(timings, "retrieval"):
-            retrieved = self.retriever.retrieve(user.view, self.n_retrieve, title)
+            return self.retriever.retrieve(user.view, self.n_retrieve, title)
+
+    def features_of(
+        self,
+        user: UserFeatures,
+        candidates: Candidates,
+        context: Context,
+        now: float,
+        timings: dict[str, float],
+    ) -> tuple[F32, bool]:
+        """The ranker's rows for `candidates`, and whether their features were degraded."""
         with _timed(timings, "features_items"):
-            items, degraded = self.features.items(user.view.user_id, retrieved.item_ids, now)
+            items, degraded = self.features.items(user.view.user_id, candidates.item_ids, now)
         with _timed(timings, "assembly"):
-            x = self.assemble(user, retrieved, items, context, now)
-        return retrieved, x, degraded
+            x = self.assemble(user, candidates, items, context, now)
+        return x, degraded
 
     def assemble(
         self, user: UserFeatures, retrieved: Candidates, items: F32, context: Context, now: float

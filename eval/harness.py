@@ -34,6 +34,7 @@ from cascade.arms import Arm, ArmResolver
 from cascade.experiments import ArmSpec
 from cascade.llm import LLMSettings
 from cascade.pipeline import Pipeline
+from cascade.ranking.head import N_SCORE
 from cascade.types import Context
 from eval.arms import fingerprint, select_arms
 from eval.cache import ResultCache, row_key
@@ -98,6 +99,7 @@ def arm_fingerprint(spec: ArmSpec, cfg: EvalConfig, context: ContextMode, data_i
         "deadline": cfg.deadline,
         "data": data_id,
         "harness": 1,
+        "n_score": N_SCORE,  # the offline pipeline's head: rows cached from another head are not reused
     }
     if spec.kind.uses_llm:
         extra["llm"] = cfg.llm.describe(getattr(spec.options, "model", "base"))

@@ -25,6 +25,7 @@ from cascade.features.online import (
 from cascade.llm import PROMPTS_DIR, LLMSettings
 from cascade.paths import artifacts_dir
 from cascade.ranking.discount import DiscountSettings
+from cascade.ranking.head import N_SCORE
 
 
 def _yaml_file() -> Path | None:
@@ -93,6 +94,13 @@ class Settings(BaseSettings):
 
     # The LLM stage of arms whose kind uses it: CARE_LLM__BACKEND__KIND=http, CARE_LLM__BACKEND__BASE_URL=...
     llm: LLMSettings = Field(default_factory=LLMSettings)
+
+    score_head: int = Field(
+        default=N_SCORE,
+        ge=0,
+        description="The ranker scores this many of the retrieved candidates, the head of their sources' "
+        "ranks, with every title-source and fresh candidate; 0: all of them.",
+    )
 
     # Impression discounting (cascade/ranking/discount.py): CARE_DISCOUNT__ENABLED=false turns it off.
     discount: DiscountSettings = Field(default_factory=DiscountSettings)

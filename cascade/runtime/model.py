@@ -18,6 +18,7 @@ from cascade.features.source import OnlineFeatures, PointInTimeFeatures
 from cascade.features.store import FeatureStore
 from cascade.pipeline import N_RANK, N_RETRIEVE, Pipeline
 from cascade.ranking.discount import Discount
+from cascade.ranking.head import N_SCORE
 from cascade.ranking.xgb import XGBRanker
 from cascade.retrieval.blend import BlendedRetriever
 from cascade.retrieval.retriever import TwoTowerRetriever
@@ -101,8 +102,11 @@ class Runtime:
             "n_rank": int(cfg.get("n_rank", N_RANK)),
         }
 
-    def online_pipeline(self, store: FeatureStore, discount: Discount | None = None) -> Pipeline:
-        """The serving pipeline over the online store (`discount`: items shown and skipped fall)."""
+    def online_pipeline(
+        self, store: FeatureStore, discount: Discount | None = None, n_score: int | None = N_SCORE
+    ) -> Pipeline:
+        """The serving pipeline over the online store (`discount`: items shown and skipped fall;
+        `n_score`: the ranker scores the candidates' head, None: all of them)."""
         return Pipeline(
             OnlineFeatures(store),
             self.candidates,
@@ -110,6 +114,7 @@ class Runtime:
             self.dataset.catalog,
             **self.sizes,
             discount=discount,
+            n_score=n_score,
         )
 
     def offline_pipeline(self, window: Literal["val", "test"]) -> Pipeline:

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from cascade.ranking.head import N_SCORE
+
 app = typer.Typer()
 
 
@@ -39,11 +41,19 @@ def bench_cascade(
         ),
     ] = None,
     rounds: Annotated[int, typer.Option(min=1, help="Rounds of the --against comparison.")] = 3,
+    score: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Candidates the ranker scores, the head of the sources' ranks as served (CARE_SCORE_HEAD); "
+            "0: all of them.",
+        ),
+    ] = N_SCORE,
 ) -> None:
     """Per-stage p50/p99 of the cascade without the LLM, against the raw FAISS + XGBoost floor."""
     from cascade.bench.cascade import run
 
-    run(n=n, synthetic=synthetic)
+    run(n=n, synthetic=synthetic, score=score)
     if against is not None:
         from cascade.bench import paired
 

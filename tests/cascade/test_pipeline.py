@@ -15,8 +15,10 @@ from cascade.features.store import FeatureStore
 from cascade.pipeline import Pipeline
 from cascade.ports import free_port
 from cascade.ranking.discount import ImpressionDiscount
+from cascade.ranking.head import N_SCORE
 from cascade.rerank.base import IdentityReranker
 from cascade.rerank.rules import RulesReranker
+from cascade.retrieval.blend import SourcedCandidates
 from cascade.runtime import Runtime, load_runtime
 from cascade.types import Context
 
@@ -156,7 +158,42 @@ def test_a_new_item_is_retrievable_at_once(trained_artifacts: Path) -> None:
     )  # fmt: skip
     fans = [u for u in (1, 7, 13, 92, 276, 450) if 5000 in pipe.rank(u, Context()).retrieved.item_ids]
     assert fans, "the new Sci-Fi item should be retrieved for some users with Sci-Fi history"
+    for u in fans:  # the ranker scores it when its genres fit the user, wherever the sources rank it
+        r = pipe.rank(u, Context())
+        at = int(np.flatnonzero(r.retrieved.item_ids == 5000)[0])
+        assert isinstance(r.retrieved, SourcedCandidates)
+        assert (5000 in r.scored.item_ids) == (at < N_SCORE or r.retrieved.fresh_fit[at] > 0)
     assert store.items(np.asarray([5000]))[0, 0] == 0.0  # no interactions yet
+
+
+def test_the_ranker_scores_the_head_with_the_rows_of_the_full_assembly(runtime: Runtime) -> None:
+    """Each scored row is the row training builds for that candidate among all 500, but for the columns
+    relative to the candidates scored (two ranks among them, the gap to the best title match)."""
+    from cascade.features.registry import RANKER_FEATURES, names
+
+    pipe = runtime.offline_pipeline("test")
+    assert pipe.n_score == N_SCORE
+    cols = names(RANKER_FEATURES)
+    relative = {cols.index(c) for c in ("cf_ease_rank", "cf_knn_rank", "title_sim_gap")}
+    same = [c for c in range(len(cols)) if c not in relative]
+    now = float(runtime.as_of_end)
+    for u, title in ((1, None), (42, "scary horror movies"), (500, "feel-good comedies")):
+        ctx = Context(playlist_title=title, timestamp=now)
+        r = pipe.rank(u, ctx)
+        assert len(r.retrieved) == 500 and N_SCORE <= len(r.scored) < 500
+        assert set(r.ranked.item_ids.tolist()) <= set(r.scored.item_ids.tolist())
+        uf = pipe.features.user(u, (), now)
+        full, x, _ = pipe.candidate_features(uf, ctx, now, {})
+        assert np.array_equal(full.item_ids, r.retrieved.item_ids)
+        at = np.flatnonzero(np.isin(full.item_ids, r.scored.item_ids))  # the head keeps retrieval order
+        assert np.array_equal(full.item_ids[at], r.scored.item_ids)
+        head, _ = pipe.features_of(uf, r.scored, ctx, now, {})
+        # equal but for float32 rounding: BLAS may sum a product over fewer rows in another order
+        np.testing.assert_allclose(head[:, same], x[at][:, same], rtol=1e-6, atol=1e-7)
+        assert np.array_equal(r.ranked.scores[:5], np.sort(runtime.ranker.score(head))[::-1][:5])
+    pipe.n_score = None  # every candidate scored: the head is the whole list
+    r = pipe.rank(1, Context(timestamp=now))
+    assert r.scored is r.retrieved
 
 
 def test_with_nothing_shown_the_discount_changes_no_list(

@@ -6,10 +6,14 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
+from pydantic import ValidationError
 
 from cascade.features.online import MemoryStoreConfig, create_store
+from cascade.ranking.head import N_SCORE
 from cascade.runtime import load_runtime
-from service.loaded import ArtifactsKey, holds_batch_features
+from service.loaded import ArtifactsKey, build, holds_batch_features
+from tests.service.conftest import settings_for
 
 
 def test_batch_features_are_found_only_when_they_are_exactly_this_datas(artifacts: Path) -> None:
@@ -38,3 +42,13 @@ def test_the_key_names_the_folder_the_pointer_resolves_to(tmp_path: Path) -> Non
     manifest.write_text("{}")  # retrained in place: another manifest, written minutes later
     os.utime(manifest, ns=(key.manifest[1] + 60 * 10**9, key.manifest[1] + 60 * 10**9))
     assert ArtifactsKey.of(tmp_path / "current") != key
+
+
+def test_the_score_head_setting_reaches_the_served_pipeline(artifacts: Path, config_dir: Path) -> None:
+    """CARE_SCORE_HEAD: how many candidates the served ranker scores; 0 scores them all."""
+    for head, n_score in ((None, N_SCORE), (0, None), (120, 120)):
+        kw = {} if head is None else {"score_head": head}
+        settings = settings_for(artifacts, config_dir, **kw)
+        assert build(settings, create_store(MemoryStoreConfig()), artifacts).pipeline.n_score == n_score
+    with pytest.raises(ValidationError, match="score_head"):
+        settings_for(artifacts, config_dir, score_head=-1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import cast
 
@@ -133,3 +134,43 @@ def test_a_title_adds_its_source_and_features(runtime: Runtime, blended: Blended
     assert got.title_sim[got.title_src > 0].min() >= got.title_sim[got.title_src == 0].max()
     block = blended.title_features(got)
     assert block is not None and block.shape == (500, 4) and np.isclose(block[:, 2].max(), 0.0)
+
+
+def _same_candidates(head: SourcedCandidates, full: SourcedCandidates, at: npt.NDArray[np.int64]) -> None:
+    for name in ("item_ids", "scores", "tt_rank", "collab_rank", "rows", "vectors", "fresh_fit"):
+        assert np.array_equal(getattr(head, name), getattr(full, name)[at]), name
+
+
+def test_the_scored_head_is_the_first_n_with_every_title_source_candidate(
+    runtime: Runtime, blended: BlendedRetriever
+) -> None:
+    from cascade.retrieval.text import embed_texts
+
+    view = _view(runtime, 10)
+    got = blended.retrieve(view, 500, embed_texts(["spine-chilling horror films"])[0])
+    assert got.title_src is not None and got.title_sim is not None
+    head = got.scored_head(200)
+    at = np.flatnonzero((np.arange(500) < 200) | (got.title_src > 0))
+    assert len(at) > 200  # some title-source candidates sit past the first 200 (no rank in either source)
+    _same_candidates(head, got, at)
+    assert head.title_src is not None and head.title_sim is not None
+    assert np.array_equal(head.title_src, got.title_src[at])
+    assert np.array_equal(head.title_sim, got.title_sim[at])
+    assert head.n_retrieved == 500 and head.signals is got.signals and head.keep == got.keep
+    assert got.scored_head(500) is got and got.scored_head(800) is got
+    # source flags are relative to the retrieved list, not to the head
+    cols = names(COLLAB)
+    for flag in ("src_two_tower", "src_collab", "src_collab_rank"):
+        c = cols.index(flag)
+        assert np.array_equal(blended.evidence(head)[:, c], blended.evidence(got)[at, c]), flag
+
+
+def test_the_scored_head_keeps_fresh_candidates_wherever_they_rank(
+    runtime: Runtime, blended: BlendedRetriever
+) -> None:
+    got = blended.retrieve(_view(runtime, 10), 500)
+    fit = np.zeros(500, dtype=np.float32)
+    fit[[3, 450]] = 0.5  # two fresh items: one in the head, one far past it
+    fresh = replace(got, fresh_fit=fit)
+    head = fresh.scored_head(100)
+    _same_candidates(head, fresh, np.asarray([*range(100), 450], dtype=np.int64))
