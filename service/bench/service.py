@@ -170,8 +170,9 @@ def inprocess_p50(n: int, prefix: str) -> tuple[float, float]:
 
     single_threaded_compute()
     rt = load_runtime()
-    online = cached(create_store(RedisStoreConfig(url=REDIS_URL, prefix=prefix)), Settings().item_cache_ttl_s)
-    pipe = rt.online_pipeline(rt.feature_store(online))
+    settings = Settings()
+    online = cached(create_store(RedisStoreConfig(url=REDIS_URL, prefix=prefix)), settings.item_cache_ttl_s)
+    pipe = rt.online_pipeline(rt.feature_store(online), n_score=settings.score_head or None)  # as served
     arm = arm_resolver(rt.dataset.catalog, "serving").resolve(ArmSpec(name="rules", reranker="rules"))
     ctx = Context(playlist_title="90s thrillers")
     loop = asyncio.new_event_loop()
