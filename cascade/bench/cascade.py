@@ -32,6 +32,7 @@ CASCADE = ("features_user", "retrieval", "features_items", "assembly", "ranking"
 
 
 RECALL_USERS = 200  # users whose item-item source is compared with the exact one
+WARM_UP = 50  # requests run before the timed ones
 
 
 def exact_source(collab: CollabModel, sig: UserSignals, exclude: I64, n: int) -> I64:
@@ -64,7 +65,8 @@ def run(n: int, synthetic: int, score: int = N_SCORE) -> None:
     recall_cases: list[tuple[UserSignals, I64, I64]] = []
     for u in dict.fromkeys(users):  # untimed: each user's item-item list is then kept, as between two events
         pipe.rank(int(u), ctx)  # (the first request after an event computes it: the item_item_source row)
-    for i, u in enumerate([*users[:50], *users]):  # the first 50 warm up
+    warm = min(WARM_UP, n)
+    for i, u in enumerate([*users[:warm], *users]):  # the first ones warm up
         t_all = time.perf_counter()
         ranked = pipe.rank(int(u), ctx)
         inp = pipe.rerank_input(int(u), ranked, ctx, 10)
@@ -87,7 +89,7 @@ def run(n: int, synthetic: int, score: int = N_SCORE) -> None:
             excl = rt.collab.rows(list(view.seen))
             got_cf = rt.collab.source(sig, excl, pipe.n_retrieve)
             t_cf = _ms(t0)
-            if i < 50 + RECALL_USERS:  # compared after the timed loop: a full-catalog pass here would
+            if i < warm + RECALL_USERS:  # compared after the timed loop: a full-catalog pass here would
                 recall_cases.append((sig, excl, got_cf))  # evict the caches the next request runs in
         t0 = time.perf_counter()
         rt.retriever.index.search(q[None, :], pipe.n_retrieve)
@@ -97,7 +99,7 @@ def run(n: int, synthetic: int, score: int = N_SCORE) -> None:
         t0 = time.perf_counter()
         rt.ranker.score(x)  # the served call: XGBoost's in-place prediction
         f_xgb = _ms(t0)
-        if i < 50:
+        if i < warm:
             continue
         scored.append(len(ranked.scored))
         t = ranked.timings_ms

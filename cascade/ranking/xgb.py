@@ -56,7 +56,7 @@ class XGBRanker:
     """Scores (n, len(RANKER_FEATURES)) rows; no DMatrix per request."""
 
     def __init__(self, booster: xgb.Booster) -> None:
-        booster.set_param({"nthread": 1})  # one request's 500 rows: threads cost more than they save
+        booster.set_param({"nthread": 1})  # one request's 200-500 rows: threads cost more than they save
         self.booster = booster
         self._predict = DensePredictor(booster)  # inplace_predict's C call, without its wrapper
         raw = booster.save_raw(raw_format="ubj")

@@ -1,6 +1,6 @@
 """Item batch features held in process, read through to a remote online store.
 
-Every request reads the batch features of its ~500 candidates, and they change only when batch
+Every request reads the batch features of the ~200 candidates it scores, which change only when batch
 features are re-materialized or an item is added. Fetching them from Redis each time cost about
 1 ms of round trip, 50 KB of reply and 500 server-side HGETs per request, and blocked the worker's
 event loop meanwhile. Here a request reads only the ids this process has not seen from the store
