@@ -131,15 +131,16 @@ class Pipeline:
         ):
             self.features.keep_source(user_id, retrieved.keep)  # the user's next request reads it
         scored = retrieved
+        n = n_rank or self.n_rank
         if isinstance(retrieved, SourcedCandidates) and self.n_score is not None:
-            scored = retrieved.scored_head(self.n_score)
+            scored = retrieved.scored_head(max(self.n_score, n))  # never fewer than the list it ranks
         x, items_degraded = self.features_of(user, scored, context, now, timings)
         with _timed(timings, "ranking"):
             scores = self.ranker.score(x)
             if self.discount is not None:  # identity when nothing was shown (offline: never)
                 scores = self.discount.apply(scored.item_ids, scores, user.view.shown, now)
             fit_of = self._title_fit(context, scored, quota)
-            top = title_cut(scores, n_rank or self.n_rank, quota.title_candidates if quota else 0, fit_of)
+            top = title_cut(scores, n, quota.title_candidates if quota else 0, fit_of)
             ranked = explore_fresh(Candidates(scored.item_ids[top], scores[top].astype(np.float32)), scored)
         return Ranked(user, retrieved, ranked, scored, user.degraded or items_degraded, timings)
 

@@ -98,8 +98,8 @@ class Settings(BaseSettings):
     score_head: int = Field(
         default=N_SCORE,
         ge=0,
-        description="The ranker scores this many of the retrieved candidates, the head of their sources' "
-        "ranks, with every title-source and fresh candidate; 0: all of them.",
+        description="The ranker scores this many of the retrieved candidates (never fewer than the 50 it "
+        "ranks), the head of their sources' ranks, with every title-source and fresh candidate; 0: all.",
     )
 
     # Impression discounting (cascade/ranking/discount.py): CARE_DISCOUNT__ENABLED=false turns it off.

@@ -191,6 +191,9 @@ def test_the_ranker_scores_the_head_with_the_rows_of_the_full_assembly(runtime: 
         # equal but for float32 rounding: BLAS may sum a product over fewer rows in another order
         np.testing.assert_allclose(head[:, same], x[at][:, same], rtol=1e-6, atol=1e-7)
         assert np.array_equal(r.ranked.scores[:5], np.sort(runtime.ranker.score(head))[::-1][:5])
+    pipe.n_score = 10  # a head shorter than the ranked list: the list's length is scored
+    r = pipe.rank(1, Context(timestamp=now))
+    assert len(r.scored) == len(r.ranked) == pipe.n_rank
     pipe.n_score = None  # every candidate scored: the head is the whole list
     r = pipe.rank(1, Context(timestamp=now))
     assert r.scored is r.retrieved
