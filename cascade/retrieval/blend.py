@@ -55,11 +55,9 @@ class SourcedCandidates(Candidates):
         """The head the ranker scores: the first n by best source rank, every title-source and fresh
         candidate with them, in retrieval order (all of them when there are no more than n).
 
-        The ranker's top 10 comes from the sources' heads: on the test window, scoring the first 100
-        to 200 of 500 kept NDCG@10 within 0.001 (eval/RESULTS.md, round 3, eighth session), for half
-        the tree model's and the assembly's work. Title-source and fresh candidates sit at the end of
-        the order (no two-tower or item-item rank) and are kept: the title quota and the exploration
-        slot pick from them.
+        On the test window, scoring the first 100 to 200 of 500 kept NDCG@10 within 0.001
+        (cascade/ranking/head.py). Title-source and fresh candidates that neither source ranked sit at
+        the end of the order, and are kept: the title quota and the exploration slot pick from them.
         """
         m = len(self)
         if m <= n:
