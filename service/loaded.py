@@ -139,7 +139,7 @@ def build(
         except StoreUnavailable:
             log.warning("online store unreachable at start; serving degraded until it answers")
             store, materialized = runtime.feature_store(online, materialize=False), False
-    pipeline = runtime.online_pipeline(store, settings.discount.build(), settings.score_head or None)
+    pipeline = runtime.online_pipeline(store, settings.discount.build(), settings.score_head)
     if materialized:  # items other workers (or an earlier run) added at run time
         runtime.sync_items(online)
     pipeline.title_vector(Context(playlist_title="warm-up"))  # MiniLM loads now, not on a titled request

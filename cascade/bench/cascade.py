@@ -53,7 +53,7 @@ def run(n: int, synthetic: int, score: int = N_SCORE) -> None:
     """score: candidates the ranker scores (the head, as served); 0: all of them."""
     rt = load_runtime()
     store = rt.feature_store(create_store(MemoryStoreConfig()))
-    pipe = rt.online_pipeline(store, n_score=score or None)
+    pipe = rt.online_pipeline(store, n_score=score)
     rules = RulesReranker(catalog=rt.dataset.catalog)
     rng = np.random.default_rng(0)
     users = rng.choice(rt.dataset.users.user_ids, n).tolist()

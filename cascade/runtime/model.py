@@ -103,10 +103,10 @@ class Runtime:
         }
 
     def online_pipeline(
-        self, store: FeatureStore, discount: Discount | None = None, n_score: int | None = N_SCORE
+        self, store: FeatureStore, discount: Discount | None = None, n_score: int = N_SCORE
     ) -> Pipeline:
         """The serving pipeline over the online store (`discount`: items shown and skipped fall;
-        `n_score`: the ranker scores the candidates' head, None: all of them)."""
+        `n_score`: the ranker scores the candidates' head, 0: all of them, as CARE_SCORE_HEAD)."""
         return Pipeline(
             OnlineFeatures(store),
             self.candidates,
@@ -114,7 +114,7 @@ class Runtime:
             self.dataset.catalog,
             **self.sizes,
             discount=discount,
-            n_score=n_score,
+            n_score=n_score or None,
         )
 
     def offline_pipeline(self, window: Literal["val", "test"]) -> Pipeline:

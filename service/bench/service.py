@@ -172,7 +172,7 @@ def inprocess_p50(n: int, prefix: str) -> tuple[float, float]:
     rt = load_runtime()
     settings = Settings()
     online = cached(create_store(RedisStoreConfig(url=REDIS_URL, prefix=prefix)), settings.item_cache_ttl_s)
-    pipe = rt.online_pipeline(rt.feature_store(online), n_score=settings.score_head or None)  # as served
+    pipe = rt.online_pipeline(rt.feature_store(online), n_score=settings.score_head)  # as served
     arm = arm_resolver(rt.dataset.catalog, "serving").resolve(ArmSpec(name="rules", reranker="rules"))
     ctx = Context(playlist_title="90s thrillers")
     loop = asyncio.new_event_loop()
