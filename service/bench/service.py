@@ -159,39 +159,69 @@ def wrk(url: str, connections: int, seconds: float, script: Path, server_pid: in
     return r
 
 
+class InProcess:
+    """The served request in this process (rules arm, Redis store with the service's in-process
+    item-feature cache, one compute thread), built and warmed once, timed on demand: a bench measures
+    it beside each HTTP run, so a ratio compares two figures taken on the machine at the same speed."""
+
+    def __init__(self, prefix: str, warm: int = 943, artifacts: Path | None = None) -> None:
+        """warm: requests run untimed first (every user once by default: as in the HTTP runs, later
+        requests read the kept item-item list); artifacts: default $CARE_ARTIFACTS, as served."""
+        from cascade.arms import arm_resolver
+        from cascade.experiments import ArmSpec
+        from cascade.runtime import load_runtime
+        from cascade.types import Context
+        from service.main import single_threaded_compute
+        from service.settings import Settings
+
+        single_threaded_compute()
+        rt = load_runtime(artifacts)
+        settings = Settings()
+        self._online = cached(
+            create_store(RedisStoreConfig(url=REDIS_URL, prefix=prefix)), settings.item_cache_ttl_s
+        )
+        self._pipe = rt.online_pipeline(
+            rt.feature_store(self._online), n_score=settings.score_head
+        )  # as served
+        self._arm = arm_resolver(rt.dataset.catalog, "serving").resolve(
+            ArmSpec(name="rules", reranker="rules")
+        )
+        self._ctx = Context(playlist_title="90s thrillers")
+        self._loop = asyncio.new_event_loop()
+        self._i = 0
+        self.p50s: list[float] = []  # every measure taken, in order: the machine's drift over a bench
+        self._times(warm)
+
+    def _times(self, n: int) -> list[float]:
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            self._loop.run_until_complete(self._pipe.recommend(self._i % 943 + 1, 10, self._ctx, self._arm))
+            times.append((time.perf_counter() - t0) * 1000.0)
+            self._i += 1
+        return times
+
+    def p50(self, n: int) -> tuple[float, float]:
+        """p50 (ms) of the next n requests, and the process's CPU ms a request over them."""
+        cpu0 = time.process_time()
+        times = self._times(n)
+        cpu_ms = (time.process_time() - cpu0) * 1000.0 / n
+        p50 = float(np.percentile(times, 50))
+        self.p50s.append(p50)
+        return p50, cpu_ms
+
+    def close(self) -> None:
+        self._loop.close()
+        self._online.close()
+
+
 def inprocess_p50(n: int, prefix: str) -> tuple[float, float]:
     """p50 (ms) of the same request in process (rules arm, Redis store, one compute thread), CPU ms/req."""
-    from cascade.arms import arm_resolver
-    from cascade.experiments import ArmSpec
-    from cascade.runtime import load_runtime
-    from cascade.types import Context
-    from service.main import single_threaded_compute
-    from service.settings import Settings
-
-    single_threaded_compute()
-    rt = load_runtime()
-    settings = Settings()
-    online = cached(create_store(RedisStoreConfig(url=REDIS_URL, prefix=prefix)), settings.item_cache_ttl_s)
-    pipe = rt.online_pipeline(rt.feature_store(online), n_score=settings.score_head)  # as served
-    arm = arm_resolver(rt.dataset.catalog, "serving").resolve(ArmSpec(name="rules", reranker="rules"))
-    ctx = Context(playlist_title="90s thrillers")
-    loop = asyncio.new_event_loop()
-    times: list[float] = []
-    cpu0 = 0.0
-    warm = 943  # every user once, untimed: as in the HTTP runs, later requests read the kept item-item list
+    ref = InProcess(prefix)
     try:
-        for i in range(n + warm):
-            if i == warm:
-                cpu0 = time.process_time()
-            t0 = time.perf_counter()
-            loop.run_until_complete(pipe.recommend(i % 943 + 1, 10, ctx, arm))
-            if i >= warm:
-                times.append((time.perf_counter() - t0) * 1000.0)
-        cpu_ms = (time.process_time() - cpu0) * 1000.0 / n
+        return ref.p50(n)
     finally:
-        loop.close()
-        online.close()
-    return float(np.percentile(times, 50)), cpu_ms
+        ref.close()
 
 
 def _wait_workers(server: ServerProcess, n: int, limit_s: float = 300.0) -> None:

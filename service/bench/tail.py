@@ -6,8 +6,12 @@ the scheduled start when a request had to wait for its connection's previous ans
 omission), else from the moment it was sent (a timer firing late is the client's lateness, not the
 server's). The served rate is the completed requests over the run's length, against the offered one.
 
-Every figure is the median of `repeat` runs with its range, and the compute limit comes from the same
-invocation: the in-process p50 of the same request (service.bench.service.inprocess_p50).
+Every figure is the median of `repeat` runs with its range. The machine's speed drifts within minutes
+(the same request's in-process p50 has moved by half within one run), so every ratio pairs an HTTP run
+with a reference taken just before it: the in-process p50 of the same request (service.bench.service.
+InProcess) for the compute limit and the HTTP cost, and for a paced run, the capacity (16 connections)
+that sets its rate and the 1-connection p50 its p99 is read against. The spread of the in-process
+references is printed as the machine's drift over the invocation.
 """
 
 from __future__ import annotations
@@ -30,14 +34,17 @@ from cascade.features.online.redis_store import RedisStore
 from service.bench.service import (
     LUA,
     REDIS_URL,
+    InProcess,
     WrkResult,
     _wait_workers,
     child_pids,
-    inprocess_p50,
     wrk,
 )
 from service.front import find_binary
 from service.process import ServerProcess
+
+REF_N = 300  # in-process requests timed beside each HTTP run (about a second)
+PROBE_S = 3.0  # seconds of the capacity and 1-connection probes beside each paced run
 
 PACED_LUA = r"""
 local ffi = require("ffi")
@@ -182,6 +189,12 @@ def _slots(n: int) -> str:
     return f", {n} slot{'s' if n > 1 else ''} each"
 
 
+def _within(values: list[float], fmt: str = "{:.0f}") -> str:
+    """' (min-max)' of several runs; nothing for one."""
+    spread = _spread(values, fmt)
+    return f" ({spread})" if spread else ""
+
+
 def _spread(values: list[float], fmt: str = "{:.0f}") -> str:
     return f"{fmt.format(min(values))}-{fmt.format(max(values))}" if len(values) > 1 else ""
 
@@ -205,15 +218,18 @@ def run(
         raise SystemExit("--accept queue needs HAProxy: apt-get install -y haproxy (make front does)")
     cores = usable_cores()
     prefix = f"care-bench-tail-{uuid.uuid4().hex[:8]}:"
+    ref: InProcess | None = None
     try:
-        inproc = [inprocess_p50(500, prefix)[0] for _ in range(repeat)]
+        ref = InProcess(prefix)
+        inproc = [ref.p50(REF_N)[0] for _ in range(repeat)]
         p50 = float(np.median(inproc))
-        limit = cores * 1000.0 / p50
         print(
             f"care bench service --tail: {cores} workers ({accept} accept"
             f"{_slots(slots) if accept == 'queue' else ''}), rules arm, Redis store, "
-            f"{seconds:g} s per run, medians of {repeat} runs (range)\n"
-            f"in-process p50 {p50:.2f} ms ({_spread(inproc, '{:.2f}')}) -> compute limit {limit:.0f} req/s",
+            f"{seconds:g} s per run, medians of {repeat} runs (range); each ratio pairs a run with the "
+            f"in-process p50 taken just before it\n"
+            f"in-process p50 {p50:.2f} ms{_within(inproc, '{:.2f}')} -> compute limit "
+            f"{cores * 1000.0 / p50:.0f} req/s",
             flush=True,
         )
         env = {"CARE_REDIS_URL": REDIS_URL, "CARE_REDIS_PREFIX": prefix}
@@ -229,18 +245,28 @@ def run(
             url, port = server.url + "/recommend", int(server.url.rsplit(":", 1)[1])
             pid = server.proc.pid
             wrk(url, 4, 2.0, closed)  # warm-up
-            one = [wrk(url, 1, seconds, closed, pid) for _ in range(repeat)]
+            one: list[WrkResult] = []
+            cost: list[float] = []
+            for _ in range(repeat):
+                beside = ref.p50(REF_N)[0]
+                one.append(wrk(url, 1, seconds, closed, pid))
+                cost.append(one[-1].p50_ms - beside)
             one_p50 = float(np.median([r.p50_ms for r in one]))
             print(
-                f"1 connection: p50 {one_p50:.2f} ms ({_spread([r.p50_ms for r in one], '{:.2f}')}); "
-                f"HTTP cost = 1-connection p50 - in-process p50 = {one_p50 - p50:.2f} ms (target <= 0.5); "
+                f"1 connection: p50 {one_p50:.2f} ms{_within([r.p50_ms for r in one], '{:.2f}')}; "
+                f"HTTP cost = 1-connection p50 - the in-process p50 before it = {np.median(cost):.2f} ms"
+                f"{_within(cost, '{:.2f}')} (target <= 0.5); "
                 f"server CPU {np.median([r.cpu_ms_per_req for r in one]):.2f} ms a request"
             )
-            capacity = _closed_table(url, connections, seconds, repeat, closed, pid, port, limit, accept)
+            capacity = _closed_table(url, connections, seconds, repeat, closed, pid, port, ref, accept)
             base = capacity.get(16, next(iter(capacity.values())))
             for c, rps in capacity.items():
                 print(f"  capacity at {c} connections: {rps / base:.2f}x that at 16 (target >= 0.9)")
-            print(f"paced, {paced_connections} connections, Poisson arrivals; x: p99 / 1-connection p50")
+            print(
+                f"paced, {paced_connections} connections, Poisson arrivals; "
+                + ("the rates as given" if rates else "each run's rate from the capacity just before it")
+                + "; x: its p99 / the 1-connection p50 taken just before it"
+            )
             offered = [r / base for r in rates] if rates else list(shares)
             for share in offered:
                 if share >= 1.0:  # no steady state: the queue grows for as long as the run lasts
@@ -251,9 +277,17 @@ def run(
                     f"  queueing reference at {share:.0%}: p99 = {pinned:.1f} service times with one queue "
                     f"per worker (connections pinned), {shared:.1f} with one shared queue"
                 )
-            for share in offered:
-                _paced_row(url, share, share * base, paced_connections, seconds, repeat, lua, one_p50)
+            for share, rate in zip(offered, rates or [None] * len(offered), strict=True):
+                _paced_row(url, share, rate, paced_connections, seconds, repeat, lua, closed)
+            drift = ref.p50s
+            slowest = max(drift) / min(drift) - 1.0
+            print(
+                f"the machine's drift: {len(drift)} in-process p50s over the invocation, "
+                f"{min(drift):.2f}-{max(drift):.2f} ms ({slowest:+.0%} from the fastest)"
+            )
     finally:
+        if ref is not None:
+            ref.close()
         cleanup = RedisStore(REDIS_URL, prefix=prefix)
         cleanup.delete_prefix()
         cleanup.close()
@@ -267,21 +301,27 @@ def _closed_table(
     script: Path,
     pid: int,
     port: int,
-    limit: float,
+    ref: InProcess,
     accept: str,
 ) -> dict[int, float]:
-    """The closed-loop rows; returns the median req/s by connections."""
+    """The closed-loop rows, each run's "x limit" against the in-process p50 taken just before it;
+    returns the median req/s by connections."""
     print(f"{'closed loop':12s} {'req/s':>14s} {'x limit':>8s} {'p50 ms':>8s} {'p99 ms':>8s} "
           f"{'p99/p50':>8s} {'failed':>8s} {'CPU ms':>7s}  connections per worker")  # fmt: skip
     capacity: dict[int, float] = {}
     for c in connections:
         split: list[list[int]] = []
-        runs = [_closed_with_split(url, c, seconds, script, pid, port, split, accept) for _ in range(repeat)]
+        runs: list[WrkResult] = []
+        x_limit: list[float] = []
+        for _ in range(repeat):
+            limit = usable_cores() * 1000.0 / ref.p50(REF_N)[0]
+            runs.append(_closed_with_split(url, c, seconds, script, pid, port, split, accept))
+            x_limit.append(runs[-1].rps / limit)
         rps, p50, p99 = (float(np.median([getattr(r, f) for r in runs])) for f in ("rps", "p50_ms", "p99_ms"))
         capacity[c] = rps
         failed = sum(r.errors + r.non_2xx for r in runs)
         print(
-            f"c={c:<10d} {rps:6.0f} ({_spread([r.rps for r in runs])}) {rps / limit:8.2f} "
+            f"c={c:<10d} {rps:6.0f}{_within([r.rps for r in runs])} {np.median(x_limit):8.2f} "
             f"{p50:8.1f} {p99:8.1f} {p99 / p50:8.2f} {failed:8d} "
             f"{np.median([r.cpu_ms_per_req for r in runs]):7.2f}  "
             f"{'all held by HAProxy' if accept == 'queue' else split[-1]}",
@@ -291,16 +331,36 @@ def _closed_table(
 
 
 def _paced_row(
-    url: str, share: float, rate: float, conns: int, seconds: float, repeat: int, script: Path, one_p50: float
+    url: str,
+    share: float,
+    rate: float | None,
+    conns: int,
+    seconds: float,
+    repeat: int,
+    script: Path,
+    closed: Path,
 ) -> list[Paced]:
-    res = [paced(url, rate, conns, seconds, script, seed) for seed in range(1, repeat + 1)]
+    """`repeat` paced runs at `share` of the capacity measured just before each (or at the fixed
+    `rate`), each run's p99 read against the 1-connection p50 measured just before it."""
+    res: list[Paced] = []
+    x: list[float] = []
+    for seed in range(1, repeat + 1):
+        time.sleep(PAUSE_S)
+        offered = rate if rate is not None else share * wrk(url, 16, PROBE_S, closed).rps
+        time.sleep(PAUSE_S)
+        one_p50 = wrk(url, 1, PROBE_S, closed).p50_ms
+        res.append(paced(url, offered, conns, seconds, script, seed))
+        x.append(res[-1].p99_ms / one_p50)
     held, p99 = [r.held for r in res], [r.p99_ms for r in res]
-    med99 = float(np.median(p99))
+    rates = [r.offered for r in res]
+    spread = _spread(rates) if rate is None else ""  # a fixed rate is the same in every run
+    spread = f", {spread}" if spread else ""
     print(
-        f"  {share:.0%} of capacity ({rate:.0f} req/s): "
-        f"held {np.median(held):.1%} ({_spread(held, '{:.1%}')}), "
-        f"p50 {np.median([r.p50_ms for r in res]):.1f} ms, p99 {med99:.1f} ms ({_spread(p99, '{:.1f}')}) "
-        f"= {med99 / one_p50:.1f}x, failed {sum(r.failed for r in res)}",
+        f"  {share:.0%} of capacity ({np.median(rates):.0f} req/s{spread}): "
+        f"held {np.median(held):.1%}{_within(held, '{:.1%}')}, "
+        f"p50 {np.median([r.p50_ms for r in res]):.1f} ms, "
+        f"p99 {np.median(p99):.1f} ms{_within(p99, '{:.1f}')} "
+        f"= {np.median(x):.1f}x{_within(x, '{:.1f}')}, failed {sum(r.failed for r in res)}",
         flush=True,
     )
     return res

@@ -35,8 +35,11 @@ def bench_service(
     seed: Annotated[int, typer.Option(help="With --items: the synthetic catalog's seed.")] = 0,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="With --items: rebuild if cached.")] = False,
     repeat: Annotated[
-        int, typer.Option(min=1, help="wrk runs per row; rows show the median and the range.")
-    ] = 1,
+        int | None,
+        typer.Option(
+            min=1, help="wrk runs per row; rows show the median and the range (default 1; 3 with --tail)."
+        ),
+    ] = None,
     tail: Annotated[
         bool,
         typer.Option(
@@ -81,7 +84,7 @@ def bench_service(
             raise typer.BadParameter(f"rates must be in (0, 100000] req/s, not {bad}", param_hint="--rate")
         run_tail(
             seconds=seconds,
-            repeat=repeat if repeat > 1 else 3,
+            repeat=repeat or 3,
             connections=tuple(connections or (16, 64, 256)),
             shares=tuple(share or (0.5, 0.8)),
             paced_connections=paced_connections,
@@ -102,7 +105,7 @@ def bench_service(
     from service.bench.service import run
 
     conns = {"connections": tuple(connections)} if connections else {}
-    run(seconds=seconds, only_last=only_last, repeat=repeat, **conns)
+    run(seconds=seconds, only_last=only_last, repeat=repeat or 1, **conns)
     if logging_requests > 0:
         from service.bench.logging import run as run_logging
 

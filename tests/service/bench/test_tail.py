@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
 from cascade.cores import usable_cores
-from service.bench.service import LUA
+from cascade.features.online.redis_store import RedisStore
+from service.bench import tail
+from service.bench.service import LUA, REDIS_URL
 from service.bench.tail import PACED_LUA, _closed_with_split, paced, parse_paced, queue_p99
 from tests.service.conftest import TwoWorkers
 
@@ -54,3 +60,54 @@ def test_a_closed_run_reads_the_servers_cpu_and_each_workers_connections(
     # than the cores can give over the run, and at least some of it
     assert 0.0 < r.cpu_ms_per_req * r.requests <= 1000.0 * 3.5 * usable_cores(), r
     assert len(split) == 1 and sum(split[0]) == 4, split
+
+
+# The reference caps this process's compute pools at one thread, as a server worker does: it runs in
+# a child process so that the rest of the suite keeps its threads.
+REFERENCE = """
+import json, sys
+from pathlib import Path
+from service.bench.service import InProcess
+ref = InProcess(sys.argv[1], warm=20, artifacts=Path(sys.argv[2]))
+first, second = ref.p50(30), ref.p50(30)
+ref.close()
+print(json.dumps({"first": first, "second": second, "p50s": ref.p50s}))
+"""
+
+
+def test_the_in_process_reference_is_built_once_and_timed_on_demand(artifacts: Path) -> None:
+    prefix = f"care-test-ref-{uuid.uuid4().hex[:8]}:"
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", REFERENCE, prefix, str(artifacts)],
+            capture_output=True, text=True, timeout=300, check=True,
+        ).stdout  # fmt: skip
+    finally:
+        store = RedisStore(REDIS_URL, prefix=prefix)
+        store.delete_prefix()
+        store.close()
+    got = json.loads(out.strip().splitlines()[-1])
+    (p1, cpu1), (p2, cpu2) = got["first"], got["second"]
+    assert 0.0 < p1 < 1000.0 and 0.0 < p2 < 1000.0 and cpu1 > 0.0 and cpu2 > 0.0, got
+    assert got["p50s"] == [p1, p2]  # every measure is kept: the drift line reads them
+
+
+def test_a_paced_row_takes_its_rate_from_the_capacity_just_before_it(
+    two_workers: TwoWorkers,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(tail, "PROBE_S", 1.0)
+    monkeypatch.setattr(tail, "PAUSE_S", 0.2)
+    paced_lua, closed = tmp_path / "paced.lua", tmp_path / "closed.lua"
+    paced_lua.write_text(PACED_LUA)
+    closed.write_text(LUA)
+    url = two_workers.server.url + "/recommend"
+    [r] = tail._paced_row(url, 0.1, None, 4, 2.0, 1, paced_lua, closed)
+    # a tenth of what 16 connections just completed: a rate the two workers hold with room to spare
+    assert r.offered > 1.0 and r.failed == 0, r
+    line = capsys.readouterr().out
+    assert f"10% of capacity ({r.offered:.0f} req/s)" in line and "x, failed 0" in line, line
+    [f] = tail._paced_row(url, 0.05, 12.0, 4, 2.0, 1, paced_lua, closed)
+    assert f.offered == 12.0 and f.failed == 0, f  # a fixed rate is offered as given
