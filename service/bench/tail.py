@@ -44,7 +44,7 @@ from service.front import find_binary
 from service.process import ServerProcess
 
 REF_N = 300  # in-process requests timed beside each HTTP run (about a second)
-PROBE_S = 3.0  # seconds of the capacity and 1-connection probes beside each paced run
+PROBE_S = 3.0  # seconds of the 1-connection probe beside each paced run (its capacity probe: a full run)
 
 PACED_LUA = r"""
 local ffi = require("ffi")
@@ -346,7 +346,7 @@ def _paced_row(
     x: list[float] = []
     for seed in range(1, repeat + 1):
         time.sleep(PAUSE_S)
-        offered = rate if rate is not None else share * wrk(url, 16, PROBE_S, closed).rps
+        offered = rate if rate is not None else share * wrk(url, 16, seconds, closed).rps  # as the table's
         time.sleep(PAUSE_S)
         one_p50 = wrk(url, 1, PROBE_S, closed).p50_ms
         res.append(paced(url, offered, conns, seconds, script, seed))
