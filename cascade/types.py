@@ -125,7 +125,8 @@ class UserView:
     history: tuple[int, ...] = ()  # batch history, oldest first
     session_items: tuple[int, ...] = ()  # real-time, newest first
     seen: frozenset[int] = frozenset()  # never recommended again (history + played/rated in session)
-    # the item-item source kept with the user (cascade.retrieval.kept_source); used only if its key matches
+    # the item-item source and signals kept with the user (cascade.retrieval.kept_source); used only
+    # if its key matches
     stored_source: bytes | None = field(default=None, repr=False, compare=False)
     # what the service showed the user and they did not play (cascade.ranking.discount)
     shown: Shown = field(default=NOTHING_SHOWN, repr=False, compare=False)

@@ -138,8 +138,9 @@ def run(n: int, synthetic: int, score: int = N_SCORE) -> None:
         print(f"retrieval+ranking p50 / (raw floor + item-item source) p50 = {ratio2:.2f}x")
     print(f"whole cascade without the LLM p50 = {total:.2f} ms (target <= 1.2 ms on MovieLens-100k)")
     print(
-        "the item-item source is kept with the user (cascade.retrieval.kept_source): the timed requests read "
-        "it; the first request after an event computes it, the item_item_source row more"
+        "the item-item source and the user's signals are kept with the user (cascade.retrieval.kept_source): "
+        "the timed requests read them; the first request after an event computes them, the item_item_source "
+        "row more"
     )
     if source_recall:
         print(

@@ -36,7 +36,7 @@ class FeatureSource(Protocol):
         ...
 
     def keep_source(self, user_id: int, blob: bytes) -> None:
-        """Keep the user's item-item source with the user, best effort (cascade.retrieval.kept_source)."""
+        """Keep the user's item-item source and signals, best effort (cascade.retrieval.kept_source)."""
         ...
 
 

@@ -129,8 +129,7 @@ class BlendedRetriever:
         excl = np.fromiter(exclude, dtype=np.int64, count=len(exclude))
         q = tt.user_vector(user)
         tt_ids, _ = tt.index.search_unseen(q, n, excl)
-        sig = self.collab.signals(user.history, user.session_items)
-        cf_rows, keep = self._source(user, sig, excl, n)
+        cf_rows, sig, keep = self._source(user, excl, n)
         cf_ids = self.collab.item_ids[cf_rows]
         quota = min(self.collab_quota, n)
         fresh, fit = self._fresh_fit(sig, excl)
@@ -166,21 +165,23 @@ class BlendedRetriever:
             merged, scores, tt_rank, cf_rank, rows, sig, vecs, recent, fresh_fit, sim, src, keep
         )
 
-    def _source(self, user: UserView, sig: UserSignals, excl: I64, n: int) -> tuple[I64, bytes | None]:
-        """The item-item source's rows: the user's kept list when its key matches, else computed (and
-        returned encoded, to be kept)."""
+    def _source(self, user: UserView, excl: I64, n: int) -> tuple[I64, UserSignals, bytes | None]:
+        """The item-item source's rows and the user's signals: kept with the user when the key matches,
+        else computed (and returned encoded, to be kept)."""
         key = source_key(self._tag, n, user, excl)
         kept = decode(user.stored_source, key)
         if kept is not None:
-            return kept, None
+            return *kept, None
+        sig = self.collab.signals(user.history, user.session_items)
         rows = self.collab.source(sig, self.collab.rows(excl), n)
-        return rows, encode(key, rows)
+        return rows, sig, encode(key, rows, sig)
 
     def source_blob(self, user: UserView, n: int) -> bytes | None:
-        """The item-item source to keep for `user` (on an event); None when the kept one still matches."""
+        """The item-item source and signals to keep for `user` (on an event); None when the kept ones
+        still match."""
         exclude = user.excluded()
         excl = np.fromiter(exclude, dtype=np.int64, count=len(exclude))
-        return self._source(user, self.collab.signals(user.history, user.session_items), excl, n)[1]
+        return self._source(user, excl, n)[2]
 
     @staticmethod
     def title_features(retrieved: SourcedCandidates) -> F32 | None:

@@ -36,7 +36,7 @@ class Fetched:
     session: SessionState
     items: F32  # (n, len(ITEM_BATCH)); defaults where missing
     items_missing: npt.NDArray[np.bool_]
-    source: bytes | None = None  # the user's stored item-item source (cascade.retrieval.kept_source)
+    source: bytes | None = None  # the stored item-item source and signals (cascade.retrieval.kept_source)
     shown: Shown = NOTHING_SHOWN  # served and not played since (cascade.ranking.discount)
 
 

@@ -1,4 +1,5 @@
-"""The item-item source kept with the user: keyed by everything it reads, used only while the key holds."""
+"""The item-item source and the user's signals kept with the user: keyed by everything they read, used
+only while the key holds, and read back bit for bit."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import pytest
 
 from cascade.arms import arm_resolver
 from cascade.experiments import ArmSpec
+from cascade.features.collab import UserSignals
 from cascade.features.online import MemoryStoreConfig, create_store
 from cascade.features.session import Event
 from cascade.pipeline import Pipeline
 from cascade.retrieval.blend import BlendedRetriever
-from cascade.retrieval.kept_source import decode, encode, model_tag, source_key
+from cascade.retrieval.kept_source import KEY_BYTES, decode, encode, model_tag, source_key
 from cascade.runtime import Runtime, load_runtime
 from cascade.types import Context, UserView
 
@@ -49,10 +51,25 @@ def test_the_key_covers_every_input_and_decode_refuses_others(runtime: Runtime) 
     ]
     assert all(k != key for k in changed) and len(set(changed)) == len(changed)
     rows = np.asarray([10, 3, 7], dtype=np.int64)
-    blob = encode(key, rows)
-    assert np.array_equal(decode(blob, key), rows)  # type: ignore[arg-type]
+    sig = pipe.retriever.collab.signals(user.history, user.session_items)
+    blob = encode(key, rows, sig)
+    got = decode(blob, key)
+    assert got is not None
+    assert np.array_equal(got[0], rows) and got[0].dtype == np.int64
+    _assert_same_signals(got[1], sig)
     assert decode(blob, changed[1]) is None and decode(None, key) is None
     assert decode(blob[:-1], key) is None and decode(blob[:8], key) is None
+    assert decode(blob + b"\0\0\0\0", key) is None  # longer than its lengths say
+    # the previous layout (the rows alone after the key) under the same inputs: its key differs
+    assert decode(key + np.asarray(rows, dtype="<i4").tobytes(), key) is None
+    assert blob[:KEY_BYTES] == key
+
+
+def _assert_same_signals(a: UserSignals, b: UserSignals) -> None:
+    """Bit for bit, field by field, with the computed dtypes."""
+    for f in ("recent", "pool_from", "seen", "user_factor", "genre_recency", "recent_genres"):
+        x, y = getattr(a, f), getattr(b, f)
+        assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), f
 
 
 def test_a_kept_source_gives_the_computed_candidates_and_a_stale_one_is_recomputed(runtime: Runtime) -> None:
@@ -67,6 +84,8 @@ def test_a_kept_source_gives_the_computed_candidates_and_a_stale_one_is_recomput
     assert kept.keep is None  # read, not recomputed
     assert np.array_equal(kept.item_ids, computed.item_ids) and np.array_equal(kept.scores, computed.scores)
     assert np.array_equal(kept.collab_rank, computed.collab_rank)
+    _assert_same_signals(kept.signals, computed.signals)  # read with the list, not recomputed
+    assert np.array_equal(retriever.evidence(kept), retriever.evidence(computed))  # the ranker's columns
     other = pipe.features.user(2, (), 1.8e9).view
     stale = retriever.retrieve(replace(other, stored_source=computed.keep), 500)  # user 1's list
     fresh = retriever.retrieve(other, 500)
