@@ -34,6 +34,11 @@ SOCKET = "worker-{slot}.sock"
 QUEUE_TIMEOUT_S = 30  # a request still queued after this gets a 503 from HAProxy
 SERVER_TIMEOUT_S = 120  # well past any arm's deadline: the service answers within its own budget
 RESTART_AFTER_S = 1.0  # a HAProxy that exits is restarted at most this often
+# each worker's connect check, and passive observation of the requests sent to it (see config)
+CHECKS = (
+    "check inter 1s fastinter 100ms downinter 100ms rise 1 fall 1 "
+    "observe layer4 error-limit 1 on-error mark-down"
+)
 
 
 def find_binary() -> str | None:
@@ -69,6 +74,9 @@ defaults
   # sent there is retried on another worker. Only /recommend (a read) is retried so; writes are not,
   # as the dead worker may have applied them before it died
   retry-on conn-failure empty-response
+  # a request is retried only if HAProxy held all of it before sending it: without this, a POST whose
+  # body it had not parsed yet went out unretryable (a 502, or the client's connection closed)
+  option http-buffer-request
 
 frontend care
   bind fd@{listen_fd}
@@ -78,7 +86,9 @@ frontend care
 backend workers
   balance leastconn
   http-reuse always
-  default-server maxconn {slots} check inter 1s fastinter 100ms downinter 100ms rise 1 fall 1
+  # a dead worker is marked down by the first request that fails to reach it, not by the next check
+  # only, so that the retry goes to another worker
+  default-server maxconn {slots} {CHECKS}
 {servers}
 """
 

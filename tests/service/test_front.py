@@ -28,6 +28,10 @@ BODY = b'{"user_id": 7, "k": 5, "arm": "rules"}'
 def test_config_puts_every_worker_behind_the_inherited_socket_with_its_slots() -> None:
     text = config(9, [Path("/run/w0.sock"), Path("/run/w1.sock")], slots=2)
     assert "bind fd@9" in text and "balance leastconn" in text
+    # a request to a worker that just died is retried on the other: only a request HAProxy holds whole
+    # can be retried, and the dead worker is marked down by that first failure
+    assert "retry-on conn-failure empty-response" in text and "option http-buffer-request" in text
+    assert "observe layer4 error-limit 1 on-error mark-down" in text
     assert (
         "maxconn 2" in text
         and "server w0 unix@/run/w0.sock" in text
@@ -117,6 +121,7 @@ def _wait_for(predicate: object, timeout_s: float = 30.0) -> None:
 def test_a_killed_worker_is_taken_out_of_the_queue_and_replaced(queued: ServerProcess) -> None:
     workers, _ = _pids(queued)
     assert len(workers) == 2
+    assert len(set(_workers_seen(_port(queued), 20))) == 2  # HAProxy holds a kept-alive connection to each
     os.kill(workers[0], signal.SIGKILL)
     # every request right after the death is answered, by the live worker
     assert set(_workers_seen(_port(queued), 10)) == {str(workers[1])}
