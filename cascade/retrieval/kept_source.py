@@ -13,6 +13,7 @@ truncated blob is recomputed, never used. Values round-trip bit for bit (int32 r
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +22,6 @@ from cascade.features.collab import CollabModel, UserSignals
 from cascade.types import UserView
 
 I64 = npt.NDArray[np.int64]
-F32 = npt.NDArray[np.float32]
 KEY_BYTES = 16
 FORMAT = b"kept/2"  # in every key: blobs of another layout (the rows alone, before) never match
 _INTS = ("recent", "pool_from", "seen")  # UserSignals' int arrays, then its float32 ones
@@ -69,18 +69,14 @@ def decode(blob: bytes | None, key: bytes) -> tuple[I64, UserSignals] | None:
     if min(sizes) < 0 or len(blob) != KEY_BYTES + _HEAD + 4 * sum(sizes):
         return None
     at = KEY_BYTES + _HEAD
-    ints: list[I64] = []
-    for size in sizes[: 1 + len(_INTS)]:
-        ints.append(np.frombuffer(blob, dtype="<i4", count=size, offset=at).astype(np.int64))
+    parts: list[npt.NDArray[Any]] = []
+    for i, size in enumerate(sizes):  # the rows and the int signals, then the float32 signals
+        parts.append(np.frombuffer(blob, dtype="<i4" if i <= len(_INTS) else "<f4", count=size, offset=at))
         at += 4 * size
-    floats: list[F32] = []
-    for size in sizes[1 + len(_INTS) :]:
-        floats.append(np.frombuffer(blob, dtype="<f4", count=size, offset=at).astype(np.float32))
-        at += 4 * size
-    recent, pool_from, seen = ints[1:]
-    user_factor, genre_recency, recent_genres = floats
+    rows, recent, pool_from, seen = (p.astype(np.int64) for p in parts[: 1 + len(_INTS)])
+    user_factor, genre_recency, recent_genres = (p.astype(np.float32) for p in parts[1 + len(_INTS) :])
     sig = UserSignals(
         recent=recent, pool_from=pool_from, user_factor=user_factor, seen=seen,
         genre_recency=genre_recency, recent_genres=recent_genres,
     )  # fmt: skip
-    return ints[0], sig
+    return rows, sig
